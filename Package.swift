@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+// aimc-dist: distributed simulator of neural-network training on analog in-memory computing hardware.
+import PackageDescription
+
+let package = Package(
+    name: "aimc-dist",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "aimc-dist", targets: ["aimc-dist"]),
+        .library(name: "AIMCCore", targets: ["AIMCCore"]),
+        .library(name: "AIMCTraining", targets: ["AIMCTraining"]),
+        .library(name: "AIMCCluster", targets: ["AIMCCluster"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // Layer 1: C shims (system libraries).
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Layer 2: simulation core, no MPI.
+        .target(
+            name: "AIMCCore",
+            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
+            exclude: ["README.md"]),
+        .target(
+            name: "AIMCTraining",
+            dependencies: [
+                "AIMCCore", "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            exclude: ["README.md"]),
+        // Layer 3: cluster layer over MPI.
+        .target(name: "AIMCCluster", dependencies: ["AIMCTraining", "CMPI"], exclude: ["README.md"]),
+        // Layer 4: the executable.
+        .executableTarget(
+            name: "aimc-dist",
+            dependencies: [
+                "AIMCCluster",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            exclude: ["README.md"]),
+        .testTarget(name: "AIMCCoreTests", dependencies: ["AIMCCore"]),
+        .testTarget(name: "AIMCTrainingTests", dependencies: ["AIMCTraining"]),
+        .testTarget(name: "AIMCDistTests", dependencies: ["AIMCTraining"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,189 @@
+import RealModule
+
+/// What a random stream is used for. Part of every stream's key, so streams of different purposes are
+/// independent even when all other ids agree. Raw values are part of the determinism contract: changing
+/// one changes every result that uses it.
+public enum RandomPurpose: UInt64, Sendable, CaseIterable {
+    case weightInit = 1
+    case deviceToDevice = 2
+    case tileToTile = 3
+    case forwardNoise = 4
+    case backwardNoise = 5
+    case transferReadNoise = 6
+    case pulseTrains = 7
+    case cycleToCycle = 8
+    case shuffle = 9
+    case evaluationNoise = 10
+    case syntheticData = 11
+    case benchmark = 12
+    case zeroShift = 13
+}
+
+/// A 64-bit Philox key derived from global ids: seed, purpose and up to five ids such as
+/// (layer, block, array). Never derived from an MPI rank.
+public struct StreamKey: Sendable, Hashable {
+    public let words: SIMD2<UInt32>
+
+    /// - Parameters:
+    ///   - seed: the experiment seed.
+    ///   - purpose: what the stream is for.
+    ///   - ids: global ids (layer index, block index, array index, ...), in a fixed order per purpose.
+    public init(seed: UInt64, purpose: RandomPurpose, _ ids: UInt64...) {
+        var h = StreamKey.mix(seed ^ 0x6A09_E667_F3BC_C909)
+        h = StreamKey.mix(h ^ (purpose.rawValue &* 0x9E37_79B9_7F4A_7C15))
+        for id in ids { h = StreamKey.mix(h &+ (id &+ 1) &* 0xBF58_476D_1CE4_E5B9) }
+        words = SIMD2(UInt32(truncatingIfNeeded: h), UInt32(truncatingIfNeeded: h >> 32))
+    }
+
+    /// SplitMix64's finaliser (Steele, Lea, Flood 2014): a bijective 64-bit mixer.
+    @inlinable
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A sequential view of one Philox4x32-10 counter range: key fixed, counter words c1...c3 fixed to
+/// (for example) step, sample and a sub-index, and c0 running. Up to 2^34 32-bit words per stream.
+///
+/// Every draw is a pure function of (key, c1, c2, c3, position), so two ranks that build the same stream
+/// get the same numbers. Normals use a 256-layer ziggurat (Marsaglia and Tsang 2000) with independent
+/// bits for layer, sign and magnitude; about 1.02 words per normal on average.
+public struct RandomStream {
+    public let key: SIMD2<UInt32>
+    public let c1: UInt32, c2: UInt32, c3: UInt32
+    @usableFromInline var blockIndex: UInt32 = 0
+    @usableFromInline var buffer: SIMD4<UInt32> = .zero
+    @usableFromInline var available: Int = 0
+
+    /// - Parameters:
+    ///   - key: the stream key (seed, purpose, global ids).
+    ///   - counter: the three fixed counter words, e.g. (step, sample, sub-index).
+    public init(key: StreamKey, counter: (UInt32, UInt32, UInt32) = (0, 0, 0)) {
+        self.key = key.words
+        (c1, c2, c3) = counter
+    }
+
+    /// Convenience for 64-bit step counters: c1 = low word of `step`, c2 = high word of `step`, c3 = `sub`.
+    public init(key: StreamKey, step: UInt64, sub: UInt32) {
+        self.init(key: key, counter: (UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32), sub))
+    }
+
+    /// The next uniformly distributed 32-bit word.
+    @inlinable @inline(__always)
+    public mutating func nextUInt32() -> UInt32 {
+        if available == 0 {
+            buffer = Philox4x32.block(counter: SIMD4(blockIndex, c1, c2, c3), key: key)
+            blockIndex &+= 1
+            available = 4
+        }
+        available &-= 1
+        return buffer[3 &- available]
+    }
+
+    /// A uniform Float in [0, 1) with 24 random bits.
+    @inlinable @inline(__always)
+    public mutating func nextUniform() -> Float {
+        Float(nextUInt32() >> 8) * 0x1p-24
+    }
+
+    /// A uniform Double in (0, 1] with 32 random bits (never 0, so its logarithm is finite).
+    @inlinable @inline(__always)
+    public mutating func nextOpenUniform() -> Double {
+        (Double(nextUInt32()) + 1) * 0x1p-32
+    }
+
+    /// A uniform integer in 0..<bound (Lemire's multiply-shift with rejection: exactly uniform).
+    /// - Precondition: 0 < bound <= 2^32.
+    @inlinable
+    public mutating func nextInt(below bound: Int) -> Int {
+        precondition(bound > 0 && UInt64(bound) <= (1 << 32), "bound out of range")
+        let b = UInt64(bound)
+        var m = UInt64(nextUInt32()) &* b
+        if UInt64(UInt32(truncatingIfNeeded: m)) < b {
+            let threshold = ((1 << 32) - b) % b
+            while UInt64(UInt32(truncatingIfNeeded: m)) < threshold {
+                m = UInt64(nextUInt32()) &* b
+            }
+        }
+        return Int(m >> 32)
+    }
+
+    /// A standard normal variate N(0, 1).
+    @inlinable
+    public mutating func nextNormal() -> Float {
+        let t = Ziggurat.shared
+        while true {
+            let bits = nextUInt32()
+            let layer = Int(bits & 0xFF)
+            let magnitude = bits >> 9                       // 23 bits
+            let negative = (bits & 0x100) != 0
+            if magnitude < t.threshold[layer] {             // inside the layer's rectangle: ~98.8%
+                let z = Float(magnitude) * t.width[layer]
+                return negative ? -z : z
+            }
+            if layer == 0 {                                 // the tail beyond r
+                let r = Ziggurat.r
+                while true {
+                    let a = -Double.log(nextOpenUniform()) / r
+                    let b = -Double.log(nextOpenUniform())
+                    if 2 * b > a * a {
+                        let z = Float(r + a)
+                        return negative ? -z : z
+                    }
+                }
+            }
+            // The wedge between the rectangle and the curve.
+            let z = Double(magnitude) * Double(t.width[layer])
+            let y = t.f[layer] + Double(nextUniform()) * (t.f[layer + 1] - t.f[layer])
+            if y < Double.exp(-0.5 * z * z) {
+                let zf = Float(z)
+                return negative ? -zf : zf
+            }
+        }
+    }
+}
+
+/// Tables of the 256-layer ziggurat for the half-normal density f(x) = exp(-x^2/2).
+///
+/// Boundaries X[0] = v/f(r) > X[1] = r > X[2] > ... > X[255] > X[256] = 0 with X[k+1] = f^-1(f(X[k]) + v/X[k]);
+/// every layer (the base layer including the tail) has area v. Constants r, v from Marsaglia and Tsang,
+/// "The Ziggurat Method for Generating Random Variables", J. Stat. Softw. 5(8), 2000.
+public final class Ziggurat: @unchecked Sendable {
+    public static let r = 3.654152885361008796
+    public static let v = 0.004928673233974655
+    public static let shared = Ziggurat()
+
+    /// Layer boundaries X[0...256].
+    public let x: [Double]
+    /// f(X[k]) for k in 0...256 (f(X[0]) is only used through f[1] = f(r)).
+    public let f: UnsafeMutablePointer<Double>
+    /// Accept the fast path if the 23-bit magnitude is below this.
+    public let threshold: UnsafeMutablePointer<UInt32>
+    /// X[k] * 2^-23: magnitude to value.
+    public let width: UnsafeMutablePointer<Float>
+
+    init() {
+        let r = Ziggurat.r, v = Ziggurat.v
+        func density(_ x: Double) -> Double { Double.exp(-0.5 * x * x) }
+        var x = [Double](repeating: 0, count: 257)
+        x[0] = v / density(r)
+        x[1] = r
+        for k in 1..<256 {
+            let y = density(x[k]) + v / x[k]
+            x[k + 1] = y >= 1 ? 0 : (-2 * Double.log(y)).squareRoot()
+        }
+        x[256] = 0
+        self.x = x
+        f = .allocate(capacity: 257)
+        threshold = .allocate(capacity: 256)
+        width = .allocate(capacity: 256)
+        for k in 0...256 { f[k] = density(x[k]) }
+        for k in 0..<256 {
+            threshold[k] = UInt32(((x[k + 1] / x[k]) * 0x1p23).rounded(.down))
+            width[k] = Float(x[k] * 0x1p-23)
+        }
+    }
+}

@@ -1,0 +1,164 @@
+/// Where the noise of one analog read comes from: a stream key (seed, purpose, layer, block, array) and
+/// the counter words (step, first sample). Sample b of the batch, bound-management round i, uses the
+/// stream with counter (step, firstSample + b, i), so a result never depends on which rank computed it.
+public struct NoiseSource: Sendable {
+    public var key: StreamKey
+    public var step: UInt32
+    public var firstSample: UInt32
+
+    public init(key: StreamKey, step: UInt32, firstSample: UInt32 = 0) {
+        self.key = key
+        self.step = step
+        self.firstSample = firstSample
+    }
+
+    @inlinable
+    func stream(sample: Int, round: Int) -> RandomStream {
+        RandomStream(key: key, counter: (step, firstSample &+ UInt32(truncatingIfNeeded: sample), UInt32(round)))
+    }
+}
+
+/// Reusable buffers for the periphery, so a step allocates nothing.
+public final class PeripheryScratch {
+    var quantised: [Float] = []
+    var raw: [Float] = []
+    var row: [Float] = []
+    public init() {}
+
+    @inline(__always)
+    static func ensure(_ a: inout [Float], _ n: Int) {
+        if a.count < n { a = [Float](repeating: 0, count: n) }
+    }
+}
+
+/// Analog matrix-vector products through a tile's periphery, batched (aihwkit's ForwardBackwardPassIOManaged,
+/// per-sample semantics; paper Table 4):
+///
+/// 1. noise management: s = max_j |x_j| (abs-max) or 1; an all-zero input gives an exact zero output;
+/// 2. DAC: v = clip(round(x / (s * r)) quantised to steps of 2 * inp_bound * inp_res, +-inp_bound), round half to even;
+/// 3. analog MVM y = W v plus N(0, out_noise^2) per output;
+/// 4. ADC: quantise to steps of 2 * out_bound * out_res, clip to +-out_bound;
+/// 5. bound management (forward only): if any output saturates, repeat with r doubled (r = 1, 2, 4, 8, 16;
+///    the fifth result is accepted as is);
+/// 6. digital rescale y * s * r.
+public enum Periphery {
+    /// y = W x for every sample of a batch, through the periphery.
+    ///
+    /// - Parameters:
+    ///   - weights: W, `rows` x `cols`, row-major (the tile's effective weights, conductance units).
+    ///   - input: x of sample b at `input[b * inputStride + j]`, j in 0..<cols.
+    ///   - output: y of sample b at `output[b * rows + i]` (overwritten).
+    ///   - transposed: false for forward (y = W x, x has `cols` entries); true for backward (z = W^T d,
+    ///     d has `rows` entries, z has `cols`): then input rows have `rows` entries and outputs `cols`.
+    public static func multiply(weights: UnsafePointer<Float>, rows: Int, cols: Int, transposed: Bool,
+                                input: UnsafePointer<Float>, inputStride: Int, batch: Int,
+                                output: UnsafeMutablePointer<Float>, io: IOConfig, noise: NoiseSource,
+                                scratch: PeripheryScratch) {
+        let nIn = transposed ? rows : cols
+        let nOut = transposed ? cols : rows
+        guard batch > 0, nOut > 0 else { return }
+        if io.isPerfect {
+            Linear.gemm(transA: false, transB: !transposed, m: batch, n: nOut, k: nIn, alpha: 1,
+                        a: input, lda: inputStride, b: weights, ldb: cols, beta: 0, c: output, ldc: nOut)
+            return
+        }
+        let inLevels = io.inpRes > 0 ? Float(1 / (io.inpRes * 2 * io.inpBound)) : 0
+        let outLevels = io.outRes > 0 ? Float(1 / (io.outRes * 2 * io.outBound)) : 0
+        let inBound = Float(io.inpBound), outBound = Float(io.outBound), sigma = Float(io.outNoise)
+        let managed = io.noiseManagement == .absMax
+        let rounds = io.boundManagement == .iterative ? 5 : 1
+
+        PeripheryScratch.ensure(&scratch.quantised, batch * nIn)
+        PeripheryScratch.ensure(&scratch.raw, batch * nOut)
+        PeripheryScratch.ensure(&scratch.row, nIn)
+        scratch.quantised.withUnsafeMutableBufferPointer { qb in
+            scratch.raw.withUnsafeMutableBufferPointer { rb in
+                scratch.row.withUnsafeMutableBufferPointer { rowb in
+                    let q = qb.baseAddress!, raw = rb.baseAddress!, rowBuf = rowb.baseAddress!
+                    // Scales and first-round DAC for the whole batch, then one product.
+                    var scales = [Float](repeating: 1, count: batch)
+                    for b in 0..<batch {
+                        let x = input + b * inputStride
+                        var s: Float = 1
+                        if managed {
+                            var m: Float = 0
+                            for j in 0..<nIn { m = max(m, abs(x[j])) }
+                            s = m
+                        }
+                        scales[b] = s
+                        dac(x, count: nIn, scale: s, levels: inLevels, bound: inBound, into: q + b * nIn)
+                    }
+                    Linear.gemm(transA: false, transB: !transposed, m: batch, n: nOut, k: nIn, alpha: 1,
+                                a: q, lda: nIn, b: weights, ldb: cols, beta: 0, c: raw, ldc: nOut)
+                    for b in 0..<batch {
+                        let y = output + b * nOut
+                        let s = scales[b]
+                        if managed && s == 0 {
+                            for i in 0..<nOut { y[i] = 0 }
+                            continue
+                        }
+                        var reduction: Float = 1
+                        var stream = noise.stream(sample: b, round: 0)
+                        var saturated = adc(raw + b * nOut, count: nOut, sigma: sigma, levels: outLevels,
+                                            bound: outBound, stream: &stream, into: y)
+                        var round = 1
+                        while saturated && round < rounds {
+                            reduction *= 2
+                            dac(input + b * inputStride, count: nIn, scale: s * reduction, levels: inLevels,
+                                bound: inBound, into: rowBuf)
+                            Linear.gemm(transA: false, transB: !transposed, m: 1, n: nOut, k: nIn, alpha: 1,
+                                        a: rowBuf, lda: nIn, b: weights, ldb: cols, beta: 0, c: y, ldc: nOut)
+                            var s2 = noise.stream(sample: b, round: round)
+                            saturated = adc(y, count: nOut, sigma: sigma, levels: outLevels, bound: outBound,
+                                            stream: &s2, into: y)
+                            round += 1
+                        }
+                        let rescale = s * reduction
+                        if rescale != 1 { for i in 0..<nOut { y[i] *= rescale } }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One column W[:, column] read through the transfer periphery with a one-hot input (paper Section 4:
+    /// "one column of P, read by a noisy MVM with one-hot input"). Noise management and bound management
+    /// do not act on a one-hot read; output noise and the ADC do.
+    public static func readColumn(weights: UnsafePointer<Float>, rows: Int, cols: Int, column: Int,
+                                  output: UnsafeMutablePointer<Float>, io: IOConfig, noise: NoiseSource) {
+        for i in 0..<rows { output[i] = weights[i * cols + column] }
+        if io.isPerfect { return }
+        let outLevels = io.outRes > 0 ? Float(1 / (io.outRes * 2 * io.outBound)) : 0
+        var stream = noise.stream(sample: column, round: 0)
+        _ = adc(output, count: rows, sigma: Float(io.outNoise), levels: outLevels, bound: Float(io.outBound),
+                stream: &stream, into: output)
+    }
+
+    /// DAC: x / scale, quantised to 1/levels (round half to even), clipped to +-bound.
+    @inline(__always)
+    static func dac(_ x: UnsafePointer<Float>, count: Int, scale: Float, levels: Float, bound: Float,
+                    into v: UnsafeMutablePointer<Float>) {
+        let inv: Float = scale > 0 ? 1 / scale : 0
+        for j in 0..<count {
+            var u = x[j] * inv
+            if levels > 0 { u = (u * levels).rounded(.toNearestOrEven) / levels }
+            v[j] = min(max(u, -bound), bound)
+        }
+    }
+
+    /// Output noise, ADC quantisation and clipping. Returns whether any output saturated (|y| > bound
+    /// after quantisation, before clipping).
+    @inline(__always)
+    static func adc(_ y: UnsafePointer<Float>, count: Int, sigma: Float, levels: Float, bound: Float,
+                    stream: inout RandomStream, into out: UnsafeMutablePointer<Float>) -> Bool {
+        var saturated = false
+        for i in 0..<count {
+            var u = y[i]
+            if sigma > 0 { u += sigma * stream.nextNormal() }
+            if levels > 0 { u = (u * levels).rounded(.toNearestOrEven) / levels }
+            if abs(u) > bound { saturated = true; u = min(max(u, -bound), bound) }
+            out[i] = u
+        }
+        return saturated
+    }
+}

@@ -1,0 +1,30 @@
+// C access to OpenMPI for Swift. Not public API of aimc-dist: only AIMCCluster imports it.
+//
+// OpenMPI defines its handles (MPI_COMM_WORLD, MPI_FLOAT, ...) as macros over addresses of
+// globals, which Swift cannot import. Each handle used by AIMCCluster gets a static inline getter
+// that Swift sees as a global read-only variable of the same name.
+#ifndef AIMC_CMPI_SHIM_H
+#define AIMC_CMPI_SHIM_H
+#include <mpi.h>
+
+#define AIMC_MPI_HANDLE(type, name) \
+    static inline type aimc_get_##name(void) __attribute__((swift_name("getter:" #name "()"))); \
+    static inline type aimc_get_##name(void) { return name; }
+
+AIMC_MPI_HANDLE(MPI_Comm, MPI_COMM_WORLD)
+AIMC_MPI_HANDLE(MPI_Comm, MPI_COMM_NULL)
+AIMC_MPI_HANDLE(MPI_Datatype, MPI_FLOAT)
+AIMC_MPI_HANDLE(MPI_Datatype, MPI_DOUBLE)
+AIMC_MPI_HANDLE(MPI_Datatype, MPI_BYTE)
+AIMC_MPI_HANDLE(MPI_Datatype, MPI_INT64_T)
+AIMC_MPI_HANDLE(MPI_Datatype, MPI_UINT64_T)
+AIMC_MPI_HANDLE(MPI_Op, MPI_SUM)
+AIMC_MPI_HANDLE(MPI_Op, MPI_MAX)
+AIMC_MPI_HANDLE(MPI_Op, MPI_MIN)
+AIMC_MPI_HANDLE(MPI_Errhandler, MPI_ERRORS_RETURN)
+AIMC_MPI_HANDLE(MPI_Info, MPI_INFO_NULL)
+
+static inline void *aimc_mpi_in_place(void) { return MPI_IN_PLACE; }
+static inline MPI_Status *aimc_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+
+#endif
