@@ -45,9 +45,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]),
+        .target(name: "AIMCTestSupport", dependencies: ["CZlib"], path: "Tests/AIMCTestSupport"),
         .testTarget(name: "AIMCCoreTests", dependencies: ["AIMCCore"]),
-        .testTarget(name: "AIMCTrainingTests", dependencies: ["AIMCTraining"]),
-        .testTarget(name: "AIMCDistTests", dependencies: ["AIMCTraining"]),
+        .testTarget(name: "AIMCTrainingTests", dependencies: ["AIMCTraining", "AIMCTestSupport"]),
+        .testTarget(name: "AIMCDistTests", dependencies: ["AIMCTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

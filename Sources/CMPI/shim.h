@@ -27,4 +27,9 @@ AIMC_MPI_HANDLE(MPI_Info, MPI_INFO_NULL)
 static inline void *aimc_mpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Status *aimc_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
 
+/* Standard output in line-buffered mode (mpirun forwards rank 0's lines as they come). Here because
+   Swift 6 rejects references to C's global `stdout`. */
+#include <stdio.h>
+static inline void aimc_line_buffered_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
+
 #endif

@@ -40,7 +40,20 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
     /// Device-to-device spread of the asymmetry c (absolute): c_i = c + asymmetry_dtod * xi, clipped to (-0.95, 0.95).
     public var asymmetryDtod: Double = 0
 
+    /// A nominal device without variability (dw_min 1e-3, tau 0.6, c 0, no c2c, no d2d).
     public init() {}
+
+    /// The default device of aimc-dist's experiments: soft bounds with aihwkit's default variability
+    /// (dw_min 1e-3, w in [-0.6, 0.6], dw_min_std 0.3, dw_min_dtod 0.3, w_max_dtod 0.3, w_min_dtod 0.3), with the
+    /// paper's additive cycle-to-cycle form (Eq. 26).
+    public static var softBoundsDefault: DeviceConfig {
+        var d = DeviceConfig()
+        d.dwMinStd = 0.3
+        d.dwMinDtod = 0.3
+        d.wMaxDtod = 0.3
+        d.wMinDtod = 0.3
+        return d
+    }
 
     enum CodingKeys: String, CodingKey {
         case family, dwMin = "dw_min", wMax = "w_max", wMin = "w_min", asymmetry

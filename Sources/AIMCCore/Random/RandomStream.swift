@@ -71,6 +71,20 @@ public struct RandomStream {
         self.init(key: key, counter: (UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32), sub))
     }
 
+    /// Positions the stream so that the next word is word number `word` of the stream (0-based).
+    public mutating func seek(word: UInt64) {
+        precondition(word < (1 << 34), "position beyond the stream")
+        blockIndex = UInt32(word / 4)
+        let offset = Int(word % 4)
+        if offset == 0 {
+            available = 0
+        } else {
+            buffer = Philox4x32.block(counter: SIMD4(blockIndex, c1, c2, c3), key: key)
+            blockIndex &+= 1
+            available = 4 - offset
+        }
+    }
+
     /// The next uniformly distributed 32-bit word.
     @inlinable @inline(__always)
     public mutating func nextUInt32() -> UInt32 {

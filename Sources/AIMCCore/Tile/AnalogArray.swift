@@ -145,6 +145,21 @@ public final class AnalogArray {
         }
     }
 
+    /// Eq. 2 on one column only: delta holds the requested change of column `column` (rows entries).
+    public func expectedUpdate(column: Int, delta: UnsafePointer<Float>) {
+        precondition(column >= 0 && column < cols)
+        let inv = 1 / nominalDw
+        for r in 0..<rows {
+            let d = delta[r]
+            if d == 0 { continue }
+            let i = r * cols + column
+            let c = cells[i]
+            var w = weights[i]
+            if d > 0 { w += d * inv * (c.scaleUp + c.slopeUp * w) } else { w += d * inv * (c.scaleDown + c.slopeDown * w) }
+            weights[i] = min(max(w, c.wMin), c.wMax)
+        }
+    }
+
     // MARK: Pulsed update
 
     /// One stochastic pulsed rank-one update requesting dW = -lr * d x^T (one sample; aihwkit's pulsed update

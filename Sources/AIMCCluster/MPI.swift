@@ -1,0 +1,134 @@
+import AIMCTraining
+import CMPI
+import Foundation
+
+/// A thin Swift view of the MPI calls aimc-dist uses. Names mirror MPI's (as mpi4py does); MPI error codes
+/// become `CommunicationError`s (the world communicator is set to MPI_ERRORS_RETURN).
+public enum MPI {
+    /// Whether MPI_Init has run in this process.
+    public static var isInitialized: Bool {
+        var flag: Int32 = 0
+        MPI_Initialized(&flag)
+        return flag != 0
+    }
+
+    /// Initialises MPI once per process (thread level FUNNELED: only the main thread calls MPI).
+    ///
+    /// A process that was not started by a launcher (no OMPI_/PMIX_/PMI_ variables) becomes an isolated
+    /// singleton (`OMPI_MCA_ess_singleton_isolated=1`), so it does not fork an `orted` daemon.
+    public static func initialize() throws(CommunicationError) {
+        if isInitialized { return }
+        if Launcher.current.launcher == nil { setenv("OMPI_MCA_ess_singleton_isolated", "1", 0) }
+        var provided: Int32 = 0
+        let rc = MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided)
+        try check(rc, "MPI_Init_thread")
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN)
+    }
+
+    public static func finalize() {
+        var finalized: Int32 = 0
+        MPI_Finalized(&finalized)
+        if isInitialized && finalized == 0 { MPI_Finalize() }
+    }
+
+    /// Ends every rank of the job promptly (MPI_Abort on the world communicator).
+    public static func abort(code: Int32) -> Never {
+        fflush(nil)
+        if isInitialized { MPI_Abort(MPI_COMM_WORLD, code) }
+        exit(code)
+    }
+
+    static func check(_ rc: Int32, _ call: String) throws(CommunicationError) {
+        guard rc != MPI_SUCCESS else { return }
+        var buffer = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
+        var length: Int32 = 0
+        MPI_Error_string(rc, &buffer, &length)
+        let text = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        throw CommunicationError("\(call) failed: \(text)")
+    }
+
+    public static var wallTime: Double { MPI_Wtime() }
+}
+
+/// A communicator (MPI_Comm) with the collectives of `Collective`, counting the payload bytes it moves.
+public final class Communicator: Collective, @unchecked Sendable {
+    let handle: MPI_Comm
+    public let rank: Int
+    public let size: Int
+    public private(set) var bytesSent: UInt64 = 0
+    public private(set) var bytesReceived: UInt64 = 0
+
+    /// The world communicator (MPI must be initialised).
+    public static func world() -> Communicator { Communicator(handle: MPI_COMM_WORLD) }
+
+    init(handle: MPI_Comm) {
+        self.handle = handle
+        var r: Int32 = 0, s: Int32 = 0
+        MPI_Comm_rank(handle, &r)
+        MPI_Comm_size(handle, &s)
+        rank = Int(r)
+        size = Int(s)
+    }
+
+    /// MPI_Comm_split: members with the same `color` form a new communicator, ordered by `key`.
+    public func split(color: Int, key: Int) throws(CommunicationError) -> Communicator {
+        var out: MPI_Comm? = nil
+        try MPI.check(MPI_Comm_split(handle, Int32(color), Int32(key), &out), "MPI_Comm_split")
+        return Communicator(handle: out!)
+    }
+
+    static func displacements(_ counts: [Int]) -> [Int32] {
+        var d = [Int32](repeating: 0, count: counts.count)
+        var s = 0
+        for i in 0..<counts.count { d[i] = Int32(s); s += counts[i] }
+        return d
+    }
+
+    public func allgather(_ send: UnsafePointer<Float>, counts: [Int], into receive: UnsafeMutablePointer<Float>) throws(CommunicationError) {
+        precondition(counts.count == size)
+        let c32 = counts.map { Int32($0) }
+        let d32 = Communicator.displacements(counts)
+        let rc = MPI_Allgatherv(send, c32[rank], MPI_FLOAT, receive, c32, d32, MPI_FLOAT, handle)
+        try MPI.check(rc, "MPI_Allgatherv")
+        let total = counts.reduce(0, +)
+        bytesSent &+= UInt64(counts[rank] * 4 * (size - 1))
+        bytesReceived &+= UInt64((total - counts[rank]) * 4)
+    }
+
+    public func allgatherBytes(_ send: [UInt8], counts: [Int]) throws(CommunicationError) -> [UInt8] {
+        precondition(counts.count == size && send.count == counts[rank])
+        var out = [UInt8](repeating: 0, count: counts.reduce(0, +))
+        let c32 = counts.map { Int32($0) }
+        let d32 = Communicator.displacements(counts)
+        let rc = send.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                MPI_Allgatherv(s.baseAddress, c32[rank], MPI_BYTE, o.baseAddress, c32, d32, MPI_BYTE, handle)
+            }
+        }
+        try MPI.check(rc, "MPI_Allgatherv")
+        return out
+    }
+
+    public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws(CommunicationError) {
+        // Large buffers go in chunks below 2^31 bytes (MPI counts are 32-bit).
+        var offset = 0
+        let chunk = 1 << 30
+        repeat {
+            let n = min(chunk, buffer.count - offset)
+            let rc = MPI_Bcast(buffer.baseAddress.map { $0 + offset }, Int32(n), MPI_BYTE, Int32(root), handle)
+            try MPI.check(rc, "MPI_Bcast")
+            if rank == root { bytesSent &+= UInt64(n * (size - 1)) } else { bytesReceived &+= UInt64(n) }
+            offset += n
+        } while offset < buffer.count
+    }
+
+    public func maximum(_ value: Double) throws(CommunicationError) -> Double {
+        var v = value, out = 0.0
+        try MPI.check(MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, handle), "MPI_Allreduce")
+        return out
+    }
+
+    public func barrier() throws(CommunicationError) {
+        try MPI.check(MPI_Barrier(handle), "MPI_Barrier")
+    }
+}

@@ -1,0 +1,157 @@
+import AIMCCore
+
+/// The training algorithms (paper Sections 3-5).
+public enum Algorithm: String, Codable, Sendable, CaseIterable {
+    /// Floating-point SGD with exact products: the reference.
+    case digitalSGD = "digital-sgd"
+    /// Analog SGD (paper Eq. 2): the gradient is pulsed into the weight array W.
+    case analogSGD = "analog-sgd"
+    /// Tiki-Taka v1: Residual Learning with gamma = 0 (the forward pass sees W only).
+    case tikiTaka = "tiki-taka"
+    /// Residual Learning (paper Eqs. 9-11): arrays W and P, forward and backward on W + gamma P.
+    case residual
+
+    /// Number of analog arrays per weight block.
+    public var arrayCount: Int {
+        switch self {
+        case .digitalSGD: return 0
+        case .analogSGD: return 1
+        case .tikiTaka, .residual: return 2
+        }
+    }
+
+    /// Whether the algorithm transfers P into W.
+    public var transfers: Bool { self == .tikiTaka || self == .residual }
+}
+
+/// How the gradient reaches the devices.
+public enum UpdateMode: String, Codable, Sendable, CaseIterable {
+    /// Stochastic pulse trains, one rank-one update per sample (aihwkit's way).
+    case pulsed
+    /// The mean update of the pulse model (paper Eq. 2), once per mini-batch.
+    case expected
+}
+
+public enum Activation: String, Codable, Sendable, CaseIterable {
+    case sigmoid, tanh, relu
+}
+
+/// How weight blocks are assigned to MPI ranks.
+public enum PlacementPolicy: String, Codable, Sendable, CaseIterable {
+    /// Block b (global block order) goes to rank b mod ranks.
+    case roundRobin = "round-robin"
+    /// Largest blocks first, each to the rank with the fewest devices so far (ties: lowest rank).
+    case balanced
+}
+
+public struct ModelConfig: Codable, Sendable, Equatable {
+    /// Hidden layer widths; the input width comes from the data, the output width is the number of classes.
+    public var hidden: [Int] = [256, 128]
+    public var activation: Activation = .sigmoid
+    /// Largest tile: a layer is split into blocks of at most tile_size x tile_size devices.
+    public var tileSize: Int = 128
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case hidden, activation, tileSize = "tile_size" }
+}
+
+public struct AlgorithmConfig: Codable, Sendable, Equatable {
+    public var name: Algorithm = .residual
+    /// alpha: learning rate of the gradient update (of W for Analog SGD, of P for Residual Learning), and of
+    /// the digital biases.
+    public var lr: Double = 0.1
+    /// beta: transfer learning rate (Eq. 11): a transfer pulses beta * (column of P) into W.
+    public var transferLR: Double = 0.4
+    /// gamma: mixing coefficient of W + gamma P (Eq. 9); forced to 0 for Tiki-Taka.
+    public var gamma: Double = 0.4
+    /// One column of P is transferred every `transfer_every` mini-batches, columns cycling per block.
+    public var transferEvery: Int = 1
+    public var updateMode: UpdateMode = .pulsed
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case name, lr, transferLR = "transfer_lr", gamma, transferEvery = "transfer_every", updateMode = "update_mode"
+    }
+
+    /// gamma as used: 0 for Tiki-Taka.
+    public var effectiveGamma: Double { name == .residual ? gamma : 0 }
+}
+
+public struct TrainingConfig: Codable, Sendable, Equatable {
+    public var epochs: Int = 3
+    public var batchSize: Int = 10
+    /// Use only the first N training images (0 = all).
+    public var trainLimit: Int = 0
+    /// Evaluate on the first N test images (0 = all).
+    public var testLimit: Int = 0
+    /// Mini-batch size for evaluation (does not change results beyond the noise keys).
+    public var evalBatchSize: Int = 500
+    /// Seconds between progress lines within an epoch (0 = none).
+    public var progressSeconds: Double = 15
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case epochs, batchSize = "batch_size", trainLimit = "train_limit", testLimit = "test_limit"
+        case evalBatchSize = "eval_batch_size", progressSeconds = "progress_seconds"
+    }
+}
+
+public struct DataConfig: Codable, Sendable, Equatable {
+    /// Folder with the four MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...).
+    public var dir: String = "/usr/share/datasets/fashion-mnist"
+    public init() {}
+}
+
+/// A whole experiment: plain data, validated, written to the run directory as `config.json` so the run can
+/// be repeated with `aimc-dist --config config.json`.
+public struct ExperimentConfig: Codable, Sendable, Equatable {
+    public var seed: UInt64 = 0
+    public var model = ModelConfig()
+    public var algorithm = AlgorithmConfig()
+    public var device = DeviceConfig.softBoundsDefault
+    public var forward = IOConfig.table4Forward
+    public var backward = IOConfig.table4Backward
+    public var transfer = IOConfig.table4Transfer
+    public var update = UpdateConfig()
+    public var training = TrainingConfig()
+    public var data = DataConfig()
+    public var placement: PlacementPolicy = .roundRobin
+
+    public init() {}
+
+    /// The embedded default experiment: the paper's FCN 784-256-128-10 (sigmoid) on Fashion-MNIST with Residual
+    /// Learning on a soft-bounds device (tau 0.6, dw_min 1e-3, 30% cycle-to-cycle and device-to-device variability)
+    /// behind the Table 4 periphery, 3 epochs, seed 0.
+    public static var `default`: ExperimentConfig { ExperimentConfig() }
+
+    /// Checks every value; the error names the key and the command-line option.
+    public func validate() throws(ConfigError) {
+        try device.validate()
+        try forward.validate("forward")
+        try backward.validate("backward")
+        try transfer.validate("transfer")
+        try update.validate()
+        for (i, h) in model.hidden.enumerated() {
+            try ConfigError.require(h >= 1 && h <= 1 << 20, "model.hidden[\(i)]", "--hidden", "must be an integer in 1...1048576", Double(h))
+        }
+        try ConfigError.require(model.tileSize >= 1 && model.tileSize <= 1 << 16, "model.tile_size", "--tile-size", "must be an integer in 1...65536", Double(model.tileSize))
+        try ConfigError.require(algorithm.lr > 0 && algorithm.lr.isFinite, "algorithm.lr", "--lr", "must be a finite number > 0", algorithm.lr)
+        try ConfigError.require(algorithm.transferLR > 0 && algorithm.transferLR.isFinite, "algorithm.transfer_lr", "--transfer-lr", "must be a finite number > 0", algorithm.transferLR)
+        try ConfigError.require(algorithm.gamma >= 0 && algorithm.gamma.isFinite, "algorithm.gamma", "--gamma", "must be a finite number >= 0", algorithm.gamma)
+        try ConfigError.require(algorithm.transferEvery >= 1, "algorithm.transfer_every", "--transfer-every", "must be an integer >= 1", Double(algorithm.transferEvery))
+        try ConfigError.require(training.epochs >= 1 && training.epochs <= 100_000, "training.epochs", "--epochs", "must be an integer in 1...100000", Double(training.epochs))
+        try ConfigError.require(training.batchSize >= 1 && training.batchSize <= 65_536, "training.batch_size", "--batch-size", "must be an integer in 1...65536", Double(training.batchSize))
+        try ConfigError.require(training.trainLimit >= 0, "training.train_limit", "--train-limit", "must be an integer >= 0 (0 = all images)", Double(training.trainLimit))
+        try ConfigError.require(training.testLimit >= 0, "training.test_limit", "--test-limit", "must be an integer >= 0 (0 = all images)", Double(training.testLimit))
+        try ConfigError.require(training.evalBatchSize >= 1 && training.evalBatchSize <= 65_536, "training.eval_batch_size", nil, "must be an integer in 1...65536", Double(training.evalBatchSize))
+        try ConfigError.require(training.progressSeconds >= 0 && training.progressSeconds.isFinite, "training.progress_seconds", "--progress-seconds", "must be a finite number >= 0", training.progressSeconds)
+        if data.dir.isEmpty { throw ConfigError(key: "data.dir", option: "--data-dir", message: "must name a folder") }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case seed, model, algorithm, device, forward, backward, transfer, update, training, data, placement
+    }
+}

@@ -1,0 +1,175 @@
+import CZlib
+import Foundation
+
+/// A data file that is missing, truncated or not what its name says.
+public struct DataError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let message: String
+    /// "data file" or "data folder".
+    public let subject: String
+    public init(path: String, message: String, subject: String = "data file") {
+        self.path = path
+        self.message = message
+        self.subject = subject
+    }
+    public var description: String { "\(subject) \(path) \(message)" }
+}
+
+/// An IDX file (the MNIST format, LeCun et al.): a big-endian header (magic 0x0000 08 NN: unsigned bytes,
+/// NN dimensions), NN big-endian 32-bit sizes, then the bytes. Read through zlib's gzread, which reads
+/// gzip-compressed and plain files alike.
+public struct IDXFile: Sendable {
+    public let dimensions: [Int]
+    public let bytes: [UInt8]
+
+    /// Reads and checks an IDX file of unsigned bytes.
+    ///
+    /// - Parameters:
+    ///   - path: the file (`.gz` or plain).
+    ///   - expectedDimensionCount: 3 for images (count, rows, cols), 1 for labels.
+    /// - Throws: `DataError` naming the file: missing, unreadable, wrong magic (e.g. a labels file where images
+    ///   are expected), or shorter than its header says.
+    public init(path: String, expectedDimensionCount: Int) throws(DataError) {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw DataError(path: path, message: "does not exist")
+        }
+        guard let file = gzopen(path, "rb") else {
+            throw DataError(path: path, message: "cannot be opened")
+        }
+        defer { gzclose(file) }
+        func read(_ count: Int) throws(DataError) -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: count)
+            var done = 0
+            while done < count {
+                let chunk = Int32(min(count - done, 1 << 30))
+                let got = out.withUnsafeMutableBytes { gzread(file, $0.baseAddress! + done, UInt32(chunk)) }
+                if got < 0 {
+                    var errnum: Int32 = 0
+                    let msg = gzerror(file, &errnum).map { String(cString: $0) } ?? "read error"
+                    throw DataError(path: path, message: "is corrupt (\(msg))")
+                }
+                if got == 0 { break }
+                done += Int(got)
+            }
+            if done < count {
+                throw DataError(path: path, message: "is truncated: expected \(count) more bytes, found \(done)")
+            }
+            return out
+        }
+        let magic = try read(4)
+        guard magic[0] == 0, magic[1] == 0 else {
+            throw DataError(path: path, message: "is not an IDX file (magic bytes \(magic.map { String(format: "%02x", $0) }.joined()))")
+        }
+        guard magic[2] == 0x08 else {
+            throw DataError(path: path, message: "holds IDX type 0x\(String(format: "%02x", magic[2])), expected unsigned bytes (0x08)")
+        }
+        guard Int(magic[3]) == expectedDimensionCount else {
+            let kind = expectedDimensionCount == 3 ? "images (3 dimensions)" : "labels (1 dimension)"
+            throw DataError(path: path, message: "has \(magic[3]) dimensions, expected \(kind): is it the right file?")
+        }
+        let header = try read(4 * expectedDimensionCount)
+        var dims = [Int]()
+        for d in 0..<expectedDimensionCount {
+            let b = header[(4 * d)..<(4 * d + 4)].map(Int.init)
+            dims.append(b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3])
+        }
+        let total = dims.reduce(1, *)
+        guard total > 0, total < 1 << 33 else {
+            throw DataError(path: path, message: "declares an implausible size \(dims)")
+        }
+        dimensions = dims
+        bytes = try read(total)
+    }
+}
+
+/// A labelled image data set in memory: pixels as bytes (scaled to [0, 1] when a batch is formed), row-major
+/// (sample, pixel). Bytes keep the 60,000-image training set at 47 MB per rank.
+public struct Dataset: Sendable, Equatable {
+    public let count: Int
+    public let features: Int
+    public let classes: Int
+    public let pixels: [UInt8]
+    public let labels: [Int32]
+
+    public init(count: Int, features: Int, classes: Int, pixels: [UInt8], labels: [Int32]) {
+        precondition(pixels.count == count * features && labels.count == count)
+        self.count = count
+        self.features = features
+        self.classes = classes
+        self.pixels = pixels
+        self.labels = labels
+    }
+
+    /// Writes sample i's pixels, scaled to [0, 1], to `out[0..<features]`.
+    @inlinable
+    public func image(_ i: Int, into out: UnsafeMutablePointer<Float>) {
+        pixels.withUnsafeBufferPointer { p in
+            let base = p.baseAddress! + i * features
+            for j in 0..<features { out[j] = Float(base[j]) * (1 / 255) }
+        }
+    }
+
+    /// A flat byte image of the data set, for broadcasting (`init(serialized:)` reads it back).
+    public func serialized() -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(24 + pixels.count + 4 * labels.count)
+        for v in [count, features, classes] { withUnsafeBytes(of: Int64(v).littleEndian) { out.append(contentsOf: $0) } }
+        out.append(contentsOf: pixels)
+        for l in labels { withUnsafeBytes(of: l.littleEndian) { out.append(contentsOf: $0) } }
+        return out
+    }
+
+    public init(serialized b: [UInt8]) {
+        func int64(_ o: Int) -> Int { Int(b[o..<(o + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }) }
+        let n = int64(0), f = int64(8), c = int64(16)
+        let pixels = Array(b[24..<(24 + n * f)])
+        var labels = [Int32](repeating: 0, count: n)
+        let o = 24 + n * f
+        for i in 0..<n {
+            let s = o + 4 * i
+            labels[i] = Int32(bitPattern: UInt32(b[s]) | UInt32(b[s + 1]) << 8 | UInt32(b[s + 2]) << 16 | UInt32(b[s + 3]) << 24)
+        }
+        self.init(count: n, features: f, classes: c, pixels: pixels, labels: labels)
+    }
+
+    /// Reads `<prefix>-images-idx3-ubyte[.gz]` and `<prefix>-labels-idx1-ubyte[.gz]` from `directory`
+    /// (prefix `train` or `t10k`), keeping the first `limit` samples (0 = all).
+    ///
+    /// - Throws: `DataError` naming the file (missing, truncated, wrong kind, count mismatch, label > 9).
+    public static func loadMNISTFormat(directory: String, prefix: String, limit: Int = 0, classes: Int = 10) throws(DataError) -> Dataset {
+        let imagesPath = try locate(directory: directory, name: "\(prefix)-images-idx3-ubyte")
+        let labelsPath = try locate(directory: directory, name: "\(prefix)-labels-idx1-ubyte")
+        let imageFile = try IDXFile(path: imagesPath, expectedDimensionCount: 3)
+        let labelFile = try IDXFile(path: labelsPath, expectedDimensionCount: 1)
+        guard imageFile.dimensions[0] == labelFile.dimensions[0] else {
+            throw DataError(path: labelsPath, message: "holds \(labelFile.dimensions[0]) labels but \(imagesPath) holds \(imageFile.dimensions[0]) images")
+        }
+        let available = imageFile.dimensions[0]
+        let n = limit > 0 ? min(limit, available) : available
+        let features = imageFile.dimensions[1] * imageFile.dimensions[2]
+        let pixels = Array(imageFile.bytes[0..<(n * features)])
+        var labels = [Int32](repeating: 0, count: n)
+        for i in 0..<n {
+            let l = labelFile.bytes[i]
+            guard Int(l) < classes else {
+                throw DataError(path: labelsPath, message: "has label \(l) at sample \(i), not one of the \(classes) classes 0...\(classes - 1)")
+            }
+            labels[i] = Int32(l)
+        }
+        return Dataset(count: n, features: features, classes: classes, pixels: pixels, labels: labels)
+    }
+
+    /// `name.gz` if present, else `name`.
+    static func locate(directory: String, name: String) throws(DataError) -> String {
+        let base = (directory as NSString).appendingPathComponent(name)
+        for candidate in [base + ".gz", base] where FileManager.default.fileExists(atPath: candidate) {
+            return candidate
+        }
+        var isDir: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) || !isDir.boolValue {
+            throw DataError(path: directory, message: "does not exist (install Debian's dataset-fashion-mnist or pass --data-dir)",
+                            subject: "data folder")
+        }
+        throw DataError(path: base + ".gz", message: "does not exist (nor \(name)); --data-dir must hold the four MNIST-format IDX files")
+    }
+}

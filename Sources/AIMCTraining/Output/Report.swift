@@ -1,0 +1,61 @@
+import AIMCCore
+import Foundation
+
+/// The text the coordinator prints.
+public enum Report {
+    static func g(_ v: Double) -> String { String(format: "%g", v) }
+
+    public static func algorithm(_ c: ExperimentConfig) -> String {
+        let a = c.algorithm
+        let mode = a.updateMode == .pulsed ? "pulsed updates (BL <= \(c.update.desiredBL))" : "expected updates (Eq. 2)"
+        switch a.name {
+        case .digitalSGD: return "digital SGD (floating point, exact products): lr \(g(a.lr))"
+        case .analogSGD: return "Analog SGD (Eq. 2): alpha \(g(a.lr)), \(mode)"
+        case .tikiTaka:
+            return "Tiki-Taka v1 (gamma 0): alpha \(g(a.lr)), beta \(g(a.transferLR)), one column every \(a.transferEvery) step(s), \(mode)"
+        case .residual:
+            return "Residual Learning (Eqs. 9-11): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), one column every \(a.transferEvery) step(s), \(mode)"
+        }
+    }
+
+    public static func device(_ d: DeviceConfig) -> String {
+        var s = "\(d.family.rawValue): dw_min \(g(d.dwMin)), w in [\(g(d.wMin)), \(g(d.wMax))], c \(g(d.asymmetry))"
+        if let ws = d.symmetricPoint { s += " (symmetric point \(g(ws)))" }
+        s += ", \(String(format: "%.0f", d.nStates)) states, c2c \(g(d.dwMinStd)) (\(d.c2cMode.rawValue))"
+        s += ", d2d dw_min \(g(d.dwMinDtod)) w_max \(g(d.wMaxDtod)) w_min \(g(d.wMinDtod))"
+        return s
+    }
+
+    public static func periphery(_ io: IOConfig) -> String {
+        if io.isPerfect { return "ideal (exact products)" }
+        func bits(_ r: Double) -> String { r > 0 ? "\(Int((log2(1 / r + 2)).rounded())) bit" : "unquantised" }
+        return "DAC \(bits(io.inpRes)), ADC \(bits(io.outRes)) (bound \(g(io.outBound))), output noise \(g(io.outNoise)), "
+            + "noise mgmt \(io.noiseManagement.rawValue), bound mgmt \(io.boundManagement.rawValue)"
+    }
+
+    public static func header(config c: ExperimentConfig, layout: NetworkLayout, placement: Placement,
+                              train: Dataset, test: Dataset, dataName: String) -> [String] {
+        var lines = [String]()
+        lines.append("aimc-dist: FCN \(layout.description) (\(c.model.activation.rawValue)) on \(dataName), \(train.count) training / \(c.training.testLimit > 0 ? min(c.training.testLimit, test.count) : test.count) test images")
+        lines.append("  algorithm  " + algorithm(c))
+        if c.algorithm.name != .digitalSGD {
+            lines.append("  device     " + device(c.device))
+            lines.append("  periphery  forward: " + periphery(c.forward))
+            lines.append("             backward: " + periphery(c.backward) + "; transfer read: " + periphery(c.transfer))
+        }
+        let grids = layout.layers.map { "\($0.rowBlocks)x\($0.colBlocks)" }.joined(separator: ", ")
+        let arrays = max(c.algorithm.name.arrayCount, 1)
+        lines.append("  tiles      \(layout.blocks.count) weight blocks of at most \(c.model.tileSize)x\(c.model.tileSize) (grids per layer: \(grids)), \(arrays) array(s) each, \(layout.deviceCount * arrays) devices")
+        let perRank = (0..<placement.ranks).map { placement.blocks(of: $0).count }
+        let idle = perRank.indices.filter { perRank[$0] == 0 }
+        lines.append("  ranks      \(placement.ranks) (\(c.placement.rawValue) placement); blocks per rank: \(perRank.map(String.init).joined(separator: " "))"
+            + (idle.isEmpty ? "" : "; ranks without a block: \(idle.map(String.init).joined(separator: " ")) (they relay activations only)"))
+        lines.append("  training   \(c.training.epochs) epoch(s), batch \(c.training.batchSize), seed \(c.seed)")
+        return lines
+    }
+
+    public static func epochLine(_ m: EpochMetrics, epochs: Int) -> String {
+        String(format: "epoch %d/%d  train loss %.4f  train acc %.2f%%  test loss %.4f  test accuracy %.2f%%  %.1f s",
+               m.epoch, epochs, m.trainLoss, 100 * m.trainAccuracy, m.testLoss, 100 * m.testAccuracy, m.seconds)
+    }
+}

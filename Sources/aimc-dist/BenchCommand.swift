@@ -1,0 +1,81 @@
+import AIMCCore
+import ArgumentParser
+import Foundation
+
+/// `aimc-dist bench`: speed of the pulsed update on one tile, in ns per pulse coincidence, on the workload on
+/// which aihwkit 1.1.0 was measured (research/aihwkit.md): N x N SoftBounds tile, x and d uniform in [-1, 1],
+/// lr 0.1, BL 31, dw_min 0.001, c2c 0.3 (multiplicative, as aihwkit), d2d 0.3 on dw_min and both bounds.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark the pulsed update (ns per pulse coincidence) on one process.",
+        discussion: "Prints the median over --repeats runs; run it on an idle machine and compare figures of one run only.")
+
+    @Option(help: "Tile edge N (N x N devices).") var size = 512
+    @Option(help: "Mini-batch size (rank-one updates per step).") var batch = 1
+    @Option(help: "Learning rate.") var lr: Float = 0.1
+    @Option(help: "Longest pulse train BL.") var bl = 31
+    @Option(help: "Cycle-to-cycle noise (relative to dw_min).") var c2c = 0.3
+    @Option(help: "Device-to-device spread of dw_min, w_max and w_min.") var d2d = 0.3
+    @Option(help: "Cycle-to-cycle form.") var c2cMode: DeviceConfig.CycleToCycleMode = .multiplicative
+    @Option(help: "Timed steps per repeat.") var steps = 20
+    @Option(help: "Repeats (the median is reported).") var repeats = 7
+
+    func validate() throws {
+        guard size >= 1 && size <= 16384 else { throw ValidationError("--size must be in 1...16384; got \(size)") }
+        guard batch >= 1 && batch <= 4096 else { throw ValidationError("--batch must be in 1...4096; got \(batch)") }
+        guard bl >= 1 && bl <= 32 else { throw ValidationError("--bl must be in 1...32; got \(bl)") }
+        guard steps >= 1 && repeats >= 1 else { throw ValidationError("--steps and --repeats must be >= 1") }
+        guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be > 0; got \(lr)") }
+        guard c2c >= 0 && d2d >= 0 else { throw ValidationError("--c2c and --d2d must be >= 0") }
+    }
+
+    func run() throws {
+        var device = DeviceConfig()
+        device.dwMinStd = c2c
+        device.c2cMode = c2cMode
+        device.dwMinDtod = d2d
+        device.wMaxDtod = d2d
+        device.wMinDtod = d2d
+        var update = UpdateConfig()
+        update.desiredBL = bl
+        let array = AnalogArray(rows: size, cols: size, device: device, key: StreamKey(seed: 0, purpose: .deviceToDevice))
+        var gen = RandomStream(key: StreamKey(seed: 0, purpose: .benchmark))
+        let xs = (0..<(size * batch)).map { _ in gen.nextUniform() * 2 - 1 }
+        let ds = (0..<(size * batch)).map { _ in gen.nextUniform() * 2 - 1 }
+        var step: UInt64 = 0
+        func oneStep() -> PulseStatistics {
+            var s = PulseStatistics()
+            xs.withUnsafeBufferPointer { x in
+                ds.withUnsafeBufferPointer { d in
+                    for b in 0..<batch {
+                        var t = RandomStream(key: StreamKey(seed: 0, purpose: .pulseTrains), step: step, sub: UInt32(b))
+                        var n = RandomStream(key: StreamKey(seed: 0, purpose: .cycleToCycle), step: step, sub: UInt32(b))
+                        s += array.pulsedUpdate(x: x.baseAddress! + b * size, d: d.baseAddress! + b * size, lr: lr,
+                                                update: update, trains: &t, noise: &n)
+                    }
+                }
+            }
+            step += 1
+            return s
+        }
+        _ = oneStep()  // warm up
+        var nsPerCoincidence = [Double](), secondsPerStep = [Double](), coincidencesPerStep = [Double]()
+        for _ in 0..<repeats {
+            var s = PulseStatistics()
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<steps { s += oneStep() }
+            let ns = Double(DispatchTime.now().uptimeNanoseconds - t0)
+            nsPerCoincidence.append(ns / Double(s.coincidences))
+            secondsPerStep.append(ns * 1e-9 / Double(steps))
+            coincidencesPerStep.append(Double(s.coincidences) / Double(steps))
+        }
+        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
+        let cells = Double(size * size * batch)
+        print("pulsed update, \(size)x\(size) soft-bounds tile, batch \(batch), lr \(lr), BL \(bl), c2c \(c2c) (\(c2cMode.rawValue)), d2d \(d2d)")
+        print(String(format: "coincidences per device per sample: %.2f", median(coincidencesPerStep) / cells))
+        print(String(format: "seconds per step: %.5f (median of %d)", median(secondsPerStep), repeats))
+        print(String(format: "device updates per second: %.3g", cells / median(secondsPerStep)))
+        print(String(format: "ns per coincidence: %.2f (median of %d; all: %@)", median(nsPerCoincidence), repeats,
+                     nsPerCoincidence.map { String(format: "%.2f", $0) }.joined(separator: " ")))
+    }
+}

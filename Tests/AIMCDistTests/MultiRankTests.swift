@@ -1,0 +1,169 @@
+import AIMCTestSupport
+import Foundation
+import Testing
+
+/// Runs the built `aimc-dist` under mpirun as a subprocess (the way users run it) and compares what ranks print
+/// and write. The binary is $AIMC_DIST_BINARY, or .build/release/aimc-dist of this package (scripts/test.sh
+/// builds it first).
+enum Launch {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    static var binary: String {
+        ProcessInfo.processInfo.environment["AIMC_DIST_BINARY"] ?? packageRoot + "/.build/release/aimc-dist"
+    }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        let seconds: Double
+    }
+
+    /// Runs `mpirun -n ranks aimc-dist args` (or the binary alone when ranks is nil) with output going to files
+    /// (not pipes: an MPI daemon could inherit a pipe and hold it open) and an environment free of MPI variables.
+    static func run(ranks: Int?, _ args: [String], timeout: Double = 300) throws -> Result {
+        #expect(FileManager.default.isExecutableFile(atPath: binary),
+                "aimc-dist is not built at \(binary): run scripts/test.sh (it builds it) or set AIMC_DIST_BINARY")
+        let dir = IDXWriter.temporaryDirectory("launch")
+        let outPath = dir + "/stdout", errPath = dir + "/stderr"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let p = Process()
+        if let ranks {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["mpirun", "--oversubscribe", "--mca", "btl", "self,vader", "-n", String(ranks), binary] + args
+        } else {
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args
+        }
+        var env = ProcessInfo.processInfo.environment.filter { key, _ in
+            !["OMPI_", "ORTE_", "PMIX_", "OPAL_", "PMI_", "SLURM_"].contains { key.hasPrefix($0) }
+        }
+        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        p.environment = env
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        let start = Date()
+        try p.run()
+        while p.isRunning && Date().timeIntervalSince(start) < timeout { usleep(20_000) }
+        if p.isRunning {
+            p.terminate()
+            Issue.record("timed out after \(timeout) s: \(args)")
+        }
+        p.waitUntilExit()
+        let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        return Result(status: p.terminationStatus, stdout: out, stderr: err, seconds: Date().timeIntervalSince(start))
+    }
+
+    /// The synthetic data set shared by these tests (8 x 8 pixels, 10 classes).
+    static let data: String = {
+        let dir = IDXWriter.temporaryDirectory("data")
+        try? IDXWriter.writeSynthetic(directory: dir, side: 8, train: 400, test: 100)
+        return dir
+    }()
+
+    static func digest(_ stdout: String) -> String? {
+        stdout.split(separator: "\n").first { $0.hasPrefix("weights digest: ") }.map { String($0.dropFirst(16)) }
+    }
+
+    /// metrics.csv without its `seconds` column (wall time is the one value that is not reproducible).
+    static func metricsWithoutTime(_ dir: String) throws -> [String] {
+        let text = try String(contentsOfFile: dir + "/metrics.csv", encoding: .utf8)
+        return text.split(separator: "\n").map { line in
+            var cells = line.split(separator: ",", omittingEmptySubsequences: false)
+            cells.remove(at: 3)
+            return cells.joined(separator: ",")
+        }
+    }
+
+    /// Printed epoch lines without their wall time.
+    static func epochLines(_ stdout: String) -> [String] {
+        stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }.map { line in
+            line.split(separator: " ").dropLast(2).joined(separator: " ")
+        }
+    }
+}
+
+@Suite("Multi-rank runs", .serialized)
+struct MultiRankTests {
+    static let small = ["--hidden", "24,16", "--tile-size", "16", "--epochs", "2", "--batch-size", "8",
+                        "--progress-seconds", "0"]
+
+    /// Same seed and config at -n 1, 2 and 3: identical printed metrics, metrics.csv (but for wall time) and
+    /// weights digest, for every algorithm.
+    @Test("Bitwise-identical metrics and digest at 1, 2 and 3 ranks", arguments: ["residual", "analog-sgd", "tiki-taka", "digital-sgd"])
+    func rankCountInvariance(algorithm: String) throws {
+        var digests = [String](), metrics = [[String]](), lines = [[String]]()
+        for n in [1, 2, 3] {
+            let out = IDXWriter.temporaryDirectory("run\(n)")
+            let r = try Launch.run(ranks: n, Self.small + ["--algorithm", algorithm, "--data-dir", Launch.data, "--output", out, "--overwrite"])
+            #expect(r.status == 0, "n=\(n): \(r.stderr)")
+            digests.append(Launch.digest(r.stdout) ?? "missing")
+            metrics.append(try Launch.metricsWithoutTime(out))
+            lines.append(Launch.epochLines(r.stdout))
+        }
+        #expect(digests[0] != "missing" && digests[0].count == 64)
+        #expect(Set(digests).count == 1, "digests differ: \(digests)")
+        #expect(metrics[0].count == 3 && metrics.allSatisfy { $0 == metrics[0] })
+        #expect(lines[0].count == 2 && lines.allSatisfy { $0 == lines[0] })
+    }
+
+    @Test("Placement does not change results; ranks without a block are reported and stay correct")
+    func placementAndIdleRanks() throws {
+        let args = ["--hidden", "8", "--tile-size", "64", "--epochs", "1", "--progress-seconds", "0", "--data-dir", Launch.data]
+        // 64x64 tiles: 2 blocks (layer 1: 8 x 64, layer 2: 10 x 8), so 3 of 5 ranks hold no block.
+        let one = try Launch.run(ranks: 1, args)
+        let five = try Launch.run(ranks: 5, args + ["--placement", "balanced"])
+        #expect(one.status == 0 && five.status == 0, "\(five.stderr)")
+        #expect(five.stdout.contains("ranks without a block: 2 3 4"))
+        #expect(Launch.digest(one.stdout) != nil && Launch.digest(one.stdout) == Launch.digest(five.stdout))
+        #expect(Launch.epochLines(one.stdout) == Launch.epochLines(five.stdout))
+    }
+
+    @Test("A bad option is one line from rank 0, exit status 2, on every rank count")
+    func badOption() throws {
+        for (args, option) in [(["--epochs", "0"], "--epochs"), (["--algorithm", "sgd"], "--algorithm"),
+                               (["--tile-size", "-3"], "--tile-size"), (["--dw-min", "0"], "--dw-min"),
+                               (["--no-such-option"], "no-such-option")] {
+            for n in [1, 3] {
+                let r = try Launch.run(ranks: n, args, timeout: 60)
+                let ours = r.stderr.split(separator: "\n").filter { $0.hasPrefix("aimc-dist: error:") }
+                #expect(r.status == 2, "\(args) n=\(n): status \(r.status)")
+                #expect(ours.count == 1 && ours[0].contains(option), "\(args) n=\(n): \(r.stderr)")
+                #expect(!r.stdout.contains("epoch"))
+            }
+        }
+    }
+
+    @Test("Missing data is one clear error and every rank exits")
+    func missingData() throws {
+        let r = try Launch.run(ranks: 3, ["--data-dir", "/nonexistent/fmnist", "--epochs", "1"], timeout: 60)
+        let ours = r.stderr.split(separator: "\n").filter { $0.hasPrefix("aimc-dist: error:") }
+        #expect(r.status == 1)
+        #expect(ours.count == 1 && ours[0].contains("/nonexistent/fmnist"), "\(r.stderr)")
+        #expect(r.seconds < 30)
+    }
+
+    @Test("An existing run is not overwritten without --overwrite")
+    func keepsExistingRun() throws {
+        let out = IDXWriter.temporaryDirectory("keep")
+        let args = ["--hidden", "8", "--epochs", "1", "--progress-seconds", "0", "--data-dir", Launch.data, "--output", out]
+        let first = try Launch.run(ranks: 2, args)
+        #expect(first.status == 0)
+        let before = try String(contentsOfFile: out + "/metrics.csv", encoding: .utf8)
+        let second = try Launch.run(ranks: 2, args + ["--seed", "9"])
+        #expect(second.status == 1 && second.stderr.contains("already holds a run"))
+        #expect(try String(contentsOfFile: out + "/metrics.csv", encoding: .utf8) == before)
+        #expect(FileManager.default.fileExists(atPath: out + "/config.json"))
+        #expect(FileManager.default.fileExists(atPath: out + "/summary.json"))
+    }
+
+    @Test("--help shows examples and exits 0")
+    func help() throws {
+        let r = try Launch.run(ranks: nil, ["train", "--help"], timeout: 30)
+        #expect(r.status == 0 && r.stdout.contains("Examples:") && r.stdout.contains("mpirun -n 8 aimc-dist"))
+    }
+}

@@ -1,0 +1,67 @@
+import AIMCTestSupport
+import AIMCTraining
+import Foundation
+import Testing
+
+@Suite("IDX data")
+struct DataTests {
+    @Test("Gzip and plain IDX files parse to the same data set, pixels scaled to [0, 1]", arguments: [true, false])
+    func parse(gzip: Bool) throws {
+        let dir = IDXWriter.temporaryDirectory("idx")
+        try IDXWriter.writeSynthetic(directory: dir, side: 4, train: 20, test: 7, gzip: gzip)
+        let train = try Dataset.loadMNISTFormat(directory: dir, prefix: "train")
+        let test = try Dataset.loadMNISTFormat(directory: dir, prefix: "t10k", limit: 5)
+        #expect(train.count == 20 && train.features == 16 && test.count == 5)
+        var x = [Float](repeating: -1, count: 16)
+        train.image(3, into: &x)
+        #expect(x.allSatisfy { $0 >= 0 && $0 <= 1 })
+        #expect(x[0] == Float(train.pixels[3 * 16]) / 255)
+        #expect(Dataset(serialized: train.serialized()) == train)
+    }
+
+    func expectError(_ dir: String, _ prefix: String = "train", contains: [String]) {
+        do {
+            _ = try Dataset.loadMNISTFormat(directory: dir, prefix: prefix)
+            Issue.record("expected an error")
+        } catch {
+            for c in contains { #expect(error.description.contains(c), "\(error.description) should mention \(c)") }
+        }
+    }
+
+    @Test("A truncated file is an error naming the file")
+    func truncated() throws {
+        let dir = IDXWriter.temporaryDirectory("trunc")
+        try IDXWriter.writeSynthetic(directory: dir, side: 4, train: 20, test: 5, gzip: false)
+        let path = dir + "/train-images-idx3-ubyte"
+        let full = try Data(contentsOf: URL(fileURLWithPath: path))
+        try full.prefix(full.count - 10).write(to: URL(fileURLWithPath: path))
+        expectError(dir, contains: [path, "truncated"])
+    }
+
+    @Test("A labels file in place of an images file (wrong magic) is an error naming the file")
+    func wrongMagic() throws {
+        let dir = IDXWriter.temporaryDirectory("magic")
+        try IDXWriter.writeSynthetic(directory: dir, side: 4, train: 20, test: 5, gzip: true)
+        let labels = try Data(contentsOf: URL(fileURLWithPath: dir + "/train-labels-idx1-ubyte.gz"))
+        try labels.write(to: URL(fileURLWithPath: dir + "/train-images-idx3-ubyte.gz"))
+        expectError(dir, contains: ["train-images-idx3-ubyte.gz", "dimensions"])
+        // Not an IDX file at all.
+        try IDXWriter.write(Array("hello, world".utf8), to: dir + "/train-images-idx3-ubyte.gz", gzip: true)
+        expectError(dir, contains: ["train-images-idx3-ubyte.gz", "not an IDX file"])
+    }
+
+    @Test("Labels outside the classes, count mismatches and missing files are errors naming the file")
+    func badLabelsAndMissing() throws {
+        let dir = IDXWriter.temporaryDirectory("labels")
+        try IDXWriter.writeSynthetic(directory: dir, side: 4, train: 20, test: 5, gzip: false)
+        try IDXWriter.write(IDXWriter.bytes(dimensions: [20], data: [UInt8](repeating: 12, count: 20)),
+                            to: dir + "/train-labels-idx1-ubyte", gzip: false)
+        expectError(dir, contains: ["train-labels-idx1-ubyte", "label 12"])
+        try IDXWriter.write(IDXWriter.bytes(dimensions: [19], data: [UInt8](repeating: 1, count: 19)),
+                            to: dir + "/train-labels-idx1-ubyte", gzip: false)
+        expectError(dir, contains: ["19 labels", "20 images"])
+        try FileManager.default.removeItem(atPath: dir + "/train-labels-idx1-ubyte")
+        expectError(dir, contains: ["train-labels-idx1-ubyte", "does not exist"])
+        expectError(dir + "/nowhere", contains: ["nowhere", "does not exist"])
+    }
+}

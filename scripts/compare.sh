@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Trains the default experiment once per algorithm on the same budget and prints a Markdown table of final
+# test accuracy and wall time (the README's results table).
+#   scripts/compare.sh [-n RANKS] [extra aimc-dist options...]     e.g. scripts/compare.sh -n 8 --epochs 3
+# Runs go to runs/compare/<algorithm>/ (replaced if present).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+ranks=8
+extra=()
+while (($#)); do
+    case "$1" in
+        -n|--ranks) ranks="$2"; shift 2 ;;
+        *) extra+=("$1"); shift ;;
+    esac
+done
+printf '| algorithm | test accuracy per epoch (%%) | final test accuracy (%%) | wall time (s) |\n|---|---|---|---|\n'
+for algorithm in digital-sgd analog-sgd tiki-taka residual; do
+    out="$root/runs/compare/$algorithm"
+    "$root/scripts/run.sh" -n "$ranks" --algorithm "$algorithm" --progress-seconds 0 --output "$out" --overwrite \
+        "${extra[@]}" > "$out.log" 2>&1 || { echo "compare: $algorithm failed, see $out.log" >&2; exit 1; }
+    awk -F, -v a="$algorithm" 'NR > 1 { accs = accs (accs == "" ? "" : " / ") sprintf("%.2f", 100 * $3); last = 100 * $3; t += $4 }
+        END { printf "| %s | %s | %.2f | %.1f |\n", a, accs, last, t }' "$out/metrics.csv"
+done
