@@ -16,6 +16,7 @@ done
 printf '| algorithm | test accuracy per epoch (%%) | final test accuracy (%%) | wall time (s) |\n|---|---|---|---|\n'
 for algorithm in digital-sgd analog-sgd tiki-taka residual; do
     out="$root/runs/compare/$algorithm"
+    mkdir -p "$root/runs/compare"
     "$root/scripts/run.sh" -n "$ranks" --algorithm "$algorithm" --progress-seconds 0 --output "$out" --overwrite \
         "${extra[@]}" > "$out.log" 2>&1 || { echo "compare: $algorithm failed, see $out.log" >&2; exit 1; }
     awk -F, -v a="$algorithm" 'NR > 1 { accs = accs (accs == "" ? "" : " / ") sprintf("%.2f", 100 * $3); last = 100 * $3; t += $4 }

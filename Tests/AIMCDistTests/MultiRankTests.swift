@@ -111,6 +111,24 @@ struct MultiRankTests {
         #expect(lines[0].count == 2 && lines.allSatisfy { $0 == lines[0] })
     }
 
+    /// The acceptance check on the real data: Fashion-MNIST (Debian's dataset-fashion-mnist, installed by
+    /// scripts/setup.sh), --train-limit 2000 --epochs 1, default experiment otherwise.
+    @Test("Fashion-MNIST, 2000 images, 1 epoch: identical digest and metrics at 1, 2, 3, 4 and 8 ranks")
+    func fashionMNIST() throws {
+        let dir = "/usr/share/datasets/fashion-mnist"
+        #expect(FileManager.default.fileExists(atPath: dir + "/train-images-idx3-ubyte.gz"),
+                "Fashion-MNIST is not installed: run scripts/setup.sh (apt package dataset-fashion-mnist)")
+        var digests = [String](), lines = [[String]]()
+        for n in [1, 2, 3, 4, 8] {
+            let r = try Launch.run(ranks: n, ["--train-limit", "2000", "--epochs", "1", "--progress-seconds", "0"])
+            #expect(r.status == 0, "n=\(n): \(r.stderr)")
+            digests.append(Launch.digest(r.stdout) ?? "missing \(n)")
+            lines.append(Launch.epochLines(r.stdout))
+        }
+        #expect(Set(digests).count == 1, "\(digests)")
+        #expect(lines[0].count == 1 && lines.allSatisfy { $0 == lines[0] })
+    }
+
     @Test("Placement does not change results; ranks without a block are reported and stay correct")
     func placementAndIdleRanks() throws {
         let args = ["--hidden", "8", "--tile-size", "64", "--epochs", "1", "--progress-seconds", "0", "--data-dir", Launch.data]
