@@ -39,4 +39,33 @@ public enum Philox4x32 {
         }
         return SIMD4(c0, c1, c2, c3)
     }
+
+    /// Four consecutive blocks, counters (c0, c1, c2, c3) ... (c0 + 3, c1, c2, c3), computed side by side so the
+    /// multiplications of the four blocks overlap. Words are in stream order: block 0's four words, then block 1's.
+    @inlinable @inline(__always)
+    public static func fourBlocks(c0: UInt32, c1: UInt32, c2: UInt32, c3: UInt32, key: SIMD2<UInt32>)
+        -> (SIMD4<UInt32>, SIMD4<UInt32>, SIMD4<UInt32>, SIMD4<UInt32>) {
+        var x0 = SIMD4<UInt32>(c0, c0 &+ 1, c0 &+ 2, c0 &+ 3)
+        var x1 = SIMD4<UInt32>(repeating: c1)
+        var x2 = SIMD4<UInt32>(repeating: c2)
+        var x3 = SIMD4<UInt32>(repeating: c3)
+        var k0 = SIMD4<UInt32>(repeating: key.x), k1 = SIMD4<UInt32>(repeating: key.y)
+        let m0 = SIMD4<UInt64>(repeating: UInt64(multiplier0)), m1 = SIMD4<UInt64>(repeating: UInt64(multiplier1))
+        for round in 0..<10 {
+            if round > 0 {
+                k0 &+= SIMD4(repeating: weyl0)
+                k1 &+= SIMD4(repeating: weyl1)
+            }
+            let p0 = m0 &* SIMD4<UInt64>(truncatingIfNeeded: x0)
+            let p1 = m1 &* SIMD4<UInt64>(truncatingIfNeeded: x2)
+            let hi0 = SIMD4<UInt32>(truncatingIfNeeded: p0 &>> 32), lo0 = SIMD4<UInt32>(truncatingIfNeeded: p0)
+            let hi1 = SIMD4<UInt32>(truncatingIfNeeded: p1 &>> 32), lo1 = SIMD4<UInt32>(truncatingIfNeeded: p1)
+            x0 = hi1 ^ x1 ^ k0
+            x1 = lo1
+            x2 = hi0 ^ x3 ^ k1
+            x3 = lo0
+        }
+        return (SIMD4(x0[0], x1[0], x2[0], x3[0]), SIMD4(x0[1], x1[1], x2[1], x3[1]),
+                SIMD4(x0[2], x1[2], x2[2], x3[2]), SIMD4(x0[3], x1[3], x2[3], x3[3]))
+    }
 }
