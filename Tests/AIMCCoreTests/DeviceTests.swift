@@ -27,16 +27,16 @@ struct DeviceTests {
     @Test("Generalized linear: F, G, M and the symmetric point c*tau (paper Section 2)")
     func responseIdentities() throws {
         for c in [0.0, 0.1, -0.25, 0.3] {
-            let d = softBounds(dwMin: 1e-3, tau: 0.6, c: c)
+            let d = DeviceModel(validated: softBounds(dwMin: 1e-3, tau: 0.6, c: c))
             for w in stride(from: -0.6, through: 0.6, by: 0.05) {
-                #expect(abs(d.symmetricPart(w) - (1 - c * w / 0.6)) < 1e-12)
-                #expect(abs(d.asymmetricPart(w) - (w / 0.6 - c)) < 1e-12)
+                #expect(abs(d.symmetricPart(w) - (1 - c * w / 0.6)) < 1e-6)
+                #expect(abs(d.asymmetricPart(w) - (w / 0.6 - c)) < 1e-6)
                 let f = d.symmetricPart(w), g = d.asymmetricPart(w)
-                #expect(abs(d.saturation(w) - (f * f - g * g)) < 1e-12)
+                #expect(abs(d.saturation(w) - (f * f - g * g)) < 1e-6)
             }
-            let ws = try #require(d.symmetricPoint)
-            #expect(abs(ws - c * 0.6) < 1e-12)
-            #expect(abs(d.asymmetricPart(ws)) < 1e-12)
+            let ws = try #require(d.nominalSymmetricPoint.value)
+            #expect(abs(Double(ws) - c * 0.6) < 1e-6)
+            #expect(abs(d.asymmetricPart(Double(ws))) < 1e-6)
         }
     }
 

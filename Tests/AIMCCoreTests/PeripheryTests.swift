@@ -100,15 +100,13 @@ struct PeripheryTests {
         #expect(other != again)
     }
 
-    @Test("A transfer read returns the column plus noise, through the ADC")
-    func readColumn() {
-        var out = [Float](repeating: 0, count: 2)
+    @Test("A one-hot transfer read returns the column through the ADC (no noise management)")
+    func readOneHot() {
+        var out: [Float] = [w[1], w[4]]  // column 1 of the 2 x 3 matrix
         var io = IOConfig.table4Transfer
         io.outNoise = 0
-        w.withUnsafeBufferPointer { wb in
-            Periphery.readColumn(weights: wb.baseAddress!, rows: 2, cols: 3, column: 1, output: &out, io: io,
-                                 noise: NoiseSource(key: StreamKey(seed: 0, purpose: .transferReadNoise), step: 0))
-        }
+        Periphery.readOneHot(&out, count: 2, index: 1, io: io,
+                             noise: NoiseSource(key: StreamKey(seed: 0, purpose: .transferReadNoise), step: 0))
         #expect(out == [(-0.25 * 21.25).rounded(.toNearestOrEven) / 21.25, (0.2 * Float(21.25)).rounded(.toNearestOrEven) / 21.25])
     }
 }

@@ -143,11 +143,12 @@ struct TrainingTests {
         c.forward = .perfect; c.backward = .perfect; c.transfer = .perfect
         let info = BlockInfo(index: 0, layer: 0, rowBlock: 0, colBlock: 0, rowStart: 0, rows: 2, colStart: 0, cols: 3)
         let w0: [Float] = [0.1, -0.2, 0.05, 0.3, 0.0, -0.1]
-        let block = WeightBlock(info: info, config: c, initialWeights: w0)
+        let block = WeightBlock(info: info, config: c, model: DeviceModel(validated: c.device), initialWeights: w0)
         let x: [Float] = [1, 0.5, -0.5], d: [Float] = [0.2, -0.1]
         block.gradientUpdate(input: x, inputStride: 3, delta: d, deltaStride: 2, batch: 1, step: 0)
         let dev = c.device
-        func eq2(_ w: Double, _ dW: Double) -> Double { dW > 0 ? w + dW * dev.qPlus(w) : w + dW * dev.qMinus(w) }
+        let m = DeviceModel(validated: dev)
+        func eq2(_ w: Double, _ dW: Double) -> Double { dW > 0 ? w + dW * m.qPlus(w) : w + dW * m.qMinus(w) }
         var p = [Double](repeating: 0, count: 6)
         for i in 0..<2 { for j in 0..<3 { p[i * 3 + j] = eq2(0, -0.5 * Double(d[i] * x[j])) } }
         for k in 0..<6 {
@@ -183,16 +184,16 @@ struct TrainingTests {
         let info = BlockInfo(index: 0, layer: 0, rowBlock: 0, colBlock: 0, rowStart: 0, rows: 1, colStart: 0, cols: 2)
         let x: [Float] = [1, -1], d: [Float] = [0.2]
         c.algorithm.name = .tikiTaka
-        let tt = WeightBlock(info: info, config: c, initialWeights: [0.1, 0.2])
+        let tt = WeightBlock(info: info, config: c, model: DeviceModel(validated: c.device), initialWeights: [0.1, 0.2])
         tt.gradientUpdate(input: x, inputStride: 2, delta: d, deltaStride: 1, batch: 1, step: 0)
         #expect(tt.effective[0] == 0.1 && tt.effective[1] == 0.2 && tt.arrays[1].weights[0] != 0)
         c.algorithm.name = .analogSGD
-        let asgd = WeightBlock(info: info, config: c, initialWeights: [0.1, 0.2])
+        let asgd = WeightBlock(info: info, config: c, model: DeviceModel(validated: c.device), initialWeights: [0.1, 0.2])
         asgd.gradientUpdate(input: x, inputStride: 2, delta: d, deltaStride: 1, batch: 1, step: 0)
         let expectedW: Double = 0.1 - 0.1 * (1 + 0.1 / 0.6)  // down pulse: q_-(0.1) = 1 + 0.1/0.6
         #expect(abs(Double(asgd.effective[0]) - expectedW) < 1e-6)
         c.algorithm.name = .digitalSGD
-        let sgd = WeightBlock(info: info, config: c, initialWeights: [0.1, 0.2])
+        let sgd = WeightBlock(info: info, config: c, model: DeviceModel(validated: c.device), initialWeights: [0.1, 0.2])
         sgd.gradientUpdate(input: x, inputStride: 2, delta: d, deltaStride: 1, batch: 1, step: 0)
         #expect(abs(sgd.effective[0] - 0.0) < 1e-7 && abs(sgd.effective[1] - 0.3) < 1e-7)
     }

@@ -1,46 +1,112 @@
-/// Nominal parameters of a resistive device and their variability: plain data, validated, Codable.
+import Foundation
+
+/// Nominal parameters of a resistive device, its response-function family and its variability at three levels:
+/// plain data, validated, Codable.
 ///
-/// Names follow the paper first and IBM aihwkit second (`dw_min`, `w_max`, `w_min`, `dw_min_std`,
-/// `dw_min_dtod`, `w_max_dtod`, `w_min_dtod`). Units: the weight w is in conductance units, the same units
-/// as `w_max`, `w_min` and `dw_min`.
+/// Names follow the paper (arXiv 2502.06309) first and IBM aihwkit second (`dw_min`, `w_max`, `w_min`, `up_down`,
+/// `dw_min_std`, `dw_min_dtod`, `w_max_dtod`, `gamma_up`, ...), so a device of either carries over by name and value.
+/// Units: the weight w, `w_max`, `w_min` and `dw_min` are in conductance units.
 public struct DeviceConfig: Codable, Sendable, Equatable {
-    /// Response-function family.
+    /// Response-function families: q_+(w) and q_-(w) are the up and down steps in units of dw_min.
+    /// The paper's families have bare names; aihwkit's parameterisations end in `-step`.
     public enum Family: String, Codable, Sendable, CaseIterable {
-        /// The paper's generalized linear device (Section 2, Fig. 2), aihwkit's SoftBounds when c = 0:
-        /// q_+(w) = (1 + c)(1 - w/w_max), q_-(w) = (1 - c)(1 - w/w_min) (with w_min = -tau this is
-        /// (1 - c)(1 + w/tau)); symmetric point c*tau for symmetric bounds.
+        /// Ideal constant step: q_+ = q_- = 1 (aihwkit ConstantStep), hard bounds.
+        case constantStep = "constant-step"
+        /// The paper's generalized linear device (Fig. 2): q_+ = (1 + c)(1 - w/w_max), q_- = (1 - c)(1 - w/w_min);
+        /// aihwkit SoftBounds when c = 0 (aihwkit writes the asymmetry as `up_down`). Symmetric point c*tau.
         case softBounds = "soft-bounds"
+        /// The paper's power response (Eq. 148): q_+ = (1 - w/w_max)^gamma, q_- = (1 - w/w_min)^gamma; q(0) = 1.
+        case power
+        /// The paper's exponential response (Eq. 149): q_+ = (exp(gamma (1 - w/w_max)) - 1)/(exp(gamma) - 1),
+        /// q_- likewise with 1 - w/w_min; q(0) = 1.
+        case exponential
+        /// Piecewise linear q_+(w), q_-(w) from a table of (w, q_+, q_-) points (`piecewise_table`, a CSV file), for
+        /// measured devices; constant beyond the first and last point.
+        case piecewise
+        /// aihwkit LinearStep: up step dw (1 - gamma_up w/ref_up), down step dw (1 - gamma_down w/ref_down), with
+        /// ref the mean bound (`mean_bound_reference`) or the device's own bound; hard bounds.
+        case linearStep = "linear-step"
+        /// aihwkit PowStep: up step dw ((b_max - w)/(b_max - b_min))^gamma_up. It differs from `power` in the
+        /// normalisation: the range, not the bound, so its step at w = 0 is dw_min * 0.5^gamma for symmetric bounds.
+        case powStep = "pow-step"
+        /// aihwkit ExpStep: z = 2 a w/(b_max - b_min) + b, up step dw max(1 - A_up exp(gamma_up z), 0), down step
+        /// dw max(1 - A_down exp(-gamma_down z), 0).
+        case expStep = "exp-step"
+        /// aihwkit PiecewiseStep: relative steps `piecewise_up`, `piecewise_down` at nodes equally spaced from b_min
+        /// to b_max, interpolated linearly.
+        case piecewiseStep = "piecewise-step"
     }
 
     /// How cycle-to-cycle noise enters one pulse.
     public enum CycleToCycleMode: String, Codable, Sendable, CaseIterable {
         /// The paper's Eq. 26: w <- w +- dw_min (q_+-(w) + dw_min_std * xi).
         case additive
-        /// aihwkit's multiplicative form: w <- w +- dw_min q_+-(w) (1 + dw_min_std * xi).
+        /// aihwkit's form: w <- w +- dw_min q_+-(w) (1 + dw_min_std * xi).
         case multiplicative
     }
 
     public var family: Family = .softBounds
-    /// Response granularity dw_min (> 0): the step of one pulse at the symmetric point of a symmetric device.
+    /// Response granularity dw_min (> 0): the step of one pulse where q = 1.
     public var dwMin: Double = 0.001
+    /// Number of states (w_max - w_min)/dw_min; when > 0 it sets dw_min (an alternative to `dw_min`).
+    public var nStates: Double = 0
     /// Upper bound w_max (= tau) of the conductance range (> 0).
     public var wMax: Double = 0.6
     /// Lower bound w_min (= -tau) of the conductance range (< 0).
     public var wMin: Double = -0.6
-    /// Asymmetry c of the generalized linear response, in (-1, 1); the symmetric point is near c*tau.
+    /// Asymmetry c, in (-1, 1): up steps scaled by (1 + c), down steps by (1 - c) (the paper's generalized linear
+    /// device; applied to every family).
     public var asymmetry: Double = 0
+    /// aihwkit's one-sided asymmetry: up_down > 0 shrinks down steps by up_down * dw_min, < 0 shrinks up steps.
+    public var upDown: Double = 0
+    /// gamma_res of the paper's power and exponential families (>= 0; > 0 for exponential).
+    public var gamma: Double = 1
+    /// aihwkit LinearStep slopes gamma_up, gamma_down; aihwkit ExpStep exponents gamma_up, gamma_down.
+    public var gammaUp: Double = 0
+    public var gammaDown: Double = 0
+    /// aihwkit LinearStep: reference the mean bounds (true) or each device's own bounds (false).
+    public var meanBoundReference: Bool = true
+    /// aihwkit PowStep: exponent pow_gamma and its one-sided up/down asymmetry pow_up_down.
+    public var powGamma: Double = 1
+    public var powUpDown: Double = 0
+    /// Device-to-device spread of pow_up_down (aihwkit `pow_up_down_dtod`).
+    public var powUpDownDtod: Double = 0
+    /// aihwkit ExpStep shape constants (defaults: aihwkit's).
+    public var aUp: Double = 0.00081
+    public var aDown: Double = 0.36833
+    public var expA: Double = 0.244
+    public var expB: Double = 0.2425
+    /// aihwkit PiecewiseStep node values (relative steps), equally spaced from w_min to w_max.
+    public var piecewiseUp: [Double] = [1]
+    public var piecewiseDown: [Double] = [1]
+    /// The `piecewise` family's table: a CSV file with columns w, q_plus, q_minus (header optional), w increasing.
+    public var piecewiseTable: String = ""
+
     /// Cycle-to-cycle noise sigma_c, relative to dw_min (Eq. 26), >= 0.
     public var dwMinStd: Double = 0
     public var c2cMode: CycleToCycleMode = .additive
-    /// Device-to-device spread of dw_min: dw_min_i = dw_min * |1 + dw_min_dtod * xi| (aihwkit's rule).
+
+    /// Device-to-device spread (each element, fixed): dw_min_i = dw_min |1 + dw_min_dtod xi| (or
+    /// dw_min exp(dw_min_dtod xi) when `dw_min_dtod_log_normal`); bounds relative w_max (1 + w_max_dtod xi);
+    /// asymmetry c + asymmetry_dtod xi; aihwkit's up_down spread r = up_down_dtod xi; gamma relative
+    /// gamma (1 + gamma_dtod xi) (power, exponential; pow_gamma for pow-step; gamma_up/down absolute for
+    /// linear-step); symmetric-point offset (absolute) symmetric_point_dtod xi.
     public var dwMinDtod: Double = 0
-    /// Device-to-device spread of the bounds, relative: w_max_i = w_max (1 + w_max_dtod xi) (likewise w_min).
+    public var dwMinDtodLogNormal: Bool = false
     public var wMaxDtod: Double = 0
     public var wMinDtod: Double = 0
-    /// Device-to-device spread of the asymmetry c (absolute): c_i = c + asymmetry_dtod * xi, clipped to (-0.95, 0.95).
     public var asymmetryDtod: Double = 0
+    public var upDownDtod: Double = 0
+    public var gammaDtod: Double = 0
+    public var symmetricPointDtod: Double = 0
 
-    /// A nominal device without variability (dw_min 1e-3, tau 0.6, c 0, no c2c, no d2d).
+    /// Tile-to-tile spread (each array, fixed): a gain |1 + t2t_dw_min xi| on dw_min, a symmetric-point shift
+    /// t2t_symmetric_point xi (absolute) and a range scale |1 + t2t_range xi| on both bounds.
+    public var t2tDwMin: Double = 0
+    public var t2tSymmetricPoint: Double = 0
+    public var t2tRange: Double = 0
+
+    /// A nominal soft-bounds device without variability (dw_min 1e-3, tau 0.6, c 0).
     public init() {}
 
     /// The default device of aimc-dist's experiments: soft bounds with aihwkit's default variability
@@ -56,62 +122,92 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case family, dwMin = "dw_min", wMax = "w_max", wMin = "w_min", asymmetry
-        case dwMinStd = "dw_min_std", c2cMode = "c2c_mode", dwMinDtod = "dw_min_dtod"
-        case wMaxDtod = "w_max_dtod", wMinDtod = "w_min_dtod", asymmetryDtod = "asymmetry_dtod"
+        case family, dwMin = "dw_min", nStates = "n_states", wMax = "w_max", wMin = "w_min", asymmetry
+        case upDown = "up_down", gamma, gammaUp = "gamma_up", gammaDown = "gamma_down"
+        case meanBoundReference = "mean_bound_reference", powGamma = "pow_gamma", powUpDown = "pow_up_down"
+        case powUpDownDtod = "pow_up_down_dtod"
+        case aUp = "A_up", aDown = "A_down", expA = "a", expB = "b"
+        case piecewiseUp = "piecewise_up", piecewiseDown = "piecewise_down", piecewiseTable = "piecewise_table"
+        case dwMinStd = "dw_min_std", c2cMode = "c2c_mode"
+        case dwMinDtod = "dw_min_dtod", dwMinDtodLogNormal = "dw_min_dtod_log_normal", wMaxDtod = "w_max_dtod"
+        case wMinDtod = "w_min_dtod", asymmetryDtod = "asymmetry_dtod", upDownDtod = "up_down_dtod"
+        case gammaDtod = "gamma_dtod", symmetricPointDtod = "symmetric_point_dtod"
+        case t2tDwMin = "t2t_dw_min", t2tSymmetricPoint = "t2t_symmetric_point", t2tRange = "t2t_range"
     }
 
+    /// dw_min as used: from `n_states` when that is set.
+    public var effectiveDwMin: Double { nStates > 0 ? (wMax - wMin) / nStates : dwMin }
+
     /// Number of states (w_max - w_min)/dw_min of the nominal device ([A-md] Section 1).
-    public var nStates: Double { (wMax - wMin) / dwMin }
+    public var stateCount: Double { (wMax - wMin) / effectiveDwMin }
+
+    /// Whether any device-to-device spread is set.
+    public var hasDeviceToDevice: Bool {
+        dwMinDtod > 0 || wMaxDtod > 0 || wMinDtod > 0 || asymmetryDtod > 0 || upDownDtod > 0 || gammaDtod > 0
+            || symmetricPointDtod > 0 || powUpDownDtod > 0
+    }
+
+    /// Whether any tile-to-tile spread is set.
+    public var hasTileToTile: Bool { t2tDwMin > 0 || t2tSymmetricPoint > 0 || t2tRange > 0 }
 
     /// Checks every parameter; the error names the config key and the command-line option.
     public func validate() throws(ConfigError) {
         try ConfigError.require(dwMin > 0 && dwMin.isFinite, "device.dw_min", "--dw-min", "must be a finite number > 0", dwMin)
+        try ConfigError.require(nStates == 0 || (nStates >= 2 && nStates.isFinite), "device.n_states", "--n-states",
+                                "must be 0 (use dw_min) or a number of states >= 2", nStates)
         try ConfigError.require(wMax > 0 && wMax.isFinite, "device.w_max", "--tau / --w-max", "must be a finite number > 0", wMax)
         try ConfigError.require(wMin < 0 && wMin.isFinite, "device.w_min", "--tau / --w-min", "must be a finite number < 0", wMin)
-        try ConfigError.require(dwMin < (wMax - wMin) / 2, "device.dw_min", "--dw-min",
-                                "must be below half the range (w_max - w_min)/2 = \((wMax - wMin) / 2), i.e. at least 2 states", dwMin)
+        try ConfigError.require(effectiveDwMin <= (wMax - wMin) / 2, "device.dw_min", "--dw-min",
+                                "must be at most half the range (w_max - w_min)/2 = \((wMax - wMin) / 2), i.e. at least 2 states", effectiveDwMin)
         try ConfigError.require(asymmetry > -1 && asymmetry < 1, "device.asymmetry", "--asymmetry", "must lie in (-1, 1)", asymmetry)
+        try ConfigError.require(upDown > -1 && upDown < 1, "device.up_down", "--up-down", "must lie in (-1, 1)", upDown)
         try ConfigError.require(dwMinStd >= 0 && dwMinStd <= 10, "device.dw_min_std", "--dw-min-std", "must lie in [0, 10]", dwMinStd)
+        switch family {
+        case .power:
+            try ConfigError.require(gamma >= 0 && gamma <= 50, "device.gamma", "--gamma-res", "must lie in [0, 50] for the power family", gamma)
+        case .exponential:
+            try ConfigError.require(gamma > 0 && gamma <= 50, "device.gamma", "--gamma-res", "must lie in (0, 50] for the exponential family", gamma)
+        case .linearStep:
+            try ConfigError.require(gammaUp >= 0 && gammaUp <= 10, "device.gamma_up", "--gamma-up", "must lie in [0, 10]", gammaUp)
+            try ConfigError.require(gammaDown >= 0 && gammaDown <= 10, "device.gamma_down", "--gamma-down", "must lie in [0, 10]", gammaDown)
+        case .powStep:
+            try ConfigError.require(powGamma >= 0 && powGamma <= 50, "device.pow_gamma", "--pow-gamma", "must lie in [0, 50]", powGamma)
+            try ConfigError.require(powUpDown > -1 && powUpDown < 1, "device.pow_up_down", nil, "must lie in (-1, 1)", powUpDown)
+        case .expStep:
+            for (v, k) in [(aUp, "A_up"), (aDown, "A_down"), (expA, "a"), (expB, "b"), (gammaUp, "gamma_up"), (gammaDown, "gamma_down")] {
+                try ConfigError.require(v.isFinite && abs(v) <= 1e3, "device." + k, nil, "must be a finite number of magnitude <= 1000", v)
+            }
+        case .piecewiseStep:
+            for (list, key) in [(piecewiseUp, "piecewise_up"), (piecewiseDown, "piecewise_down")] {
+                if list.isEmpty || list.count > 256 {
+                    throw ConfigError(key: "device." + key, option: nil, message: "must list 1...256 node values; got \(list.count)")
+                }
+                for v in list { try ConfigError.require(v >= 0 && v.isFinite, "device." + key, nil, "node values must be finite and >= 0", v) }
+            }
+            if piecewiseUp.count != piecewiseDown.count {
+                throw ConfigError(key: "device.piecewise_down", option: nil,
+                                  message: "must have as many nodes as piecewise_up (\(piecewiseUp.count)); got \(piecewiseDown.count)")
+            }
+        case .piecewise:
+            if piecewiseTable.isEmpty {
+                throw ConfigError(key: "device.piecewise_table", option: "--piecewise-table",
+                                  message: "must name a CSV file of (w, q_plus, q_minus) rows for the piecewise family")
+            }
+            _ = try PiecewiseTable.load(path: piecewiseTable)
+        case .constantStep, .softBounds:
+            break
+        }
         for (v, key, opt) in [(dwMinDtod, "dw_min_dtod", "--dw-min-dtod"), (wMaxDtod, "w_max_dtod", "--w-max-dtod"),
-                              (wMinDtod, "w_min_dtod", "--w-min-dtod"), (asymmetryDtod, "asymmetry_dtod", "--asymmetry-dtod")] {
+                              (wMinDtod, "w_min_dtod", "--w-min-dtod"), (asymmetryDtod, "asymmetry_dtod", "--asymmetry-dtod"),
+                              (upDownDtod, "up_down_dtod", "--up-down-dtod"), (gammaDtod, "gamma_dtod", "--gamma-dtod"),
+                              (powUpDownDtod, "pow_up_down_dtod", nil),
+                              (t2tDwMin, "t2t_dw_min", "--t2t-dw-min"), (t2tRange, "t2t_range", "--t2t-range")] {
             try ConfigError.require(v >= 0 && v <= 2, "device." + key, opt, "must lie in [0, 2]", v)
         }
-    }
-}
-
-extension DeviceConfig {
-    /// q_+(w) of the nominal device (no variability).
-    public func qPlus(_ w: Double) -> Double {
-        switch family {
-        case .softBounds: return (1 + asymmetry) * (1 - w / wMax)
-        }
-    }
-
-    /// q_-(w) of the nominal device (no variability).
-    public func qMinus(_ w: Double) -> Double {
-        switch family {
-        case .softBounds: return (1 - asymmetry) * (1 - w / wMin)
-        }
-    }
-
-    /// Symmetric part F(w) = (q_-(w) + q_+(w))/2 (paper Section 2).
-    public func symmetricPart(_ w: Double) -> Double { (qMinus(w) + qPlus(w)) / 2 }
-
-    /// Asymmetric part G(w) = (q_-(w) - q_+(w))/2 (paper Section 2).
-    public func asymmetricPart(_ w: Double) -> Double { (qMinus(w) - qPlus(w)) / 2 }
-
-    /// Saturation M(w) = q_+(w) q_-(w) = F^2 - G^2.
-    public func saturation(_ w: Double) -> Double { qPlus(w) * qMinus(w) }
-
-    /// The symmetric point w_sym with G(w_sym) = 0, or nil when there is none inside [w_min, w_max].
-    /// Soft bounds: (1 - c)(1 - w/w_min) = (1 + c)(1 - w/w_max) gives w = 2c / ((1 - c)/w_min - (1 + c)/w_max)...
-    /// in closed form w_sym = 2c / ((1 + c)/w_max - (1 - c)/w_min); c*tau when w_min = -w_max = -tau.
-    public var symmetricPoint: Double? {
-        switch family {
-        case .softBounds:
-            let w = 2 * asymmetry / ((1 + asymmetry) / wMax - (1 - asymmetry) / wMin)
-            return (w >= wMin && w <= wMax) ? w : nil
-        }
+        let range = wMax - wMin
+        try ConfigError.require(symmetricPointDtod >= 0 && symmetricPointDtod <= range, "device.symmetric_point_dtod",
+                                "--symmetric-point-dtod", "must lie in [0, w_max - w_min]", symmetricPointDtod)
+        try ConfigError.require(t2tSymmetricPoint >= 0 && t2tSymmetricPoint <= range, "device.t2t_symmetric_point",
+                                "--t2t-symmetric-point", "must lie in [0, w_max - w_min]", t2tSymmetricPoint)
     }
 }

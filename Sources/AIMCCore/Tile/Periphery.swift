@@ -121,17 +121,19 @@ public enum Periphery {
         }
     }
 
-    /// One column W[:, column] read through the transfer periphery with a one-hot input (paper Section 4:
-    /// "one column of P, read by a noisy MVM with one-hot input"). Noise management and bound management
-    /// do not act on a one-hot read; output noise and the ADC do.
-    public static func readColumn(weights: UnsafePointer<Float>, rows: Int, cols: Int, column: Int,
-                                  output: UnsafeMutablePointer<Float>, io: IOConfig, noise: NoiseSource) {
-        for i in 0..<rows { output[i] = weights[i * cols + column] }
+    /// A read of analog values with a one-hot input (a transfer read: "one column of P, read by a noisy MVM with
+    /// one-hot input", paper Section 4): the values get the output noise and the ADC in place. Noise management and
+    /// bound management do not act on a one-hot read. Noise comes from the stream of sample `index`, round 0.
+    ///
+    /// - Parameters:
+    ///   - values: the column's weights (rows entries), replaced by what the periphery reads.
+    public static func readOneHot(_ values: UnsafeMutablePointer<Float>, count: Int, index: Int, io: IOConfig,
+                                  noise: NoiseSource) {
         if io.isPerfect { return }
         let outLevels = io.outRes > 0 ? Float(1 / (io.outRes * 2 * io.outBound)) : 0
-        var stream = noise.stream(sample: column, round: 0)
-        _ = adc(output, count: rows, sigma: Float(io.outNoise), levels: outLevels, bound: Float(io.outBound),
-                stream: &stream, into: output)
+        var stream = noise.stream(sample: index, round: 0)
+        _ = adc(values, count: count, sigma: Float(io.outNoise), levels: outLevels, bound: Float(io.outBound),
+                stream: &stream, into: values)
     }
 
     /// DAC: x / scale, quantised to 1/levels (round half to even), clipped to +-bound.

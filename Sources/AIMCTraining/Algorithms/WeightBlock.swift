@@ -17,6 +17,8 @@ public final class WeightBlock {
     let alpha: Float
     let beta: Float
     let mode: UpdateMode
+    let perSample: Bool
+    let expectedNoise: Bool
     let forwardIO: IOConfig, backwardIO: IOConfig, transferIO: IOConfig
     let update: UpdateConfig
 
@@ -24,7 +26,8 @@ public final class WeightBlock {
     public let arrays: [AnalogArray]
     /// Digital SGD weights (rows x cols) or nil.
     let digital: UnsafeMutablePointer<Float>?
-    /// The weights the forward and backward passes read: W + gamma P (Residual Learning), else W's own storage.
+    /// The weights the forward and backward passes read: (W - ref) + gamma (P - ref), or W's own storage when that
+    /// is the same thing (Analog SGD and Tiki-Taka without a reference on W).
     public let effective: UnsafeMutablePointer<Float>
     let ownsEffective: Bool
 
@@ -33,17 +36,24 @@ public final class WeightBlock {
     public private(set) var gradientPulses = PulseStatistics()
     public private(set) var transferPulses = PulseStatistics()
     public private(set) var transfers = 0
+    /// Pulses spent zero-shifting, and devices without a symmetric point in range.
+    public private(set) var zeroShiftPulses: UInt64 = 0
+    public private(set) var devicesWithoutSymmetricPoint = 0
 
     let scratch = PeripheryScratch()
     var deltaBuffer: [Float] = []
     var column: [Float]
     var oneHot: [Float]
 
+    /// Index of the array that receives gradient pulses.
+    var gradientArray: Int { algorithm.transfers ? 1 : 0 }
+
     /// - Parameters:
     ///   - info: the block's place in the layer.
     ///   - config: the experiment (algorithm, device, periphery, seed).
+    ///   - model: the device family of `config.device` (shared by the blocks of a rank).
     ///   - initialWeights: rows x cols, row-major: programmed into W (analog) or the digital matrix; P starts at 0.
-    public init(info: BlockInfo, config: ExperimentConfig, initialWeights: [Float]) {
+    public init(info: BlockInfo, config: ExperimentConfig, model: DeviceModel, initialWeights: [Float]) {
         precondition(initialWeights.count == info.devices)
         self.info = info
         algorithm = config.algorithm.name
@@ -52,6 +62,8 @@ public final class WeightBlock {
         alpha = Float(config.algorithm.lr)
         beta = Float(config.algorithm.transferLR)
         mode = config.algorithm.updateMode
+        perSample = config.algorithm.perSample
+        expectedNoise = config.algorithm.expectedNoise
         forwardIO = algorithm == .digitalSGD ? .perfect : config.forward
         backwardIO = algorithm == .digitalSGD ? .perfect : config.backward
         transferIO = config.transfer
@@ -59,8 +71,10 @@ public final class WeightBlock {
         let n = info.devices
         var arrays = [AnalogArray]()
         for a in 0..<algorithm.arrayCount {
-            let key = StreamKey(seed: config.seed, purpose: .deviceToDevice, UInt64(info.index), UInt64(a))
-            arrays.append(AnalogArray(rows: info.rows, cols: info.cols, device: config.device, key: key))
+            let id = UInt64(info.index), ai = UInt64(a)
+            arrays.append(AnalogArray(rows: info.rows, cols: info.cols, model: model,
+                                      key: StreamKey(seed: config.seed, purpose: .deviceToDevice, id, ai),
+                                      tileKey: StreamKey(seed: config.seed, purpose: .tileToTile, id, ai)))
         }
         self.arrays = arrays
         column = [Float](repeating: 0, count: info.rows)
@@ -73,8 +87,15 @@ public final class WeightBlock {
             ownsEffective = false
         } else {
             digital = nil
+            let target = algorithm.transfers ? 1 : 0
+            var pulses: UInt64 = 0, without = 0
+            if config.algorithm.zeroShift != .none {
+                var s = RandomStream(key: StreamKey(seed: config.seed, purpose: .zeroShift, UInt64(info.index), UInt64(target)))
+                (pulses, without) = arrays[target].zeroShift(config.algorithm.zeroShift, pulses: config.algorithm.zeroShiftPulses,
+                                                             stream: &s)
+            }
             arrays[0].setWeights(initialWeights)
-            if algorithm == .residual && gamma != 0 {
+            if (algorithm == .residual && gamma != 0) || arrays[0].reference != nil {
                 effective = .allocate(capacity: n)
                 effective.initialize(repeating: 0, count: n)
                 ownsEffective = true
@@ -82,6 +103,8 @@ public final class WeightBlock {
                 effective = arrays[0].weights
                 ownsEffective = false
             }
+            zeroShiftPulses = pulses
+            devicesWithoutSymmetricPoint = without
         }
         refreshEffective()
     }
@@ -91,11 +114,11 @@ public final class WeightBlock {
         if ownsEffective { effective.deallocate() }
     }
 
-    /// Recomputes W + gamma P after an update (Residual Learning only; the others read W directly).
+    /// Recomputes the weights the reads see after an update: (W - ref) + gamma (P - ref).
     func refreshEffective() {
         guard ownsEffective else { return }
-        let w = arrays[0].weights, p = arrays[1].weights
-        for i in 0..<info.devices { effective[i] = w[i] + gamma * p[i] }
+        arrays[0].readWeights(into: effective)
+        if algorithm == .residual && gamma != 0 { arrays[1].readWeights(into: effective, scale: gamma, accumulate: true) }
     }
 
     // MARK: Reads
@@ -124,9 +147,17 @@ public final class WeightBlock {
 
     // MARK: Updates
 
+    func withDeltaBuffer<T>(_ body: (UnsafeMutablePointer<Float>) -> T) -> T {
+        let n = info.devices
+        if deltaBuffer.count < n { deltaBuffer = [Float](repeating: 0, count: n) }
+        return deltaBuffer.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+    }
+
     /// The gradient update of one mini-batch, requesting dW = -alpha sum_b d_b x_b^T:
     /// digital SGD applies it exactly; Analog SGD pulses it into W; Tiki-Taka and Residual Learning into P
-    /// (Eq. 10). Pulsed mode fires one rank-one pulsed update per sample (aihwkit); expected mode applies Eq. 2 once.
+    /// (Eq. 10). Pulsed per sample: one rank-one pulsed update per sample (aihwkit); pulsed per batch: binomial
+    /// pulse counts of the summed dW (Lemma 1's model); expected: Eq. 2 per sample or per batch, optionally with
+    /// Lemma 1's granularity noise.
     public func gradientUpdate(input: UnsafePointer<Float>, inputStride: Int, delta: UnsafePointer<Float>,
                                deltaStride: Int, batch: Int, step: UInt64) {
         let x = input + info.colStart, d = delta + info.rowStart
@@ -136,27 +167,41 @@ public final class WeightBlock {
                         b: x, ldb: inputStride, beta: 1, c: w, ldc: cols)
             return
         }
-        let target = arrays[algorithm.transfers ? 1 : 0]
-        let arrayIndex = UInt64(algorithm.transfers ? 1 : 0)
-        switch mode {
-        case .pulsed:
-            let trainKey = StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), arrayIndex)
-            let noiseKey = StreamKey(seed: seed, purpose: .cycleToCycle, UInt64(info.index), arrayIndex)
+        let target = arrays[gradientArray]
+        let trainKey = StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), UInt64(gradientArray))
+        let noiseKey = StreamKey(seed: seed, purpose: .cycleToCycle, UInt64(info.index), UInt64(gradientArray))
+        switch (mode, perSample) {
+        case (.pulsed, true):
             for b in 0..<batch {
                 var trains = RandomStream(key: trainKey, step: step, sub: UInt32(b))
                 var noise = RandomStream(key: noiseKey, step: step, sub: UInt32(b))
                 gradientPulses += target.pulsedUpdate(x: x + b * inputStride, d: d + b * deltaStride, lr: alpha,
                                                       update: update, trains: &trains, noise: &noise)
             }
-        case .expected:
-            if deltaBuffer.count < rows * cols { deltaBuffer = [Float](repeating: 0, count: rows * cols) }
-            deltaBuffer.withUnsafeMutableBufferPointer { buf in
+        case (.pulsed, false):
+            withDeltaBuffer { buf in
                 Linear.gemm(transA: true, transB: false, m: rows, n: cols, k: batch, alpha: -alpha, a: d, lda: deltaStride,
-                            b: x, ldb: inputStride, beta: 0, c: buf.baseAddress!, ldc: cols)
-                target.expectedUpdate(delta: buf.baseAddress!)
+                            b: x, ldb: inputStride, beta: 0, c: buf, ldc: cols)
+                var counts = RandomStream(key: trainKey, step: step, sub: 0x4000_0000)
+                var noise = RandomStream(key: noiseKey, step: step, sub: 0x4000_0000)
+                gradientPulses += target.pulsedUpdate(delta: buf, bl: update.desiredBL, counts: &counts, noise: &noise)
+            }
+        case (.expected, _):
+            withDeltaBuffer { buf in
+                let groups = perSample ? batch : 1
+                for g in 0..<groups {
+                    let k = perSample ? 1 : batch
+                    Linear.gemm(transA: true, transB: false, m: rows, n: cols, k: k, alpha: -alpha, a: d + g * deltaStride,
+                                lda: deltaStride, b: x + g * inputStride, ldb: inputStride, beta: 0, c: buf, ldc: cols)
+                    if expectedNoise {
+                        var noise = RandomStream(key: noiseKey, step: step, sub: UInt32(g))
+                        target.expectedUpdate(delta: buf, bl: update.desiredBL, noise: &noise)
+                    } else {
+                        target.expectedUpdate(delta: buf)
+                    }
+                }
             }
         }
-        if !algorithm.transfers { return }
         refreshEffective()
     }
 
@@ -170,8 +215,8 @@ public final class WeightBlock {
         let noise = NoiseSource(key: StreamKey(seed: seed, purpose: .transferReadNoise, UInt64(info.index)),
                                 step: UInt32(truncatingIfNeeded: step))
         column.withUnsafeMutableBufferPointer { col in
-            Periphery.readColumn(weights: p.weights, rows: info.rows, cols: info.cols, column: k,
-                                 output: col.baseAddress!, io: transferIO, noise: noise)
+            p.readColumn(k, into: col.baseAddress!)
+            Periphery.readOneHot(col.baseAddress!, count: info.rows, index: k, io: transferIO, noise: noise)
             switch mode {
             case .pulsed:
                 for i in 0..<info.rows { col[i] = -col[i] }
@@ -197,12 +242,16 @@ public final class WeightBlock {
 
     // MARK: Digest
 
-    /// SHA-256 over the block's arrays in order (digital matrix, or W then P), as little-endian Float32 bytes.
+    /// SHA-256 over the block's arrays in order (digital matrix, or W then P, each followed by its reference if it
+    /// has one), as little-endian Float32 bytes.
     public func digest() -> [UInt8] {
         var h = SHA256()
         let n = info.devices * MemoryLayout<Float>.size
         if let d = digital { h.update(bufferPointer: UnsafeRawBufferPointer(start: d, count: n)) }
-        for a in arrays { h.update(bufferPointer: UnsafeRawBufferPointer(start: a.weights, count: n)) }
+        for a in arrays {
+            h.update(bufferPointer: UnsafeRawBufferPointer(start: a.weights, count: n))
+            if let r = a.reference { h.update(bufferPointer: UnsafeRawBufferPointer(start: r, count: n)) }
+        }
         return Array(h.finalize())
     }
 }

@@ -32,6 +32,16 @@ public enum UpdateMode: String, Codable, Sendable, CaseIterable {
     case expected
 }
 
+/// Whether an update is applied per sample of the mini-batch or once per mini-batch.
+public enum UpdateGranularity: String, Codable, Sendable, CaseIterable {
+    /// Per sample for pulsed updates (aihwkit), per mini-batch for expected updates (the paper's Eq. 2).
+    case auto
+    /// One rank-one update per sample: pulse trains (pulsed) or Eq. 2 (expected).
+    case sample
+    /// One update of the summed mini-batch gradient: binomial pulse counts (pulsed, Lemma 1's model) or Eq. 2.
+    case batch
+}
+
 public enum Activation: String, Codable, Sendable, CaseIterable {
     case sigmoid, tanh, relu
 }
@@ -68,11 +78,30 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
     /// One column of P is transferred every `transfer_every` mini-batches, columns cycling per block.
     public var transferEvery: Int = 1
     public var updateMode: UpdateMode = .pulsed
+    public var updatePer: UpdateGranularity = .auto
+    /// Expected mode: add the granularity noise of Lemma 1 (arXiv 2510.02516).
+    public var expectedNoise: Bool = false
+    /// Zero-shifting of the arrays that receive gradient pulses (P for Tiki-Taka and Residual Learning, W for
+    /// Analog SGD): none, ideal or pulsed (paper Assumption 4).
+    public var zeroShift: ZeroShift = .none
+    /// Alternating pulses per device for pulsed zero-shifting.
+    public var zeroShiftPulses: Int = 1000
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case name, lr, transferLR = "transfer_lr", gamma, transferEvery = "transfer_every", updateMode = "update_mode"
+        case updatePer = "update_per", expectedNoise = "expected_noise", zeroShift = "zero_shift"
+        case zeroShiftPulses = "zero_shift_pulses"
+    }
+
+    /// Per-sample updates? (`auto`: pulsed per sample, expected per mini-batch.)
+    public var perSample: Bool {
+        switch updatePer {
+        case .auto: return updateMode == .pulsed
+        case .sample: return true
+        case .batch: return false
+        }
     }
 
     /// gamma as used: 0 for Tiki-Taka.
@@ -141,6 +170,8 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         try ConfigError.require(algorithm.lr > 0 && algorithm.lr.isFinite, "algorithm.lr", "--lr", "must be a finite number > 0", algorithm.lr)
         try ConfigError.require(algorithm.transferLR > 0 && algorithm.transferLR.isFinite, "algorithm.transfer_lr", "--transfer-lr", "must be a finite number > 0", algorithm.transferLR)
         try ConfigError.require(algorithm.gamma >= 0 && algorithm.gamma.isFinite, "algorithm.gamma", "--gamma", "must be a finite number >= 0", algorithm.gamma)
+        try ConfigError.require(algorithm.zeroShiftPulses >= 1 && algorithm.zeroShiftPulses <= 10_000_000, "algorithm.zero_shift_pulses",
+                                "--zero-shift-pulses", "must be an integer in 1...10000000", Double(algorithm.zeroShiftPulses))
         try ConfigError.require(algorithm.transferEvery >= 1, "algorithm.transfer_every", "--transfer-every", "must be an integer >= 1", Double(algorithm.transferEvery))
         try ConfigError.require(training.epochs >= 1 && training.epochs <= 100_000, "training.epochs", "--epochs", "must be an integer in 1...100000", Double(training.epochs))
         try ConfigError.require(training.batchSize >= 1 && training.batchSize <= 65_536, "training.batch_size", "--batch-size", "must be an integer in 1...65536", Double(training.batchSize))

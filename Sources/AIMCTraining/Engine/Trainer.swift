@@ -111,12 +111,13 @@ public final class Trainer {
         }
         unitOffset = offsetsWithinRank
         ownedByLayer = Array(repeating: [], count: layout.layers.count)
+        let model = DeviceModel(validated: config.device)
         for bi in placement.blocks(of: comm.rank) {
             let info = layout.blocks[bi]
             let w = Trainer.initialValues(seed: config.seed, layer: info.layer, rowStart: info.rowStart, rows: info.rows,
                                           colStart: info.colStart, cols: info.cols, fanIn: layout.widths[info.layer],
                                           bias: false)
-            let block = WeightBlock(info: info, config: config, initialWeights: w)
+            let block = WeightBlock(info: info, config: config, model: model, initialWeights: w)
             blocks.append(block)
             ownedByLayer[info.layer].append(block)
         }

@@ -19,10 +19,33 @@ public enum Report {
     }
 
     public static func device(_ d: DeviceConfig) -> String {
-        var s = "\(d.family.rawValue): dw_min \(g(d.dwMin)), w in [\(g(d.wMin)), \(g(d.wMax))], c \(g(d.asymmetry))"
-        if let ws = d.symmetricPoint { s += " (symmetric point \(g(ws)))" }
-        s += ", \(String(format: "%.0f", d.nStates)) states, c2c \(g(d.dwMinStd)) (\(d.c2cMode.rawValue))"
-        s += ", d2d dw_min \(g(d.dwMinDtod)) w_max \(g(d.wMaxDtod)) w_min \(g(d.wMinDtod))"
+        var s = "\(d.family.rawValue): dw_min \(g(d.effectiveDwMin)), w in [\(g(d.wMin)), \(g(d.wMax))]"
+        switch d.family {
+        case .power, .exponential: s += ", gamma \(g(d.gamma))"
+        case .linearStep: s += ", gamma_up \(g(d.gammaUp)), gamma_down \(g(d.gammaDown))"
+        case .powStep: s += ", pow_gamma \(g(d.powGamma))"
+        case .expStep: s += ", A_up \(g(d.aUp)) A_down \(g(d.aDown)) gamma_up \(g(d.gammaUp)) gamma_down \(g(d.gammaDown)) a \(g(d.expA)) b \(g(d.expB))"
+        default: break
+        }
+        if d.asymmetry != 0 { s += ", c \(g(d.asymmetry))" }
+        if d.upDown != 0 { s += ", up_down \(g(d.upDown))" }
+        switch DeviceModel(validated: d).nominalSymmetricPoint {
+        case .point(let w): s += " (symmetric point \(g(Double(w))))"
+        case .everywhere: s += " (symmetric everywhere)"
+        case .none: s += " (no symmetric point in range)"
+        }
+        s += ", \(String(format: "%.0f", d.stateCount)) states, c2c \(g(d.dwMinStd)) (\(d.c2cMode.rawValue))"
+        var spreads = [String]()
+        for (v, k) in [(d.dwMinDtod, "dw_min"), (d.wMaxDtod, "w_max"), (d.wMinDtod, "w_min"), (d.asymmetryDtod, "c"),
+                       (d.upDownDtod, "up_down"), (d.gammaDtod, "gamma"), (d.symmetricPointDtod, "symmetric point")] where v > 0 {
+            spreads.append("\(k) \(g(v))")
+        }
+        s += spreads.isEmpty ? ", no d2d" : ", d2d " + spreads.joined(separator: " ")
+        var t2t = [String]()
+        for (v, k) in [(d.t2tDwMin, "dw_min"), (d.t2tSymmetricPoint, "symmetric point"), (d.t2tRange, "range")] where v > 0 {
+            t2t.append("\(k) \(g(v))")
+        }
+        if !t2t.isEmpty { s += ", t2t " + t2t.joined(separator: " ") }
         return s
     }
 
