@@ -2,7 +2,9 @@
 # Launches aimc-dist under OpenMPI's mpirun.
 #   scripts/run.sh [-n RANKS] [--hostfile FILE] [aimc-dist options...]
 # Adds --allow-run-as-root only when run as root, and --oversubscribe only when RANKS exceeds this machine's
-# cores and no hostfile is given. Without a hostfile the ranks stay on this machine (shared-memory transport).
+# cores and no hostfile is given. Without a hostfile the ranks stay on this machine (shared-memory transport)
+# and mpirun's own banners are silenced (aimc-dist prints one line per error); with a hostfile mpirun reports
+# its launch problems itself.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ranks=8
@@ -10,21 +12,28 @@ hostfile=""
 args=()
 while (($#)); do
     case "$1" in
-        -n|--ranks) ranks="$2"; shift 2 ;;
-        --hostfile) hostfile="$2"; shift 2 ;;
+        -n|--ranks|--hostfile)
+            if [ $# -lt 2 ]; then echo "run: $1 needs a value" >&2; exit 2; fi
+            if [ "$1" = "--hostfile" ]; then hostfile="$2"; else ranks="$2"; fi
+            shift 2 ;;
         *) args+=("$1"); shift ;;
     esac
 done
 binary="${AIMC_DIST_BINARY:-$root/.build/release/aimc-dist}"
 if [ ! -x "$binary" ]; then echo "run: $binary is missing; run scripts/setup.sh first" >&2; exit 1; fi
-if ! [[ "$ranks" =~ ^[1-9][0-9]*$ ]]; then echo "run: -n must be a positive integer; got $ranks" >&2; exit 2; fi
+if ! [[ "$ranks" =~ ^[1-9][0-9]*$ ]]; then echo "run: -n must be a positive integer; got '$ranks'" >&2; exit 2; fi
 
-mpi=(mpirun -q -n "$ranks")
+mpi=(mpirun -n "$ranks")
 if [ "$(id -u)" -eq 0 ]; then mpi+=(--allow-run-as-root); fi
 if [ -n "$hostfile" ]; then
+    if [ ! -r "$hostfile" ] || [ -d "$hostfile" ]; then echo "run: hostfile '$hostfile' cannot be read" >&2; exit 2; fi
+    if ! grep -q -E '^[[:space:]]*[^#[:space:]]' "$hostfile"; then
+        echo "run: hostfile '$hostfile' lists no hosts (every line is blank or a comment); add lines such as 'node01 slots=32'" >&2
+        exit 2
+    fi
     mpi+=(--hostfile "$hostfile")
 else
-    mpi+=(--mca btl self,vader)
+    mpi+=(-q --mca btl self,vader)
     if [ "$ranks" -gt "$(nproc)" ]; then mpi+=(--oversubscribe); fi
 fi
 exec "${mpi[@]}" "$binary" "${args[@]}"

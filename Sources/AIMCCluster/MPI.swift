@@ -128,6 +128,12 @@ public final class Communicator: Collective, @unchecked Sendable {
         return out
     }
 
+    public func sum(_ value: Double) throws(CommunicationError) -> Double {
+        var v = value, out = 0.0
+        try MPI.check(MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_SUM, handle), "MPI_Allreduce")
+        return out
+    }
+
     public func barrier() throws(CommunicationError) {
         try MPI.check(MPI_Barrier(handle), "MPI_Barrier")
     }

@@ -3,7 +3,7 @@ import AIMCTraining
 import CMPI
 import Foundation
 
-/// An error that ends the run with a message printed by the rank that knows it.
+/// An error that ends the run with a message printed by the coordinator.
 public struct RunError: Error, CustomStringConvertible {
     public let message: String
     public let exitCode: Int32
@@ -14,12 +14,34 @@ public struct RunError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// What a finished run records in `summary.json`.
+struct Summary: Encodable {
+    let weightsDigest: String
+    let epochs: Int
+    let finalTestAccuracy: Double
+    let finalTrainLoss: Double
+    let diverged: Bool
+    let seconds: Double
+    let ranks: Int
+    let devicePulses: UInt64
+    let zeroShiftPulses: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case weightsDigest = "weights_digest", epochs, finalTestAccuracy = "final_test_accuracy"
+        case finalTrainLoss = "final_train_loss", diverged, seconds, ranks, devicePulses = "device_pulses"
+        case zeroShiftPulses = "zero_shift_pulses"
+    }
+}
+
 /// One training job over MPI: every rank runs `TrainingRun.main`; rank 0 is the coordinator (it loads and
 /// broadcasts the data, decides each epoch's plan, prints, writes the run directory).
 ///
-/// Failure handling: an error known to all ranks (bad data, an unwritable output folder) ends every rank with
-/// exit status 1 after the coordinator prints one line; an error on one rank during training (an MPI failure)
-/// prints on that rank and calls MPI_Abort, which ends the whole job promptly.
+/// Failure handling: every rank first agrees on its command-line result, so a bad option, or a config file that
+/// one rank cannot read, ends every rank with status 2 and one message from rank 0 (naming the ranks that saw
+/// it when not all did). Errors known to all ranks later (bad data, an unwritable output folder, a model too
+/// large for the node's memory) end every rank with status 1 after rank 0 prints one line. An error on one rank
+/// during training (an MPI failure, an output write on rank 0) prints on that rank and calls MPI_Abort, which
+/// ends the whole job promptly.
 public enum TrainingRun {
     public struct Options: Sendable {
         public var output: String?
@@ -28,8 +50,9 @@ public enum TrainingRun {
         public init() {}
     }
 
-    /// Runs the experiment on MPI's world communicator. Returns the process exit status.
-    public static func main(config: ExperimentConfig, options: Options) -> Int32 {
+    /// Runs the experiment on MPI's world communicator. `argumentError` is this rank's command-line error, if
+    /// any (then `config` is ignored). Returns the process exit status.
+    public static func main(config: ExperimentConfig?, argumentError: String? = nil, options: Options) -> Int32 {
         aimc_line_buffered_stdout()
         do {
             try MPI.initialize()
@@ -44,6 +67,16 @@ public enum TrainingRun {
             if launcher.isPrintingRank { printError(problem) }
             return 1
         }
+        do {
+            if let message = try agreeOnArguments(comm, argumentError) {
+                if comm.rank == 0 { printError(message) }
+                return 2
+            }
+        } catch {
+            printError("rank \(comm.rank): \(error)")
+            MPI.abort(code: 1)
+        }
+        guard let config else { return 2 }
         Linear.useSingleThread()
         do {
             return try run(config: config, options: options, comm: comm)
@@ -56,6 +89,42 @@ public enum TrainingRun {
         }
     }
 
+    /// For a command line that failed to parse on this rank: when started by a launcher, joins the other ranks'
+    /// agreement so that every rank exits 2 and rank 0 prints one message. Returns the exit status.
+    public static func argumentFailure(_ message: String) -> Int32 {
+        if Launcher.current.launcher == nil {
+            printError(message)
+            return 2
+        }
+        return main(config: nil, argumentError: message, options: Options())
+    }
+
+    /// Gathers every rank's command-line error; returns the message rank 0 prints, or nil if all succeeded.
+    static func agreeOnArguments(_ comm: Communicator, _ mine: String?) throws -> String? {
+        let bytes = Array((mine ?? "").utf8)
+        let lengths = try comm.allgatherBytes(withUnsafeBytes(of: Int64(bytes.count).littleEndian) { Array($0) },
+                                              counts: Array(repeating: 8, count: comm.size))
+        let counts = (0..<comm.size).map { r in
+            Int(lengths[(8 * r)..<(8 * r + 8)].withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) })
+        }
+        if counts.allSatisfy({ $0 == 0 }) { return nil }
+        let all = try comm.allgatherBytes(bytes, counts: counts)
+        var messages = [String](), offset = 0
+        for c in counts {
+            messages.append(String(decoding: all[offset..<(offset + c)], as: UTF8.self))
+            offset += c
+        }
+        var distinct = [(String, [Int])]()
+        for (r, m) in messages.enumerated() where !m.isEmpty {
+            if let i = distinct.firstIndex(where: { $0.0 == m }) { distinct[i].1.append(r) } else { distinct.append((m, [r])) }
+        }
+        if distinct.count == 1 && distinct[0].1.count == comm.size { return distinct[0].0 }
+        return distinct.map { m, ranks in
+            let who = ranks.count == 1 ? "rank \(ranks[0])" : "ranks \(ranks.map(String.init).joined(separator: ","))"
+            return "\(who): \(m)"
+        }.joined(separator: "; ")
+    }
+
     static func printError(_ message: String) {
         FileHandle.standardError.write(Data("aimc-dist: error: \(message)\n".utf8))
     }
@@ -66,7 +135,7 @@ public enum TrainingRun {
 
     /// Every rank learns whether the coordinator's step succeeded; on failure all ranks throw the same RunError
     /// (printed once, by rank 0).
-    static func agree(_ comm: Communicator, _ failure: String?) throws -> Void {
+    static func agree(_ comm: Communicator, _ failure: String?) throws {
         var bytes = Array((failure ?? "").utf8)
         var count = Int64(bytes.count)
         count = try comm.broadcast(count)
@@ -76,6 +145,18 @@ public enum TrainingRun {
             throw RunError(String(decoding: bytes, as: UTF8.self))
         }
     }
+
+    /// Bytes of memory available to new allocations on this node (Linux MemAvailable), or nil.
+    static func availableMemory() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let parts = line.split(separator: " ")
+            if parts.count >= 2, let kb = Int(parts[1]) { return kb * 1024 }
+        }
+        return nil
+    }
+
+    static func gib(_ b: Double) -> String { String(format: "%.2f GiB", b / 1_073_741_824) }
 
     static func run(config: ExperimentConfig, options: Options, comm: Communicator) throws -> Int32 {
         // Data: the coordinator reads and checks the files, then broadcasts them.
@@ -98,6 +179,20 @@ public enum TrainingRun {
         let train = Dataset(serialized: try broadcastBytes(comm, trainBytes))
         let test = Dataset(serialized: try broadcastBytes(comm, testBytes))
 
+        // Memory: refuse a model that cannot fit before allocating it.
+        let layout = NetworkLayout(widths: [train.features] + config.model.hidden + [train.classes], tileSize: config.model.tileSize)
+        let placement = Placement(layout: layout, ranks: comm.size, policy: config.placement)
+        let need = Double(Trainer.blockBytes(config: config, layout: layout, placement: placement, rank: comm.rank))
+        let localRanks = Double(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1)
+        var tooBig = 0.0
+        if let available = availableMemory(), need * localRanks > 0.9 * Double(available) { tooBig = need }
+        let largest = try comm.maximum(tooBig)
+        if largest > 0 {
+            throw RunError("the weight blocks need about \(gib(largest)) on the busiest rank, more than this node's available "
+                + "memory allows for its ranks; use more ranks or nodes, a smaller --hidden, or another --placement")
+        }
+
+
         // Output folder, on the coordinator.
         var directory: RunDirectory? = nil
         failure = nil
@@ -105,6 +200,7 @@ public enum TrainingRun {
             do {
                 let d = try RunDirectory(path: path, overwrite: options.overwrite)
                 try d.write("config.json", ConfigLoader.json(config))
+                try d.startMetrics()
                 directory = d
             } catch {
                 failure = error.description
@@ -113,13 +209,15 @@ public enum TrainingRun {
         try agree(comm, failure)
 
         let trainer = Trainer(config: config, comm: comm, train: train, test: test)
+        let dataName = config.data.dir == DataConfig().dir ? options.dataName : config.data.dir
         for line in Report.header(config: config, layout: trainer.layout, placement: trainer.placement, train: train,
-                                  test: test, dataName: options.dataName) {
+                                  test: test, dataName: dataName) {
             say(comm, line)
         }
         let started = MPI.wallTime
         var rows = [EpochMetrics]()
         let epochs = config.training.epochs
+        var diverged = false
         for epoch in 1...epochs {
             var lastPrint = MPI.wallTime
             let epochStart = lastPrint
@@ -135,32 +233,33 @@ public enum TrainingRun {
             let m = try trainer.runEpoch(epoch, progress: progress)
             rows.append(m)
             say(comm, Report.epochLine(m, epochs: epochs))
-            if let directory { try directory.write("metrics.csv", text: RunDirectory.metricsCSV(rows)) }
+            try directory?.appendMetrics(m)
             if !m.trainLoss.isFinite {
                 say(comm, "training diverged (loss is not finite); stopping")
+                diverged = true
                 break
             }
         }
         let digest = try trainer.weightsDigest()
         let elapsed = MPI.wallTime - started
-        // Timing: the slowest rank's compute and communication.
-        let compute = try comm.maximum(trainer.timing.computeSeconds)
-        let communication = try comm.maximum(trainer.timing.communicationSeconds)
+        // Time per rank, averaged over ranks: compute, and communication including waiting for other ranks.
+        let compute = try comm.sum(trainer.timing.computeSeconds) / Double(comm.size)
+        let communication = try comm.sum(trainer.timing.communicationSeconds) / Double(comm.size)
         let pulses = trainer.pulseStatistics
-        let coincidences = try comm.allgatherBytes(withUnsafeBytes(of: pulses.gradient.coincidences + pulses.transfer.coincidences) { Array($0) },
-                                                   counts: Array(repeating: 8, count: comm.size))
-        var totalPulses: UInt64 = 0
-        for r in 0..<comm.size { totalPulses += coincidences[(8 * r)..<(8 * r + 8)].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } }
-        say(comm, String(format: "time: %.1f s; slowest rank: compute %.1f s, communication %.1f s; %llu device pulses", elapsed,
-                         compute, communication, totalPulses))
+        let totalPulses = UInt64(try comm.sum(Double(pulses.gradient.coincidences &+ pulses.transfer.coincidences)))
+        let zeroShift = UInt64(try comm.sum(Double(trainer.zeroShiftPulses)))
+        say(comm, String(format: "time: %.1f s; per rank on average: compute %.1f s, communication and waiting %.1f s; %llu device pulses",
+                         elapsed, compute, communication, totalPulses)
+            + (zeroShift > 0 ? "; \(zeroShift) zero-shift pulses" : ""))
         say(comm, "weights digest: \(digest)")
         if let directory, let last = rows.last {
-            let summary: [String: Any] = [
-                "weights_digest": digest, "epochs": rows.count, "final_test_accuracy": last.testAccuracy,
-                "final_train_loss": last.trainLoss, "seconds": elapsed, "ranks": comm.size, "device_pulses": totalPulses,
-            ]
-            let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
-            try directory.write("summary.json", data)
+            let summary = Summary(weightsDigest: digest, epochs: rows.count, finalTestAccuracy: last.testAccuracy,
+                                  finalTrainLoss: last.trainLoss, diverged: diverged, seconds: elapsed, ranks: comm.size,
+                                  devicePulses: totalPulses, zeroShiftPulses: zeroShift)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            try directory.write("summary.json", try encoder.encode(summary))
         }
         return 0
     }

@@ -11,39 +11,50 @@ struct AIMCDist: ParsableCommand {
         abstract: "Distributed simulator of neural-network training on analog in-memory computing tiles.",
         discussion: """
         Run under MPI: each rank simulates a set of crossbar tiles (weight blocks); rank 0 coordinates.
-          mpirun -n 8 aimc-dist                 the default experiment (Residual Learning, Fashion-MNIST)
-          aimc-dist train --help                every training option
+          scripts/run.sh -n 8                   the default experiment (Residual Learning, Fashion-MNIST)
+          aimc-dist train --help                every training option, with examples
+          aimc-dist presets                     the named devices
+          aimc-dist device --help               inspect a device: q_+, q_-, F, G, symmetric point, pulse response
           aimc-dist bench                       pulsed-update speed (ns per pulse coincidence)
         """,
         version: "0.1.0",
-        subcommands: [Train.self, Bench.self],
+        subcommands: [Train.self, DeviceCommand.self, Presets.self, Bench.self],
         defaultSubcommand: Train.self)
+
+    /// Allowed values of options whose type conversion fails before our own validation can name the range.
+    static let ranges: [String: String] = [
+        "--epochs": "an integer in 1...100000", "--batch-size": "an integer in 1...65536",
+        "--transfer-every": "an integer >= 1", "--tile-size": "an integer in 1...65536",
+        "--train-limit": "an integer >= 0", "--test-limit": "an integer >= 0", "--seed": "an integer in 0...18446744073709551615",
+        "--zero-shift-pulses": "an integer in 1...10000000", "--dac-bits": "0 or an integer in 2...24",
+        "--adc-bits": "0 or an integer in 2...24", "--desired-bl": "an integer in 1...32",
+        "--size": "an integer in 1...16384", "--batch": "an integer in 1...4096", "--bl": "an integer in 1...32",
+        "--steps": "an integer >= 1", "--repeats": "an integer >= 1", "--pulses": "an integer in 1...100000",
+    ]
 
     /// Parses and runs; every error is one line on standard error (printed by rank 0 only when started by a
     /// launcher) and exit status 2 for bad input.
     static func main() {
-        let printing = Launcher.current.isPrintingRank
         do {
             var command = try parseAsRoot()
             try command.run()
-        } catch let e as ConfigError {
-            fail(e.description, printing: printing)
-        } catch let e as ConfigFileError {
-            fail(e.description, printing: printing)
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
+        } catch let e as ConfigError {
+            Foundation.exit(TrainingRun.argumentFailure(e.description))
+        } catch let e as ConfigFileError {
+            Foundation.exit(TrainingRun.argumentFailure(e.description))
         } catch {
             if exitCode(for: error) == .success {
-                if printing { print(fullMessage(for: error)) }
+                if Launcher.current.isPrintingRank { print(fullMessage(for: error)) }
                 Foundation.exit(0)
             }
-            let text = message(for: error).split(whereSeparator: \.isNewline).joined(separator: "; ")
-            fail(text + " (see aimc-dist --help)", printing: printing)
+            var text = message(for: error).split(whereSeparator: \.isNewline).joined(separator: "; ")
+            if text.contains("is invalid for"),
+               let option = ranges.keys.sorted(by: { $0.count > $1.count }).first(where: { text.contains("'\($0) ") }) {
+                text += "; expected \(ranges[option]!)"
+            }
+            Foundation.exit(TrainingRun.argumentFailure(text + " (see aimc-dist --help)"))
         }
-    }
-
-    static func fail(_ message: String, printing: Bool) -> Never {
-        if printing { FileHandle.standardError.write(Data("aimc-dist: error: \(message)\n".utf8)) }
-        Foundation.exit(2)
     }
 }

@@ -1,3 +1,4 @@
+import AIMCCluster
 import AIMCCore
 import ArgumentParser
 import Foundation
@@ -12,21 +13,26 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Tile edge N (N x N devices).") var size = 512
     @Option(help: "Mini-batch size (rank-one updates per step).") var batch = 1
-    @Option(help: "Learning rate.") var lr: Float = 0.1
+    @Option(parsing: .unconditional, help: "Learning rate.") var lr: Float = 0.1
     @Option(help: "Longest pulse train BL.") var bl = 31
-    @Option(help: "Cycle-to-cycle noise (relative to dw_min).") var c2c = 0.3
-    @Option(help: "Device-to-device spread of dw_min, w_max and w_min.") var d2d = 0.3
-    @Option(help: "Cycle-to-cycle form.") var c2cMode: DeviceConfig.CycleToCycleMode = .multiplicative
+    @Option(parsing: .unconditional, help: "Cycle-to-cycle noise (relative to dw_min).") var c2c = 0.3
+    @Option(parsing: .unconditional, help: "Device-to-device spread of dw_min, w_max and w_min.") var d2d = 0.3
+    @Option(help: "Cycle-to-cycle form (default multiplicative, as aihwkit's SoftBounds).") var c2cMode: DeviceConfig.CycleToCycleMode = .multiplicative
     @Option(help: "Timed steps per repeat.") var steps = 20
     @Option(help: "Repeats (the median is reported).") var repeats = 7
 
     func validate() throws {
-        guard size >= 1 && size <= 16384 else { throw ValidationError("--size must be in 1...16384; got \(size)") }
-        guard batch >= 1 && batch <= 4096 else { throw ValidationError("--batch must be in 1...4096; got \(batch)") }
-        guard bl >= 1 && bl <= 32 else { throw ValidationError("--bl must be in 1...32; got \(bl)") }
-        guard steps >= 1 && repeats >= 1 else { throw ValidationError("--steps and --repeats must be >= 1") }
-        guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be > 0; got \(lr)") }
-        guard c2c >= 0 && d2d >= 0 else { throw ValidationError("--c2c and --d2d must be >= 0") }
+        if let size = Launcher.current.expectedSize, size > 1 {
+            throw ValidationError("bench measures one process; run it without mpirun (the launcher started \(size))")
+        }
+        guard size >= 1 && size <= 16384 else { throw ValidationError("--size must be an integer in 1...16384; got \(size)") }
+        guard batch >= 1 && batch <= 4096 else { throw ValidationError("--batch must be an integer in 1...4096; got \(batch)") }
+        guard bl >= 1 && bl <= 32 else { throw ValidationError("--bl must be an integer in 1...32; got \(bl)") }
+        guard steps >= 1 else { throw ValidationError("--steps must be an integer >= 1; got \(steps)") }
+        guard repeats >= 1 else { throw ValidationError("--repeats must be an integer >= 1; got \(repeats)") }
+        guard lr >= 1e-6 && lr <= 1e6 else { throw ValidationError("--lr must lie in [1e-6, 1e6]; got \(lr)") }
+        guard c2c >= 0 && c2c <= 10 else { throw ValidationError("--c2c must lie in [0, 10]; got \(c2c)") }
+        guard d2d >= 0 && d2d <= 2 else { throw ValidationError("--d2d must lie in [0, 2]; got \(d2d)") }
     }
 
     func run() throws {

@@ -6,9 +6,9 @@ import Foundation
 
 extension Algorithm: ExpressibleByArgument {}
 extension UpdateMode: ExpressibleByArgument {}
+extension UpdateGranularity: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
 extension PlacementPolicy: ExpressibleByArgument {}
-extension DeviceConfig.CycleToCycleMode: ExpressibleByArgument {}
 
 /// `aimc-dist train` (the default command): one training job over MPI.
 struct Train: ParsableCommand {
@@ -18,58 +18,54 @@ struct Train: ParsableCommand {
         Without options this runs the embedded default experiment: the paper's FCN 784-256-128-10 (sigmoid) on \
         Fashion-MNIST with Residual Learning on a soft-bounds device behind the Table 4 periphery, seed 0.
 
-        Examples:
-          mpirun -n 8 aimc-dist
-          mpirun -n 2 aimc-dist --algorithm analog-sgd --epochs 1 --train-limit 2000
-          aimc-dist --algorithm digital-sgd --epochs 3 --output runs/dsgd
-          aimc-dist --update-mode expected --ideal-io --tile-size 1024
-          aimc-dist --config runs/dsgd/config.json --seed 1 --output runs/dsgd-seed1
-        Options override a --config file, which overrides the defaults.
+        Examples (from the source folder; scripts/run.sh wraps mpirun and adds --allow-run-as-root and \
+        --oversubscribe when they are needed):
+          scripts/run.sh -n 8
+          scripts/run.sh -n 2 --algorithm analog-sgd --epochs 1 --train-limit 2000
+          mpirun -n 4 .build/release/aimc-dist --device-preset paper-power --zero-shift ideal
+          .build/release/aimc-dist --algorithm digital-sgd --epochs 3 --output runs/dsgd
+          .build/release/aimc-dist --update-mode expected --ideal-io --asymmetry -0.2
+          .build/release/aimc-dist --config runs/dsgd/config.json --seed 1 --output runs/dsgd-seed1
+        Options override a --config file (JSON or YAML), which overrides the defaults. Negative values work as \
+        --asymmetry -0.2 or --asymmetry=-0.2.
         """)
 
     @Option(help: ArgumentHelp("Experiment configuration (JSON or YAML); options below override it.", valueName: "file"))
     var config: String?
 
-    @Option(help: "Training algorithm.") var algorithm: Algorithm?
-    @Option(help: ArgumentHelp("Training epochs (1...100000; default 3).", valueName: "n")) var epochs: Int?
-    @Option(help: ArgumentHelp("Mini-batch size (default 10).", valueName: "n")) var batchSize: Int?
-    @Option(help: ArgumentHelp("alpha: gradient learning rate (default 0.1).", valueName: "alpha")) var lr: Double?
-    @Option(help: ArgumentHelp("beta: transfer learning rate of Eq. 11 (default 0.4).", valueName: "beta")) var transferLr: Double?
-    @Option(help: ArgumentHelp("gamma: mixing coefficient of W + gamma P (default 0.4; Tiki-Taka uses 0).", valueName: "gamma")) var gamma: Double?
-    @Option(help: ArgumentHelp("Transfer one column of P every n mini-batches (default 1).", valueName: "n")) var transferEvery: Int?
-    @Option(help: "pulsed (stochastic pulse trains per sample) or expected (Eq. 2 per mini-batch).") var updateMode: UpdateMode?
-    @Option(help: ArgumentHelp("Largest tile edge: layers split into blocks of at most n x n devices (default 128).", valueName: "n")) var tileSize: Int?
+    @Option(help: "Training algorithm (default residual; tiki-taka ignores --gamma).") var algorithm: Algorithm?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Training epochs (1...100000; default 3).", valueName: "n")) var epochs: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Mini-batch size (1...65536; default 10).", valueName: "n")) var batchSize: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("alpha: gradient learning rate (default 0.1).", valueName: "alpha")) var lr: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("beta: transfer learning rate of Eq. 11 (default 0.4).", valueName: "beta")) var transferLr: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("gamma: mixing coefficient of W + gamma P (default 0.4).", valueName: "gamma")) var gamma: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Transfer one column of P every n mini-batches (default 1).", valueName: "n")) var transferEvery: Int?
+    @Option(help: "pulsed (stochastic pulse trains; default) or expected (Eq. 2).") var updateMode: UpdateMode?
+    @Option(help: "Update per sample or per mini-batch (default auto: pulsed per sample, expected per batch).") var updatePer: UpdateGranularity?
+    @Flag(help: "Expected mode: add the granularity noise of Lemma 1 (arXiv 2510.02516).") var expectedNoise = false
+    @Option(help: "Zero-shift the arrays that receive gradient pulses: none (default), ideal or pulsed.") var zeroShift: ZeroShift?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Alternating pulses per device for pulsed zero-shifting (default 1000).", valueName: "k")) var zeroShiftPulses: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Largest tile edge: blocks of at most n x n devices (1...65536; default 128).", valueName: "n")) var tileSize: Int?
     @Option(help: ArgumentHelp("Hidden layer widths, comma separated (default 256,128).", valueName: "widths")) var hidden: String?
-    @Option(help: "Hidden activation.") var activation: Activation?
-    @Option(help: ArgumentHelp("Use the first n training images (0 = all 60000).", valueName: "n")) var trainLimit: Int?
-    @Option(help: ArgumentHelp("Evaluate on the first n test images (0 = all 10000).", valueName: "n")) var testLimit: Int?
-    @Option(help: ArgumentHelp("Random seed (default 0).", valueName: "n")) var seed: UInt64?
+    @Option(help: "Hidden activation (default sigmoid).") var activation: Activation?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Use the first n training images (0 = all).", valueName: "n")) var trainLimit: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Evaluate on the first n test images (0 = all).", valueName: "n")) var testLimit: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed, 0...2^64-1 (default 0).", valueName: "n")) var seed: UInt64?
     @Option(help: ArgumentHelp("Folder of MNIST-format IDX files (.gz or plain).", valueName: "dir")) var dataDir: String?
     @Option(help: ArgumentHelp("Run folder: config.json, metrics.csv, summary.json.", valueName: "dir")) var output: String?
     @Flag(help: "Replace the run in --output if there is one.") var overwrite = false
-    @Option(help: "How weight blocks are assigned to ranks.") var placement: PlacementPolicy?
-    @Option(help: ArgumentHelp("Seconds between progress lines within an epoch (0 = none; default 15).", valueName: "s")) var progressSeconds: Double?
+    @Option(help: "How weight blocks are assigned to ranks (default round-robin).") var placement: PlacementPolicy?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds between progress lines within an epoch (0 = none; default 15).", valueName: "s")) var progressSeconds: Double?
 
-    // Device.
-    @Option(help: ArgumentHelp("Response granularity dw_min (default 0.001).", valueName: "x")) var dwMin: Double?
-    @Option(help: ArgumentHelp("Symmetric bounds w in [-tau, tau] (default 0.6).", valueName: "x")) var tau: Double?
-    @Option(help: ArgumentHelp("Upper bound w_max (overrides --tau).", valueName: "x")) var wMax: Double?
-    @Option(help: ArgumentHelp("Lower bound w_min (overrides --tau).", valueName: "x")) var wMin: Double?
-    @Option(help: ArgumentHelp("Asymmetry c of the generalized linear response, in (-1, 1) (default 0).", valueName: "c")) var asymmetry: Double?
-    @Option(help: ArgumentHelp("Cycle-to-cycle noise, relative to dw_min (default 0.3).", valueName: "x")) var dwMinStd: Double?
-    @Option(help: "Cycle-to-cycle noise form: additive (paper Eq. 26) or multiplicative (aihwkit).") var c2cMode: DeviceConfig.CycleToCycleMode?
-    @Option(help: ArgumentHelp("Device-to-device spread of dw_min (default 0.3).", valueName: "x")) var dwMinDtod: Double?
-    @Option(help: ArgumentHelp("Device-to-device spread of w_max, relative (default 0.3).", valueName: "x")) var wMaxDtod: Double?
-    @Option(help: ArgumentHelp("Device-to-device spread of w_min, relative (default 0.3).", valueName: "x")) var wMinDtod: Double?
-    @Option(help: ArgumentHelp("Device-to-device spread of the asymmetry c (default 0).", valueName: "x")) var asymmetryDtod: Double?
+    @OptionGroup(title: "Device") var device: DeviceOptions
 
     // Periphery and update.
     @Flag(help: "Ideal periphery: exact products in forward, backward and transfer reads.") var idealIo = false
-    @Option(help: ArgumentHelp("DAC bits (default 7; 0 = unquantised).", valueName: "n")) var dacBits: Int?
-    @Option(help: ArgumentHelp("ADC bits (default 9; 0 = unquantised).", valueName: "n")) var adcBits: Int?
-    @Option(help: ArgumentHelp("Output noise standard deviation (default 0.06).", valueName: "x")) var outNoise: Double?
-    @Option(help: ArgumentHelp("ADC output bound (default 12).", valueName: "x")) var outBound: Double?
-    @Option(help: ArgumentHelp("Longest pulse train BL (1...32; default 31).", valueName: "n")) var desiredBl: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("DAC bits: 0 (unquantised) or 2...24 (default 7).", valueName: "n")) var dacBits: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("ADC bits: 0 (unquantised) or 2...24 (default 9).", valueName: "n")) var adcBits: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Output noise standard deviation (default 0.06).", valueName: "x")) var outNoise: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("ADC output bound (default 12).", valueName: "x")) var outBound: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Longest pulse train BL (1...32; default 31).", valueName: "n")) var desiredBl: Int?
 
     /// The configuration these options describe (defaults, then --config, then options).
     func experiment() throws -> ExperimentConfig {
@@ -83,6 +79,10 @@ struct Train: ParsableCommand {
         if let gamma { c.algorithm.gamma = gamma }
         if let transferEvery { c.algorithm.transferEvery = transferEvery }
         if let updateMode { c.algorithm.updateMode = updateMode }
+        if let updatePer { c.algorithm.updatePer = updatePer }
+        if expectedNoise { c.algorithm.expectedNoise = true }
+        if let zeroShift { c.algorithm.zeroShift = zeroShift }
+        if let zeroShiftPulses { c.algorithm.zeroShiftPulses = zeroShiftPulses }
         if let tileSize { c.model.tileSize = tileSize }
         if let hidden {
             let parts = hidden.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -98,22 +98,16 @@ struct Train: ParsableCommand {
         if let dataDir { c.data.dir = dataDir }
         if let placement { c.placement = placement }
         if let progressSeconds { c.training.progressSeconds = progressSeconds }
-        if let dwMin { c.device.dwMin = dwMin }
-        if let tau { c.device.wMax = tau; c.device.wMin = -tau }
-        if let wMax { c.device.wMax = wMax }
-        if let wMin { c.device.wMin = wMin }
-        if let asymmetry { c.device.asymmetry = asymmetry }
-        if let dwMinStd { c.device.dwMinStd = dwMinStd }
-        if let c2cMode { c.device.c2cMode = c2cMode }
-        if let dwMinDtod { c.device.dwMinDtod = dwMinDtod }
-        if let wMaxDtod { c.device.wMaxDtod = wMaxDtod }
-        if let wMinDtod { c.device.wMinDtod = wMinDtod }
-        if let asymmetryDtod { c.device.asymmetryDtod = asymmetryDtod }
-        if idealIo { c.forward = .perfect; c.backward = .perfect; c.transfer = .perfect }
-        for (bits, option) in [(dacBits, "--dac-bits"), (adcBits, "--adc-bits")] {
-            if let bits, bits < 0 || bits > 24 {
-                throw ConfigError(key: option == "--dac-bits" ? "forward.inp_res" : "forward.out_res", option: option,
-                                  message: "must be an integer in 0...24 (0 = unquantised); got \(bits)")
+        c.device = try device.apply(to: c.device)
+        if idealIo {
+            if dacBits != nil || adcBits != nil || outNoise != nil || outBound != nil {
+                throw ConfigError(key: "forward", option: "--ideal-io", message: "cannot be combined with --dac-bits, --adc-bits, --out-noise or --out-bound")
+            }
+            c.forward = .perfect; c.backward = .perfect; c.transfer = .perfect
+        }
+        for (bits, option, key) in [(dacBits, "--dac-bits", "forward.inp_res"), (adcBits, "--adc-bits", "forward.out_res")] {
+            if let bits, bits != 0 && !(2...24).contains(bits) {
+                throw ConfigError(key: key, option: option, message: "must be 0 (unquantised) or an integer in 2...24; got \(bits)")
             }
         }
         for keyPath in [\ExperimentConfig.forward, \ExperimentConfig.backward, \ExperimentConfig.transfer] {
@@ -123,16 +117,25 @@ struct Train: ParsableCommand {
             if let outBound { c[keyPath: keyPath].outBound = outBound }
         }
         if let desiredBl { c.update.desiredBL = desiredBl }
+        if overwrite && output == nil {
+            throw ConfigError(key: "output", option: "--overwrite", message: "needs --output (the run folder to replace)")
+        }
         try c.validate()
         return c
     }
 
     func run() throws {
-        let c = try experiment()
         var options = TrainingRun.Options()
         options.output = output
         options.overwrite = overwrite
-        let status = TrainingRun.main(config: c, options: options)
+        let status: Int32
+        do {
+            status = TrainingRun.main(config: try experiment(), options: options)
+        } catch let e as ConfigError {
+            status = TrainingRun.argumentFailure(e.description)
+        } catch let e as ConfigFileError {
+            status = TrainingRun.argumentFailure(e.description)
+        }
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -23,20 +23,27 @@ enum Launch {
     /// Runs `mpirun -n ranks aimc-dist args` (or the binary alone when ranks is nil) with output going to files
     /// (not pipes: an MPI daemon could inherit a pipe and hold it open) and an environment free of MPI variables.
     static func run(ranks: Int?, _ args: [String], timeout: Double = 300) throws -> Result {
+        if let ranks {
+            return try runMPI(["-n", String(ranks), binary] + args, timeout: timeout)
+        }
+        return try launch(binary, args, timeout: timeout)
+    }
+
+    /// mpirun with these arguments after the common ones (for MPMD launches: "-n 1 bin args : -n 1 bin args").
+    static func runMPI(_ args: [String], timeout: Double = 300) throws -> Result {
+        try launch("/usr/bin/env", ["mpirun", "--oversubscribe", "--mca", "btl", "self,vader"] + args, timeout: timeout)
+    }
+
+    static func launch(_ executable: String, _ args: [String], timeout: Double) throws -> Result {
         #expect(FileManager.default.isExecutableFile(atPath: binary),
                 "aimc-dist is not built at \(binary): run scripts/test.sh (it builds it) or set AIMC_DIST_BINARY")
         let dir = IDXWriter.temporaryDirectory("launch")
         let outPath = dir + "/stdout", errPath = dir + "/stderr"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         let p = Process()
-        if let ranks {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["mpirun", "--oversubscribe", "--mca", "btl", "self,vader", "-n", String(ranks), binary] + args
-        } else {
-            p.executableURL = URL(fileURLWithPath: binary)
-            p.arguments = args
-        }
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
         var env = ProcessInfo.processInfo.environment.filter { key, _ in
             !["OMPI_", "ORTE_", "PMIX_", "OPAL_", "PMI_", "SLURM_"].contains { key.hasPrefix($0) }
         }
@@ -145,7 +152,9 @@ struct MultiRankTests {
     func badOption() throws {
         for (args, option) in [(["--epochs", "0"], "--epochs"), (["--algorithm", "sgd"], "--algorithm"),
                                (["--tile-size", "-3"], "--tile-size"), (["--dw-min", "0"], "--dw-min"),
-                               (["--no-such-option"], "no-such-option")] {
+                               (["--no-such-option"], "no-such-option"), (["--lr", "-1"], "--lr"),
+                               (["--epochs", "1e3"], "1...100000"), (["--dw-min", "1e-20"], "--dw-min"),
+                               (["--dac-bits", "1"], "--dac-bits"), (["--overwrite"], "--output")] {
             for n in [1, 3] {
                 let r = try Launch.run(ranks: n, args, timeout: 60)
                 let ours = r.stderr.split(separator: "\n").filter { $0.hasPrefix("aimc-dist: error:") }
@@ -154,6 +163,31 @@ struct MultiRankTests {
                 #expect(!r.stdout.contains("epoch"))
             }
         }
+    }
+
+    @Test("A config file that only one rank cannot read ends every rank with one message naming that rank")
+    func oneRankFails() throws {
+        let dir = IDXWriter.temporaryDirectory("cfg")
+        try "{\"training\": {\"epochs\": 1}}".write(toFile: dir + "/ok.json", atomically: true, encoding: .utf8)
+        let r = try Launch.runMPI(["-n", "1", Launch.binary, "--config", dir + "/ok.json", ":",
+                                   "-n", "1", Launch.binary, "--config", dir + "/missing.json"], timeout: 60)
+        let ours = r.stderr.split(separator: "\n").filter { $0.hasPrefix("aimc-dist: error:") }
+        #expect(r.status == 2)
+        #expect(ours.count == 1 && ours[0].contains("rank 1") && ours[0].contains("missing.json"), "\(r.stderr)")
+    }
+
+    @Test("Negative values parse as values, and device variability at every level is rank-count invariant")
+    func variabilityInvariance() throws {
+        let args = ["--hidden", "12", "--tile-size", "16", "--epochs", "1", "--progress-seconds", "0", "--data-dir", Launch.data,
+                    "--device-preset", "paper-power", "--asymmetry", "-0.1", "--asymmetry-dtod", "0.05", "--dw-min-dtod", "0.3",
+                    "--symmetric-point-dtod", "0.01", "--t2t-dw-min", "0.2", "--t2t-symmetric-point", "0.02", "--t2t-range", "0.1",
+                    "--dw-min-std", "0.2", "--zero-shift", "pulsed", "--zero-shift-pulses", "200"]
+        let one = try Launch.run(ranks: 1, args)
+        let three = try Launch.run(ranks: 3, args + ["--placement", "balanced"])
+        #expect(one.status == 0 && three.status == 0, "\(one.stderr) \(three.stderr)")
+        #expect(one.stdout.contains("zero-shift pulses"))
+        #expect(Launch.digest(one.stdout) != nil && Launch.digest(one.stdout) == Launch.digest(three.stdout))
+        #expect(Launch.epochLines(one.stdout) == Launch.epochLines(three.stdout))
     }
 
     @Test("Missing data is one clear error and every rank exits")
@@ -182,6 +216,6 @@ struct MultiRankTests {
     @Test("--help shows examples and exits 0")
     func help() throws {
         let r = try Launch.run(ranks: nil, ["train", "--help"], timeout: 30)
-        #expect(r.status == 0 && r.stdout.contains("Examples:") && r.stdout.contains("mpirun -n 8 aimc-dist"))
+        #expect(r.status == 0 && r.stdout.contains("Examples") && r.stdout.contains("scripts/run.sh -n 8"))
     }
 }

@@ -45,6 +45,67 @@ struct ConfigTests {
         #expect(try message("{not json").contains("not valid JSON"))
         #expect(try message("- 1\n- 2\n", "yaml").contains("table"))
         #expect(try message("", "json").count > 0)
+        #expect(try message(#"{"training": {"epochs": 2.5}}"#).contains("training.epochs must be an integer"))
+        #expect(try message(#"{"training": {"epochs": null}}"#).contains("training.epochs is null"))
+        #expect(try message(#"{"model": {"hidden": [16, 1.5]}}"#).contains("model.hidden[1] must be an integer"))
+        #expect(try message(#"{"seed": -1}"#).contains("seed"))
+        #expect(try message("algorithm:\n  lr: .nan\n", "yaml").contains("algorithm.lr must be a finite number"))
+        #expect(try message("device:\n  dw_min: abc\n", "yaml").contains("device.dw_min must be a number"))
+        #expect(try message("training: [1, 2\n", "yaml").split(separator: "\n").count == 1)
+        var bomb = "a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+        for level in 1...8 { bomb += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        let started = Date()
+        #expect(try message(bomb, "yaml").contains("expands to more than"))
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(try message(#"{"device": {"mean_bound_reference": 1}}"#).contains("true or false"))
+        let txt = try file("c.txt", "{}")
+        do { _ = try ConfigLoader.load(path: txt, over: .default); Issue.record("expected an error") } catch {
+            #expect("\(error)".contains(".json, .yaml or .yml"))
+        }
+    }
+
+    @Test("YAML seeds beyond 2^63 and fractional values of real keys are accepted")
+    func accepted() throws {
+        let c = try ConfigLoader.load(path: try file("s.yaml", "seed: 18446744073709551615\ndevice:\n  gamma: 0.5\n"), over: .default)
+        #expect(c.seed == UInt64.max && c.device.gamma == 0.5)
+    }
+
+    /// `ConfigLoader.integerKeys` must list exactly the integer-typed keys: every numeric key of the default
+    /// configuration outside it must accept 0.5, every key inside it must reject it.
+    func encodedValue(_ table: [String: Any], _ parts: [String]) -> Any? {
+        var t: Any? = table
+        for p in parts { t = (t as? [String: Any])?[p] }
+        return t
+    }
+
+    @Test("The integer keys of the loader match the schema")
+    func integerKeysMatchSchema() throws {
+        let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(ExperimentConfig.default)) as! [String: Any]
+        var numeric = [String]()
+        func walk(_ table: [String: Any], _ prefix: String) {
+            for (k, v) in table {
+                let key = prefix.isEmpty ? k : prefix + "." + k
+                if let sub = v as? [String: Any] { walk(sub, key) } else if let n = v as? NSNumber, String(cString: n.objCType) != "c" { numeric.append(key) } else if let list = v as? [Any], list.first is NSNumber { numeric.append(key) }
+            }
+        }
+        walk(encoded, "")
+        #expect(numeric.count > 20)
+        _ = try file("k.json", "{}")
+        func set(_ table: [String: Any], _ parts: ArraySlice<String>, _ value: Any) -> [String: Any] {
+            var t = table
+            let k = parts.first!
+            t[k] = parts.count == 1 ? value : set(t[k] as! [String: Any], parts.dropFirst(), value)
+            return t
+        }
+        for key in numeric {
+            let parts = key.split(separator: ".").map(String.init)
+            let isList = encodedValue(encoded, parts) is [Any]
+            let changed = set(encoded, parts[...], isList ? [0.5] as [Any] : 0.5)
+            // Decode straight into the schema, without the loader's own checks.
+            let decodes = (try? JSONDecoder().decode(ExperimentConfig.self, from: JSONSerialization.data(withJSONObject: changed))) != nil
+            let listedAsInteger = ConfigLoader.integerKeys.contains(key)
+            #expect(decodes != listedAsInteger, "\(key): decodes 0.5 = \(decodes), listed as integer = \(listedAsInteger)")
+        }
     }
 
     @Test("Out-of-range values fail validation with the option name")

@@ -65,3 +65,49 @@ struct DataTests {
         expectError(dir + "/nowhere", contains: ["nowhere", "does not exist"])
     }
 }
+
+@Suite("Run folders and odd files")
+struct OutputTests {
+    @Test("A run folder is locked while in use, refused when it holds a run, and cleared by --overwrite")
+    func runDirectory() throws {
+        let dir = IDXWriter.temporaryDirectory("run")
+        do {
+            let first = try RunDirectory(path: dir, overwrite: false)
+            try first.write("config.json", text: "{}")
+            try first.startMetrics()
+            #expect(throws: OutputError.self) { _ = try RunDirectory(path: dir, overwrite: true) }  // locked by `first`
+            withExtendedLifetime(first) {}
+        }
+        let refused = (try? RunDirectory(path: dir, overwrite: false)) == nil
+        #expect(refused)
+        try "old".write(toFile: dir + "/summary.json", atomically: true, encoding: .utf8)
+        let second = try RunDirectory(path: dir, overwrite: true)
+        for f in RunDirectory.runFiles { #expect(!FileManager.default.fileExists(atPath: dir + "/" + f)) }
+        try second.startMetrics()
+        try second.appendMetrics(EpochMetrics(epoch: 1, trainLoss: 0.5, trainAccuracy: 0.8, testLoss: .infinity, testAccuracy: 0.7, seconds: 1))
+        let text = try String(contentsOfFile: dir + "/metrics.csv", encoding: .utf8)
+        #expect(text == RunDirectory.metricsCSV([EpochMetrics(epoch: 1, trainLoss: 0.5, trainAccuracy: 0.8, testLoss: .infinity, testAccuracy: 0.7, seconds: 1)]))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).allSatisfy { !$0.hasSuffix(".partial") })
+        #expect(throws: OutputError.self) { _ = try RunDirectory(path: "", overwrite: false) }
+    }
+
+    @Test("A FIFO in place of a data file and a header larger than the file are errors, without hanging or allocating")
+    func oddDataFiles() throws {
+        let dir = IDXWriter.temporaryDirectory("fifo")
+        try IDXWriter.writeSynthetic(directory: dir, side: 4, train: 10, test: 5, gzip: false)
+        try FileManager.default.removeItem(atPath: dir + "/t10k-labels-idx1-ubyte")
+        #expect(mkfifo(dir + "/t10k-labels-idx1-ubyte", 0o644) == 0)
+        do { _ = try Dataset.loadMNISTFormat(directory: dir, prefix: "t10k"); Issue.record("expected an error") } catch {
+            #expect(error.description.contains("not a regular file"))
+        }
+        try IDXWriter.write(IDXWriter.bytes(dimensions: [0x7fff_ffff, 1, 3], data: [UInt8](repeating: 1, count: 100)),
+                            to: dir + "/train-images-idx3-ubyte", gzip: false)
+        do { _ = try Dataset.loadMNISTFormat(directory: dir, prefix: "train"); Issue.record("expected an error") } catch {
+            #expect(error.description.contains("truncated"))
+        }
+        try "x".write(toFile: dir + "/file", atomically: true, encoding: .utf8)
+        do { _ = try Dataset.loadMNISTFormat(directory: dir + "/file", prefix: "train"); Issue.record("expected an error") } catch {
+            #expect(error.description.contains("is not a folder"))
+        }
+    }
+}

@@ -152,11 +152,12 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
 
     /// Checks every parameter; the error names the config key and the command-line option.
     public func validate() throws(ConfigError) {
-        try ConfigError.require(dwMin > 0 && dwMin.isFinite, "device.dw_min", "--dw-min", "must be a finite number > 0", dwMin)
-        try ConfigError.require(nStates == 0 || (nStates >= 2 && nStates.isFinite), "device.n_states", "--n-states",
-                                "must be 0 (use dw_min) or a number of states >= 2", nStates)
-        try ConfigError.require(wMax > 0 && wMax.isFinite, "device.w_max", "--tau / --w-max", "must be a finite number > 0", wMax)
-        try ConfigError.require(wMin < 0 && wMin.isFinite, "device.w_min", "--tau / --w-min", "must be a finite number < 0", wMin)
+        try ConfigError.require(dwMin >= 1e-9 && dwMin <= 1e6, "device.dw_min", "--dw-min", "must lie in [1e-9, 1e6]", dwMin)
+        try ConfigError.require(nStates == 0 || (nStates >= 2 && nStates <= 1e9), "device.n_states", "--n-states",
+                                "must be 0 (use dw_min) or a number of states in 2...1e9", nStates)
+        try ConfigError.require(wMax >= 1e-6 && wMax <= 1e6, "device.w_max", "--tau / --w-max", "must lie in [1e-6, 1e6]", wMax)
+        try ConfigError.require(wMin <= -1e-6 && wMin >= -1e6, "device.w_min", "--tau / --w-min", "must lie in [-1e6, -1e-6]", wMin)
+        try ConfigError.require(effectiveDwMin >= 1e-12, "device.n_states", "--n-states", "gives dw_min below 1e-12", nStates)
         try ConfigError.require(effectiveDwMin <= (wMax - wMin) / 2, "device.dw_min", "--dw-min",
                                 "must be at most half the range (w_max - w_min)/2 = \((wMax - wMin) / 2), i.e. at least 2 states", effectiveDwMin)
         try ConfigError.require(asymmetry > -1 && asymmetry < 1, "device.asymmetry", "--asymmetry", "must lie in (-1, 1)", asymmetry)

@@ -207,7 +207,9 @@ public final class DeviceModel: @unchecked Sendable {
             for _ in 0..<64 {
                 let mid = (lo + hi) / 2
                 if mid == lo || mid == hi { break }
-                if (g(mid) > 0) == (gLo > 0) { lo = mid } else { hi = mid }
+                let gm = g(mid)
+                if gm == 0 { return .point(mid) }
+                if (gm > 0) == (gLo > 0) { lo = mid } else { hi = mid }
             }
             return .point((lo + hi) / 2)
         }

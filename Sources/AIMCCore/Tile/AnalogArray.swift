@@ -280,23 +280,24 @@ public final class AnalogArray {
         for i in 0..<rows { dMax = max(dMax, abs(d[i])) }
         guard xMax > 0, dMax > 0, xMax.isFinite, dMax.isFinite else { return stats }
 
-        let dw = nominalDw
+        // In Double: k can exceed Float's range for extreme (valid) inputs.
         let desired = update.desiredBL
-        let k = lr * xMax * dMax / dw
+        let k = Double(lr) * Double(xMax) * Double(dMax) / Double(nominalDw)
         var bl = desired
-        if update.updateBLManagement { bl = min(max(Int(k.rounded(.up)), 1), desired) }
-        var a = (lr / (dw * Float(bl))).squareRoot()
+        if update.updateBLManagement { bl = k >= Double(desired) ? desired : max(Int(k.rounded(.up)), 1) }
+        var a = (Double(lr) / (Double(nominalDw) * Double(bl))).squareRoot()
         var b = a
         if update.updateManagement || update.updateBLManagement {
-            var dVal = dMax
-            if k > Float(desired) { dVal *= Float(desired) / k }
-            a *= (xMax / dVal).squareRoot()
-            b *= (dVal / xMax).squareRoot()
+            var dVal = Double(dMax)
+            if k > Double(desired) { dVal *= Double(desired) / k }
+            a *= (Double(xMax) / dVal).squareRoot()
+            b = (Double(lr) / (Double(nominalDw) * Double(bl))) / a
         }
-        let nx = Self.makeTrains(values: x, count: cols, scale: b, length: bl, stream: &trains,
+        let scaleX = Float(min(b, 1e30)), scaleD = Float(min(a, 1e30))
+        let nx = Self.makeTrains(values: x, count: cols, scale: scaleX, length: bl, stream: &trains,
                                  index: xIndex, bits: xBits, negative: xNegative)
         guard nx > 0 else { return stats }
-        let nd = Self.makeTrains(values: d, count: rows, scale: a, length: bl, stream: &trains,
+        let nd = Self.makeTrains(values: d, count: rows, scale: scaleD, length: bl, stream: &trains,
                                  index: dIndex, bits: dBits, negative: dNegative)
         guard nd > 0 else { return stats }
         stats.visited = UInt64(nx * nd)

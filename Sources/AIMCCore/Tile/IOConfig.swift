@@ -54,11 +54,11 @@ public struct IOConfig: Codable, Sendable, Equatable {
     }
 
     public func validate(_ prefix: String) throws(ConfigError) {
-        try ConfigError.require(inpBound > 0 && inpBound.isFinite, prefix + ".inp_bound", nil, "must be a finite number > 0", inpBound)
-        try ConfigError.require(inpRes >= 0 && inpRes < 1, prefix + ".inp_res", "--dac-bits", "must lie in [0, 1) (0 = no DAC quantisation)", inpRes)
-        try ConfigError.require(outNoise >= 0 && outNoise.isFinite, prefix + ".out_noise", "--out-noise", "must be a finite number >= 0", outNoise)
-        try ConfigError.require(outBound > 0 && outBound.isFinite, prefix + ".out_bound", "--out-bound", "must be a finite number > 0", outBound)
-        try ConfigError.require(outRes >= 0 && outRes < 1, prefix + ".out_res", "--adc-bits", "must lie in [0, 1) (0 = no ADC quantisation)", outRes)
+        try ConfigError.require(inpBound >= 1e-6 && inpBound <= 1e6, prefix + ".inp_bound", nil, "must lie in [1e-6, 1e6]", inpBound)
+        try ConfigError.require(inpRes >= 0 && inpRes <= 0.5, prefix + ".inp_res", "--dac-bits", "must lie in [0, 0.5] (0 = no DAC quantisation)", inpRes)
+        try ConfigError.require(outNoise >= 0 && outNoise <= 1e6, prefix + ".out_noise", "--out-noise", "must lie in [0, 1e6]", outNoise)
+        try ConfigError.require(outBound >= 1e-6 && outBound <= 1e6, prefix + ".out_bound", "--out-bound", "must lie in [1e-6, 1e6]", outBound)
+        try ConfigError.require(outRes >= 0 && outRes <= 0.5, prefix + ".out_res", "--adc-bits", "must lie in [0, 0.5] (0 = no ADC quantisation)", outRes)
         if noiseManagement == .absMax {
             try ConfigError.require(inpBound == 1, prefix + ".inp_bound", nil, "must be 1 when noise_management is abs-max", inpBound)
         }

@@ -167,9 +167,9 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
             try ConfigError.require(h >= 1 && h <= 1 << 20, "model.hidden[\(i)]", "--hidden", "must be an integer in 1...1048576", Double(h))
         }
         try ConfigError.require(model.tileSize >= 1 && model.tileSize <= 1 << 16, "model.tile_size", "--tile-size", "must be an integer in 1...65536", Double(model.tileSize))
-        try ConfigError.require(algorithm.lr > 0 && algorithm.lr.isFinite, "algorithm.lr", "--lr", "must be a finite number > 0", algorithm.lr)
-        try ConfigError.require(algorithm.transferLR > 0 && algorithm.transferLR.isFinite, "algorithm.transfer_lr", "--transfer-lr", "must be a finite number > 0", algorithm.transferLR)
-        try ConfigError.require(algorithm.gamma >= 0 && algorithm.gamma.isFinite, "algorithm.gamma", "--gamma", "must be a finite number >= 0", algorithm.gamma)
+        try ConfigError.require(algorithm.lr >= 1e-30 && algorithm.lr <= 1e6, "algorithm.lr", "--lr", "must lie in [1e-30, 1e6]", algorithm.lr)
+        try ConfigError.require(algorithm.transferLR >= 1e-30 && algorithm.transferLR <= 1e6, "algorithm.transfer_lr", "--transfer-lr", "must lie in [1e-30, 1e6]", algorithm.transferLR)
+        try ConfigError.require(algorithm.gamma >= 0 && algorithm.gamma <= 1e6, "algorithm.gamma", "--gamma", "must lie in [0, 1e6]", algorithm.gamma)
         try ConfigError.require(algorithm.zeroShiftPulses >= 1 && algorithm.zeroShiftPulses <= 10_000_000, "algorithm.zero_shift_pulses",
                                 "--zero-shift-pulses", "must be an integer in 1...10000000", Double(algorithm.zeroShiftPulses))
         try ConfigError.require(algorithm.transferEvery >= 1, "algorithm.transfer_every", "--transfer-every", "must be an integer >= 1", Double(algorithm.transferEvery))

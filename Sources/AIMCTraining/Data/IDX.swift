@@ -30,26 +30,35 @@ public struct IDXFile: Sendable {
     /// - Throws: `DataError` naming the file: missing, unreadable, wrong magic (e.g. a labels file where images
     ///   are expected), or shorter than its header says.
     public init(path: String, expectedDimensionCount: Int) throws(DataError) {
-        guard FileManager.default.fileExists(atPath: path) else {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
             throw DataError(path: path, message: "does not exist")
         }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw DataError(path: path, message: "is not a regular file")
+        }
+        let plainSize = Int(st.st_size)
         guard let file = gzopen(path, "rb") else {
             throw DataError(path: path, message: "cannot be opened")
         }
         defer { gzclose(file) }
+        // Reads `count` bytes in chunks, so a header that claims more than the file holds costs no more memory
+        // than the file's content.
         func read(_ count: Int) throws(DataError) -> [UInt8] {
-            var out = [UInt8](repeating: 0, count: count)
+            var out = [UInt8]()
             var done = 0
+            let chunkSize = 1 << 24
             while done < count {
-                let chunk = Int32(min(count - done, 1 << 30))
+                let chunk = min(count - done, chunkSize)
+                out.append(contentsOf: repeatElement(0, count: chunk))
                 let got = out.withUnsafeMutableBytes { gzread(file, $0.baseAddress! + done, UInt32(chunk)) }
                 if got < 0 {
                     var errnum: Int32 = 0
                     let msg = gzerror(file, &errnum).map { String(cString: $0) } ?? "read error"
                     throw DataError(path: path, message: "is corrupt (\(msg))")
                 }
-                if got == 0 { break }
                 done += Int(got)
+                if Int(got) < chunk { break }
             }
             if done < count {
                 throw DataError(path: path, message: "is truncated: expected \(count) more bytes, found \(done)")
@@ -76,6 +85,9 @@ public struct IDXFile: Sendable {
         let total = dims.reduce(1, *)
         guard total > 0, total < 1 << 33 else {
             throw DataError(path: path, message: "declares an implausible size \(dims)")
+        }
+        if gzdirect(file) == 1 && plainSize < 4 + 4 * expectedDimensionCount + total {
+            throw DataError(path: path, message: "is truncated: its header declares \(dims) = \(total) bytes of data, the file holds \(plainSize - 4 - 4 * expectedDimensionCount)")
         }
         dimensions = dims
         bytes = try read(total)
@@ -166,9 +178,12 @@ public struct Dataset: Sendable, Equatable {
             return candidate
         }
         var isDir: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) || !isDir.boolValue {
+        if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) {
             throw DataError(path: directory, message: "does not exist (install Debian's dataset-fashion-mnist or pass --data-dir)",
                             subject: "data folder")
+        }
+        if !isDir.boolValue {
+            throw DataError(path: directory, message: "is not a folder (--data-dir names the folder of the IDX files)", subject: "data folder")
         }
         throw DataError(path: base + ".gz", message: "does not exist (nor \(name)); --data-dir must hold the four MNIST-format IDX files")
     }

@@ -29,6 +29,10 @@ public protocol Collective: AnyObject {
     /// Largest value over all members (MPI_Allreduce with MPI_MAX).
     func maximum(_ value: Double) throws(CommunicationError) -> Double
 
+    /// Sum over all members (MPI_Allreduce with MPI_SUM; the order of the additions is MPI's, so use it for
+    /// reports and integer counts below 2^53 only, never for simulation results).
+    func sum(_ value: Double) throws(CommunicationError) -> Double
+
     /// Bytes this member sent and received through these collectives so far (payload only).
     var bytesSent: UInt64 { get }
     var bytesReceived: UInt64 { get }
@@ -58,4 +62,5 @@ public final class SingleProcess: Collective {
     public func allgatherBytes(_ send: [UInt8], counts: [Int]) -> [UInt8] { send }
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) {}
     public func maximum(_ value: Double) -> Double { value }
+    public func sum(_ value: Double) -> Double { value }
 }

@@ -13,6 +13,15 @@ public struct EpochMetrics: Sendable, Equatable {
     public var testAccuracy: Double
     /// Wall time of the epoch (training and evaluation), seconds on the coordinator.
     public var seconds: Double
+
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, testLoss: Double, testAccuracy: Double, seconds: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.testLoss = testLoss
+        self.testAccuracy = testAccuracy
+        self.seconds = seconds
+    }
 }
 
 /// What the coordinator decides before each epoch and broadcasts to every rank.
@@ -63,6 +72,9 @@ public final class Trainer {
         for b in blocks { g += b.gradientPulses; t += b.transferPulses }
         return (g, t)
     }
+
+    /// Pulses this rank spent zero-shifting its arrays.
+    public var zeroShiftPulses: UInt64 { blocks.reduce(0) { $0 + $1.zeroShiftPulses } }
 
     let activation: Activation
     // Per-layer exchange plans.
@@ -121,6 +133,25 @@ public final class Trainer {
             blocks.append(block)
             ownedByLayer[info.layer].append(block)
         }
+    }
+
+    /// Bytes of weight-block state on `rank` (arrays, per-device parameters, references, effective weights, update
+    /// buffers): the memory model of design.md, "memory per rank ~ (its blocks' devices) x (bytes per device)".
+    public static func blockBytes(config: ExperimentConfig, layout: NetworkLayout, placement: Placement, rank: Int) -> Int {
+        let devices = placement.blocks(of: rank).reduce(0) { $0 + layout.blocks[$1].devices }
+        return devices * bytesPerDevice(config)
+    }
+
+    /// Bytes per device of one weight block: 4 (state) + 48 (parameters) per analog array, 4 per reference,
+    /// 4 for the effective weights of Residual Learning or a referenced W, 4 for the update buffer.
+    public static func bytesPerDevice(_ c: ExperimentConfig) -> Int {
+        let arrays = c.algorithm.name.arrayCount
+        if arrays == 0 { return 8 }
+        var bytes = arrays * (4 + MemoryLayout<DeviceCell>.stride)
+        if c.algorithm.zeroShift != .none { bytes += 4 }
+        if c.algorithm.name == .residual || (c.algorithm.zeroShift != .none && c.algorithm.name == .analogSGD) { bytes += 4 }
+        if c.algorithm.updateMode == .expected || !c.algorithm.perSample { bytes += 4 }
+        return bytes
     }
 
     /// Initial weights U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's nn.Linear default), element (i, j) of layer l

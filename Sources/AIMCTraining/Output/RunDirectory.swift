@@ -8,58 +8,116 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
 }
 
 /// The folder a run leaves behind: `config.json` (the resolved configuration), `metrics.csv` (one row per
-/// epoch) and `summary.json`. Every file is written whole to a temporary name and renamed into place, so a
-/// killed run never leaves a half-written file.
-public struct RunDirectory: Sendable {
+/// epoch) and `summary.json`.
+///
+/// - The folder is claimed with an exclusive lock (`.aimc-dist.lock`, flock), so two runs never write into one
+///   folder; the lock goes with the process, so a killed run does not block the next one.
+/// - A folder that holds a run is refused unless `overwrite`; with `overwrite`, the old run's files are removed
+///   before anything new is written, so the folder never mixes two runs.
+/// - `config.json` and `summary.json` are written whole to a temporary name and renamed into place;
+///   `metrics.csv` grows by one row per epoch, each appended with a single write.
+public final class RunDirectory {
     public let path: String
+    let lock: Int32
+    public static let runFiles = ["config.json", "metrics.csv", "summary.json"]
+    static let metricsHeader = "epoch,train_loss,test_accuracy,seconds,test_loss,train_accuracy\n"
 
-    /// Creates the folder (and parents).
-    /// - Throws: `OutputError` if it cannot be created, or if it already holds a run and `overwrite` is false.
+    /// Creates (or claims) the folder.
+    /// - Throws: `OutputError` if it cannot be created or locked, is in use, or holds a run and `overwrite` is false.
     public init(path: String, overwrite: Bool) throws(OutputError) {
+        guard !path.isEmpty else { throw OutputError("--output must name a folder") }
         self.path = path
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw OutputError("--output \(path) exists and is not a folder") }
-            if !overwrite && fm.fileExists(atPath: (path as NSString).appendingPathComponent("metrics.csv")) {
-                throw OutputError("--output \(path) already holds a run (metrics.csv); choose another folder or pass --overwrite")
-            }
         } else {
             do {
                 try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
             } catch {
-                throw OutputError("--output \(path) cannot be created: \(error.localizedDescription)")
+                throw OutputError("--output \(path) cannot be created (\(RunDirectory.reason(error)))")
             }
         }
-        guard fm.isWritableFile(atPath: path) else { throw OutputError("--output \(path) is not writable") }
+        let lockPath = (path as NSString).appendingPathComponent(".aimc-dist.lock")
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OutputError("--output \(path) is not writable (\(String(cString: strerror(errno))))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            close(fd)
+            throw OutputError("--output \(path) is in use by another aimc-dist run")
+        }
+        lock = fd
+        let existing = RunDirectory.runFiles.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
+        if !existing.isEmpty {
+            guard overwrite else {
+                close(fd)
+                throw OutputError("--output \(path) already holds a run (\(existing.joined(separator: ", "))); choose another folder or pass --overwrite")
+            }
+            for name in existing {
+                if unlink((path as NSString).appendingPathComponent(name)) != 0 {
+                    close(fd)
+                    throw OutputError("--output \(path): cannot remove the old \(name) (\(String(cString: strerror(errno))))")
+                }
+            }
+        }
     }
 
-    /// Writes `data` to `name` atomically (temporary file in the same folder, then rename).
+    deinit { close(lock) }
+
+    static func reason(_ error: Error) -> String {
+        let e = error as NSError
+        if let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return e.localizedDescription
+    }
+
+    /// Writes `data` to `name` atomically (temporary file in the same folder, then rename); the temporary file
+    /// is removed if anything fails.
     public func write(_ name: String, _ data: Data) throws(OutputError) {
-        let final = (path as NSString).appendingPathComponent(name)
-        let temporary = (path as NSString).appendingPathComponent(".\(name).partial")
+        try RunDirectory.writeAtomically(data, to: (path as NSString).appendingPathComponent(name))
+    }
+
+    /// Writes `data` to `final` through a temporary file in the same folder and a rename, so readers see the old
+    /// file or the new one, never half of one.
+    public static func writeAtomically(_ data: Data, to final: String) throws(OutputError) {
+        let folder = (final as NSString).deletingLastPathComponent
+        let temporary = (folder as NSString).appendingPathComponent(".\((final as NSString).lastPathComponent).partial")
         do {
             try data.write(to: URL(fileURLWithPath: temporary))
-            if rename(temporary, final) != 0 {
-                throw OutputError("cannot rename \(temporary) to \(final): \(String(cString: strerror(errno)))")
-            }
-        } catch let e as OutputError {
-            throw e
         } catch {
             unlink(temporary)
-            throw OutputError("cannot write \(final): \(error.localizedDescription)")
+            throw OutputError("cannot write \(final) (\(RunDirectory.reason(error)))")
+        }
+        if rename(temporary, final) != 0 {
+            let why = String(cString: strerror(errno))
+            unlink(temporary)
+            throw OutputError("cannot write \(final) (\(why))")
         }
     }
 
     public func write(_ name: String, text: String) throws(OutputError) { try write(name, Data(text.utf8)) }
 
-    /// The metrics file: header and one row per epoch. Numbers are printed in Swift's shortest round-trip form,
-    /// so equal doubles give equal text.
+    /// Starts `metrics.csv` with its header.
+    public func startMetrics() throws(OutputError) { try write("metrics.csv", text: RunDirectory.metricsHeader) }
+
+    /// Appends one epoch's row to `metrics.csv` with a single write.
+    public func appendMetrics(_ m: EpochMetrics) throws(OutputError) {
+        let file = (path as NSString).appendingPathComponent("metrics.csv")
+        let fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw OutputError("cannot append to \(file) (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        let row = Array(RunDirectory.metricsRow(m).utf8)
+        let written = row.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        if written != row.count { throw OutputError("cannot append to \(file) (\(String(cString: strerror(errno))))") }
+    }
+
+    /// One row: numbers in Swift's shortest round-trip form, so equal doubles give equal text.
+    public static func metricsRow(_ m: EpochMetrics) -> String {
+        "\(m.epoch),\(m.trainLoss),\(m.testAccuracy),\(String(format: "%.3f", m.seconds)),\(m.testLoss),\(m.trainAccuracy)\n"
+    }
+
+    /// The whole metrics file for `rows`.
     public static func metricsCSV(_ rows: [EpochMetrics]) -> String {
-        var s = "epoch,train_loss,test_accuracy,seconds,test_loss,train_accuracy\n"
-        for m in rows {
-            s += "\(m.epoch),\(m.trainLoss),\(m.testAccuracy),\(String(format: "%.3f", m.seconds)),\(m.testLoss),\(m.trainAccuracy)\n"
-        }
-        return s
+        rows.reduce(metricsHeader) { $0 + metricsRow($1) }
     }
 }

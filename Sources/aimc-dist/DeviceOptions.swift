@@ -1,0 +1,90 @@
+import AIMCCore
+import ArgumentParser
+import Foundation
+
+extension DeviceConfig.Family: ExpressibleByArgument {}
+extension DeviceConfig.CycleToCycleMode: ExpressibleByArgument {}
+extension ZeroShift: ExpressibleByArgument {}
+
+/// Device options shared by `train` and `device`: a preset, then individual parameters on top of it.
+struct DeviceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Start from a named device (see `aimc-dist presets`).", valueName: "name"))
+    var devicePreset: String?
+    @Option(help: "Response-function family (default soft-bounds).") var family: DeviceConfig.Family?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Response granularity dw_min (default 0.001).", valueName: "x")) var dwMin: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Number of states (w_max - w_min)/dw_min, instead of --dw-min.", valueName: "n")) var nStates: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Symmetric bounds w in [-tau, tau] (default 0.6).", valueName: "x")) var tau: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Upper bound w_max (overrides --tau).", valueName: "x")) var wMax: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Lower bound w_min, negative (overrides --tau).", valueName: "x")) var wMin: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Asymmetry c in (-1, 1): up steps x (1+c), down steps x (1-c) (default 0).", valueName: "c")) var asymmetry: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("aihwkit's one-sided asymmetry up_down in (-1, 1) (default 0).", valueName: "x")) var upDown: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("gamma_res of the power and exponential families (default 1).", valueName: "g")) var gammaRes: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("aihwkit gamma_up (linear-step slope, exp-step exponent).", valueName: "g")) var gammaUp: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("aihwkit gamma_down (linear-step slope, exp-step exponent).", valueName: "g")) var gammaDown: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("aihwkit pow_gamma of the pow-step family (default 1).", valueName: "g")) var powGamma: Double?
+    @Option(help: ArgumentHelp("CSV of w,q_plus,q_minus rows for the piecewise family.", valueName: "file")) var piecewiseTable: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Cycle-to-cycle noise, relative to dw_min (default 0.3).", valueName: "x")) var dwMinStd: Double?
+    @Option(help: "Cycle-to-cycle noise form: additive (paper Eq. 26, default) or multiplicative (aihwkit).") var c2cMode: DeviceConfig.CycleToCycleMode?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Device-to-device spread of dw_min (default 0.3).", valueName: "x")) var dwMinDtod: Double?
+    @Flag(help: "Draw dw_min spreads log-normally (aihwkit dw_min_dtod_log_normal).") var dwMinDtodLogNormal = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("Device-to-device spread of w_max, relative (default 0.3).", valueName: "x")) var wMaxDtod: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Device-to-device spread of w_min, relative (default 0.3).", valueName: "x")) var wMinDtod: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Device-to-device spread of the asymmetry c (default 0).", valueName: "x")) var asymmetryDtod: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Device-to-device spread of up_down (aihwkit up_down_dtod; default 0).", valueName: "x")) var upDownDtod: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Device-to-device spread of gamma (default 0).", valueName: "x")) var gammaDtod: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Device-to-device spread of the symmetric point (absolute; default 0).", valueName: "x")) var symmetricPointDtod: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Tile-to-tile spread of dw_min, relative (default 0).", valueName: "x")) var t2tDwMin: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Tile-to-tile shift of the symmetric point (absolute; default 0).", valueName: "x")) var t2tSymmetricPoint: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Tile-to-tile spread of the range, relative (default 0).", valueName: "x")) var t2tRange: Double?
+
+    /// Applies the preset and the options to `base`.
+    func apply(to base: DeviceConfig) throws -> DeviceConfig {
+        var d = base
+        if let devicePreset {
+            guard let p = DevicePresets.named(devicePreset) else {
+                throw ConfigError(key: "device", option: "--device-preset",
+                                  message: "must be one of \(DevicePresets.names.joined(separator: ", ")); got \(devicePreset)")
+            }
+            d = p.device
+        }
+        if let family { d.family = family }
+        if let dwMin { d.dwMin = dwMin }
+        if let nStates { d.nStates = nStates }
+        if let tau { d.wMax = tau; d.wMin = -tau }
+        if let wMax { d.wMax = wMax }
+        if let wMin { d.wMin = wMin }
+        if let asymmetry { d.asymmetry = asymmetry }
+        if let upDown { d.upDown = upDown }
+        if let gammaRes { d.gamma = gammaRes }
+        if let gammaUp { d.gammaUp = gammaUp }
+        if let gammaDown { d.gammaDown = gammaDown }
+        if let powGamma { d.powGamma = powGamma }
+        if let piecewiseTable { d.piecewiseTable = piecewiseTable }
+        if let dwMinStd { d.dwMinStd = dwMinStd }
+        if let c2cMode { d.c2cMode = c2cMode }
+        if let dwMinDtod { d.dwMinDtod = dwMinDtod }
+        if dwMinDtodLogNormal { d.dwMinDtodLogNormal = true }
+        if let wMaxDtod { d.wMaxDtod = wMaxDtod }
+        if let wMinDtod { d.wMinDtod = wMinDtod }
+        if let asymmetryDtod { d.asymmetryDtod = asymmetryDtod }
+        if let upDownDtod { d.upDownDtod = upDownDtod }
+        if let gammaDtod { d.gammaDtod = gammaDtod }
+        if let symmetricPointDtod { d.symmetricPointDtod = symmetricPointDtod }
+        if let t2tDwMin { d.t2tDwMin = t2tDwMin }
+        if let t2tSymmetricPoint { d.t2tSymmetricPoint = t2tSymmetricPoint }
+        if let t2tRange { d.t2tRange = t2tRange }
+        return d
+    }
+}
+
+/// `aimc-dist presets`: the named devices.
+struct Presets: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the named devices (use with --device-preset).")
+
+    func run() throws {
+        let width = DevicePresets.names.map(\.count).max() ?? 0
+        for p in DevicePresets.all {
+            print(p.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + "[\(p.device.family.rawValue)] " + p.summary)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Figures from aimc-dist's CSV output (needs matplotlib: pip install matplotlib).
+
+  scripts/plot.py device DIR [DIR ...] -o device.png     response curves and pulse response of `aimc-dist device --output DIR`
+  scripts/plot.py metrics DIR [DIR ...] -o metrics.png   test accuracy and train loss per epoch of training runs (--output DIR)
+"""
+import argparse
+import csv
+import os
+import sys
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        sys.exit(f"plot: {path} has no rows")
+    return rows
+
+
+def column(rows, name):
+    return [float(r[name]) for r in rows]
+
+
+def plot_device(args, plt):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for d in args.dirs:
+        label = args.labels[args.dirs.index(d)] if args.labels else os.path.basename(os.path.normpath(d))
+        response = read_csv(os.path.join(d, "response.csv"))
+        w = column(response, "w")
+        line, = left.plot(w, column(response, "q_plus"), label=f"{label}: q+")
+        left.plot(w, column(response, "q_minus"), "--", color=line.get_color(), label=f"{label}: q-")
+        pulses = read_csv(os.path.join(d, "pulse_response.csv"))
+        k = column(pulses, "pulse")
+        right.plot(k, column(pulses, "w_c2c"), color=line.get_color(), alpha=0.45, lw=0.8, label=f"{label}: with c2c")
+        right.plot(k, column(pulses, "w_ideal"), color=line.get_color(), lw=1.6, label=f"{label}: no c2c")
+    left.set_xlabel("weight w")
+    left.set_ylabel("step / dw_min")
+    left.set_title("response functions q+(w), q-(w)")
+    left.axhline(1, color="grey", lw=0.5)
+    left.legend(fontsize=8)
+    right.set_xlabel("pulse number (up, then down)")
+    right.set_ylabel("weight w")
+    right.set_title("pulse response")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.output, dpi=110)
+
+
+def plot_metrics(args, plt):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for d in args.dirs:
+        label = args.labels[args.dirs.index(d)] if args.labels else os.path.basename(os.path.normpath(d))
+        rows = read_csv(os.path.join(d, "metrics.csv"))
+        epoch = column(rows, "epoch")
+        left.plot(epoch, [100 * a for a in column(rows, "test_accuracy")], marker="o", label=label)
+        right.plot(epoch, column(rows, "train_loss"), marker="o", label=label)
+    left.set_xlabel("epoch")
+    left.set_ylabel("test accuracy (%)")
+    right.set_xlabel("epoch")
+    right.set_ylabel("train loss")
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.output, dpi=110)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=["device", "metrics"])
+    parser.add_argument("dirs", nargs="+", help="output folders of aimc-dist")
+    parser.add_argument("-o", "--output", required=True, help="PNG file to write")
+    parser.add_argument("--labels", nargs="*", help="one label per folder")
+    args = parser.parse_args()
+    if args.labels and len(args.labels) != len(args.dirs):
+        sys.exit("plot: give one --labels entry per folder")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit("plot: matplotlib is missing (pip install matplotlib)")
+    {"device": plot_device, "metrics": plot_metrics}[args.kind](args, plt)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
