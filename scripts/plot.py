@@ -3,6 +3,7 @@
 
   scripts/plot.py device DIR [DIR ...] -o device.png     response curves and pulse response of `aimc-dist device --output DIR`
   scripts/plot.py metrics DIR [DIR ...] -o metrics.png   test accuracy and train loss per epoch of training runs (--output DIR)
+  scripts/plot.py lsq DIR -o lsq.png                     error curves of `aimc-dist lsq --output DIR`, one panel per asymmetry c
 """
 import argparse
 import csv
@@ -64,9 +65,35 @@ def plot_metrics(args, plt):
     fig.savefig(args.output, dpi=110)
 
 
+def plot_lsq(args, plt):
+    rows = read_csv(os.path.join(args.dirs[0], "lsq.csv"))
+    cs = sorted({float(r["asymmetry"]) for r in rows})
+    fig, axes = plt.subplots(1, len(cs), figsize=(4 * len(cs), 3.8), sharey=True, squeeze=False)
+    styles = {}
+    for ax, c in zip(axes[0], cs):
+        curves = {}
+        for r in rows:
+            if float(r["asymmetry"]) != c:
+                continue
+            name = r["algorithm"] + ("" if r["algorithm"] == "analog-sgd" else
+                                     (" (P shifted)" if r["zero_shift"] != "none" else " (P not shifted)"))
+            curves.setdefault(name, ([], []))
+            curves[name][0].append(float(r["step"]))
+            curves[name][1].append(max(float(r["relative_error"]), 1e-12))
+        for name, (x, y) in sorted(curves.items()):
+            style = styles.setdefault(name, len(styles))
+            ax.semilogy(x, y, label=name, color=f"C{style}", ls="-" if "not" not in name else "--")
+        ax.set_title(f"c = {c}")
+        ax.set_xlabel("step")
+    axes[0][0].set_ylabel("||W - W*||^2 / ||W*||^2")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(args.output, dpi=110)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["device", "metrics"])
+    parser.add_argument("kind", choices=["device", "metrics", "lsq"])
     parser.add_argument("dirs", nargs="+", help="output folders of aimc-dist")
     parser.add_argument("-o", "--output", required=True, help="PNG file to write")
     parser.add_argument("--labels", nargs="*", help="one label per folder")
@@ -79,7 +106,7 @@ def main():
         import matplotlib.pyplot as plt
     except ImportError:
         sys.exit("plot: matplotlib is missing (pip install matplotlib)")
-    {"device": plot_device, "metrics": plot_metrics}[args.kind](args, plt)
+    {"device": plot_device, "metrics": plot_metrics, "lsq": plot_lsq}[args.kind](args, plt)
     print(f"wrote {args.output}")
 
 

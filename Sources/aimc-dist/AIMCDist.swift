@@ -18,7 +18,7 @@ struct AIMCDist: ParsableCommand {
           aimc-dist bench                       pulsed-update speed (ns per pulse coincidence)
         """,
         version: "0.1.0",
-        subcommands: [Train.self, DeviceCommand.self, Presets.self, Bench.self],
+        subcommands: [Train.self, LsqCommand.self, DeviceCommand.self, Presets.self, Bench.self],
         defaultSubcommand: Train.self)
 
     /// Allowed values of options whose type conversion fails before our own validation can name the range.
@@ -26,7 +26,7 @@ struct AIMCDist: ParsableCommand {
         "--epochs": "an integer in 1...100000", "--batch-size": "an integer in 1...65536",
         "--transfer-every": "an integer >= 1", "--tile-size": "an integer in 1...65536",
         "--train-limit": "an integer >= 0", "--test-limit": "an integer >= 0", "--seed": "an integer in 0...18446744073709551615",
-        "--zero-shift-pulses": "an integer in 1...10000000", "--dac-bits": "0 or an integer in 2...24",
+        "--zero-shift-pulses": "an integer in 1...10000000", "--tiles": "an integer in 2...12", "--dac-bits": "0 or an integer in 2...24",
         "--adc-bits": "0 or an integer in 2...24", "--desired-bl": "an integer in 1...32",
         "--size": "an integer in 1...16384", "--batch": "an integer in 1...4096", "--bl": "an integer in 1...32",
         "--steps": "an integer >= 1", "--repeats": "an integer >= 1", "--pulses": "an integer in 1...100000",

@@ -33,18 +33,24 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Experiment configuration (JSON or YAML); options below override it.", valueName: "file"))
     var config: String?
 
-    @Option(help: "Training algorithm (default residual; tiki-taka ignores --gamma).") var algorithm: Algorithm?
+    @Option(help: "Training algorithm (default residual; tiki-taka and tiki-taka-v2 ignore --gamma).") var algorithm: Algorithm?
     @Option(parsing: .unconditional, help: ArgumentHelp("Training epochs (1...100000; default 3).", valueName: "n")) var epochs: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Mini-batch size (1...65536; default 10).", valueName: "n")) var batchSize: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("alpha: gradient learning rate (default 0.1).", valueName: "alpha")) var lr: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("beta: transfer learning rate of Eq. 11 (default 0.4).", valueName: "beta")) var transferLr: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("gamma: mixing coefficient of W + gamma P (default 0.4).", valueName: "gamma")) var gamma: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Transfer one column of P every n mini-batches (default 1).", valueName: "n")) var transferEvery: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Columns moved at each transfer (aihwkit n_reads_per_transfer; default 1).", valueName: "n")) var transferColumns: Int?
     @Option(help: "pulsed (stochastic pulse trains; default) or expected (Eq. 2).") var updateMode: UpdateMode?
     @Option(help: "Update per sample or per mini-batch (default auto: pulsed per sample, expected per batch).") var updatePer: UpdateGranularity?
     @Flag(help: "Expected mode: add the granularity noise of Lemma 1 (arXiv 2510.02516).") var expectedNoise = false
     @Option(help: "Zero-shift the arrays that receive gradient pulses: none (default), ideal or pulsed.") var zeroShift: ZeroShift?
     @Option(parsing: .unconditional, help: ArgumentHelp("Alternating pulses per device for pulsed zero-shifting (default 1000).", valueName: "k")) var zeroShiftPulses: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile residual learning: arrays N + 1 (2...12; default 3).", valueName: "n")) var tiles: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile: period ratio between levels (default 2).", valueName: "x")) var transferEveryGrowth: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile: transfer-rate ratio between levels (default 1.2).", valueName: "x")) var transferLrGrowth: Double?
+    @Flag(help: "Multi-tile: Algorithm 1's warm start (fill tiles in turn at loss plateaus).") var warmStart = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("RIDER: rate eta of the moving average Q (default 0.1).", valueName: "eta")) var riderEta: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Largest tile edge: blocks of at most n x n devices (1...65536; default 128).", valueName: "n")) var tileSize: Int?
     @Option(help: ArgumentHelp("Hidden layer widths, comma separated (default 256,128).", valueName: "widths")) var hidden: String?
     @Option(help: "Hidden activation (default sigmoid).") var activation: Activation?
@@ -78,11 +84,17 @@ struct Train: ParsableCommand {
         if let transferLr { c.algorithm.transferLR = transferLr }
         if let gamma { c.algorithm.gamma = gamma }
         if let transferEvery { c.algorithm.transferEvery = transferEvery }
+        if let transferColumns { c.algorithm.transferColumns = transferColumns }
         if let updateMode { c.algorithm.updateMode = updateMode }
         if let updatePer { c.algorithm.updatePer = updatePer }
         if expectedNoise { c.algorithm.expectedNoise = true }
         if let zeroShift { c.algorithm.zeroShift = zeroShift }
         if let zeroShiftPulses { c.algorithm.zeroShiftPulses = zeroShiftPulses }
+        if let tiles { c.algorithm.tiles = tiles }
+        if let transferEveryGrowth { c.algorithm.transferEveryGrowth = transferEveryGrowth }
+        if let transferLrGrowth { c.algorithm.transferLRGrowth = transferLrGrowth }
+        if warmStart { c.algorithm.warmStart = true }
+        if let riderEta { c.algorithm.riderEta = riderEta }
         if let tileSize { c.model.tileSize = tileSize }
         if let hidden {
             let parts = hidden.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }

@@ -101,7 +101,8 @@ struct MultiRankTests {
 
     /// Same seed and config at -n 1, 2 and 3: identical printed metrics, metrics.csv (but for wall time) and
     /// weights digest, for every algorithm.
-    @Test("Bitwise-identical metrics and digest at 1, 2 and 3 ranks", arguments: ["residual", "analog-sgd", "tiki-taka", "digital-sgd"])
+    @Test("Bitwise-identical metrics and digest at 1, 2 and 3 ranks", arguments: ["residual", "analog-sgd", "tiki-taka", "digital-sgd", "tiki-taka-v2", "residual-v2",
+                                                                                  "multi-tile-residual", "rider"])
     func rankCountInvariance(algorithm: String) throws {
         var digests = [String](), metrics = [[String]](), lines = [[String]]()
         for n in [1, 2, 3] {

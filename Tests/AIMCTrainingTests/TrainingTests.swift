@@ -156,8 +156,8 @@ struct TrainingTests {
             #expect(block.arrays[0].weights[k] == w0[k])
             #expect(abs(Double(block.effective[k]) - (Double(w0[k]) + 0.4 * p[k])) < 1e-6)
         }
-        block.transfer(step: 0)
-        block.transfer(step: 1)
+        block.transfer(after: 0)
+        block.transfer(after: 1)
         #expect(block.transferColumn == 2)
         for i in 0..<2 {
             for j in 0..<3 {

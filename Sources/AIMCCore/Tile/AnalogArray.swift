@@ -375,6 +375,36 @@ public final class AnalogArray {
         }
     }
 
+    // MARK: Single-device pulses (threshold transfers)
+
+    struct FireVisitor<N: PulseNoise>: ResponseVisitor {
+        let array: AnalogArray, element: Int, count: Int, down: Bool, noise: UnsafeMutablePointer<RandomStream>
+        mutating func visit<R: Response>(_ r: R) {
+            let c = array.cells[element]
+            var w = array.weights[element]
+            for _ in 0..<count { w = N.pulse(r, c, w, down: down, &noise.pointee) }
+            array.weights[element] = w
+        }
+    }
+
+    /// Fires `count` pulses of one sign on element i, one by one (the threshold transfers of Tiki-Taka v2 and
+    /// Residual Learning v2): with the device's cycle-to-cycle noise from `noise` when `noisy`, else the mean pulse.
+    public func firePulses(element i: Int, count: Int, down: Bool, noisy: Bool, noise: inout RandomStream) {
+        guard count > 0 else { return }
+        withUnsafeMutablePointer(to: &noise) { p in
+            if !noisy || device.dwMinStd == 0 {
+                var v = FireVisitor<NoNoise>(array: self, element: i, count: count, down: down, noise: p)
+                model.visit(&v)
+            } else if device.c2cMode == .additive {
+                var v = FireVisitor<AdditiveNoise>(array: self, element: i, count: count, down: down, noise: p)
+                model.visit(&v)
+            } else {
+                var v = FireVisitor<MultiplicativeNoise>(array: self, element: i, count: count, down: down, noise: p)
+                model.visit(&v)
+            }
+        }
+    }
+
     // MARK: Pulsed update, one mini-batch (the paper's model)
 
     /// One pulsed update of a whole mini-batch (the model behind the paper's analysis and Lemma 1 of

@@ -1,10 +1,14 @@
 import AIMCCore
 import Crypto
+import Foundation
 
-/// One weight block with the arrays its algorithm needs, on its owner rank:
-/// - digital SGD: a floating-point matrix;
-/// - Analog SGD: the array W;
-/// - Tiki-Taka / Residual Learning: arrays W (index 0) and P (index 1).
+/// One weight block with the arrays its algorithm needs, on its owner rank. Arrays follow arXiv 2510.02516's
+/// indexing: W(0) is the most significant (the main array W), W(N) receives the gradient pulses:
+/// - digital SGD: a floating-point matrix, no arrays;
+/// - Analog SGD: [W] (N = 0);
+/// - Tiki-Taka v1/v2, Residual Learning v1/v2, RIDER: [W, P] (N = 1), plus a digital buffer H (v2) or the moving
+///   average Q (RIDER);
+/// - multi-tile residual learning: [W(0), ..., W(N)].
 ///
 /// It reads (forward, backward) through its own periphery and updates only its own arrays, so no weight data
 /// ever leaves the owner. Every random draw is keyed by (seed, purpose, global block index, array index) and
@@ -13,26 +17,36 @@ public final class WeightBlock {
     public let info: BlockInfo
     public let algorithm: Algorithm
     let seed: UInt64
-    let gamma: Float
     let alpha: Float
-    let beta: Float
     let mode: UpdateMode
     let perSample: Bool
     let expectedNoise: Bool
     let forwardIO: IOConfig, backwardIO: IOConfig, transferIO: IOConfig
     let update: UpdateConfig
+    let gamma: Float
+    let riderEta: Float
+    let columnsPerTransfer: Int
 
-    /// Analog arrays: [W] (Analog SGD) or [W, P] (Tiki-Taka, Residual Learning).
+    /// Analog arrays W(0), ..., W(N).
     public let arrays: [AnalogArray]
+    /// Coefficient of each array in the weight the reads see (1, gamma, gamma^2, ...; 0 for Tiki-Taka's P).
+    public let coefficients: [Float]
     /// Digital SGD weights (rows x cols) or nil.
     let digital: UnsafeMutablePointer<Float>?
-    /// The weights the forward and backward passes read: (W - ref) + gamma (P - ref), or W's own storage when that
-    /// is the same thing (Analog SGD and Tiki-Taka without a reference on W).
+    /// Digital buffer: H (Tiki-Taka v2, Residual Learning v2) or Q (RIDER), rows x cols; nil otherwise.
+    public let buffer: UnsafeMutablePointer<Float>?
+    /// The weights the forward and backward passes read: sum_n c_n (W(n) - ref_n) - gamma Q, or W's own storage when
+    /// that is the same thing.
     public let effective: UnsafeMutablePointer<Float>
     let ownsEffective: Bool
 
-    /// Next column of P to transfer (columns cycle within the block).
-    public private(set) var transferColumn = 0
+    /// Transfer schedule: for source array s (1...N), its period in steps, its rate, and its next column.
+    public let periods: [Int]
+    public let rates: [Float]
+    public private(set) var columns: [Int]
+    /// Multi-tile warm start (Algorithm 1): while `warmTarget < N`, the gradient tile transfers into W(warmTarget).
+    public private(set) var warmTarget: Int
+
     public private(set) var gradientPulses = PulseStatistics()
     public private(set) var transferPulses = PulseStatistics()
     public private(set) var transfers = 0
@@ -45,40 +59,64 @@ public final class WeightBlock {
     var column: [Float]
     var oneHot: [Float]
 
-    /// Index of the array that receives gradient pulses.
-    var gradientArray: Int { algorithm.transfers ? 1 : 0 }
+    /// Index N of the array that receives gradient pulses.
+    public var gradientArray: Int { arrays.count - 1 }
+    /// Next column of P to transfer (source array 1).
+    public var transferColumn: Int { columns.count > 1 ? columns[1] : 0 }
 
     /// - Parameters:
     ///   - info: the block's place in the layer.
     ///   - config: the experiment (algorithm, device, periphery, seed).
     ///   - model: the device family of `config.device` (shared by the blocks of a rank).
-    ///   - initialWeights: rows x cols, row-major: programmed into W (analog) or the digital matrix; P starts at 0.
+    ///   - initialWeights: rows x cols, row-major: programmed into W(0) (analog) or the digital matrix; the other
+    ///     arrays start at weight 0.
     public init(info: BlockInfo, config: ExperimentConfig, model: DeviceModel, initialWeights: [Float]) {
         precondition(initialWeights.count == info.devices)
+        let a = config.algorithm
         self.info = info
-        algorithm = config.algorithm.name
+        algorithm = a.name
         seed = config.seed
-        gamma = Float(config.algorithm.effectiveGamma)
-        alpha = Float(config.algorithm.lr)
-        beta = Float(config.algorithm.transferLR)
-        mode = config.algorithm.updateMode
-        perSample = config.algorithm.perSample
-        expectedNoise = config.algorithm.expectedNoise
+        alpha = Float(a.lr)
+        mode = a.updateMode
+        perSample = a.perSample
+        expectedNoise = a.expectedNoise
         forwardIO = algorithm == .digitalSGD ? .perfect : config.forward
         backwardIO = algorithm == .digitalSGD ? .perfect : config.backward
         transferIO = config.transfer
         update = config.update
+        gamma = Float(a.effectiveGamma)
+        riderEta = Float(a.riderEta)
+        columnsPerTransfer = min(a.transferColumns, info.cols)
         let n = info.devices
+        let count = a.arrayCount
         var arrays = [AnalogArray]()
-        for a in 0..<algorithm.arrayCount {
-            let id = UInt64(info.index), ai = UInt64(a)
+        for k in 0..<count {
+            let id = UInt64(info.index), ai = UInt64(k)
             arrays.append(AnalogArray(rows: info.rows, cols: info.cols, model: model,
                                       key: StreamKey(seed: config.seed, purpose: .deviceToDevice, id, ai),
                                       tileKey: StreamKey(seed: config.seed, purpose: .tileToTile, id, ai)))
         }
         self.arrays = arrays
+        coefficients = (0..<count).map { k in
+            k == 0 ? 1 : (a.name.mixes ? Float(pow(a.effectiveGamma, Double(k))) : 0)
+        }
+        // Schedule: source s transfers every transfer_every * growth^(N - s) steps at rate transfer_lr * growth^(s - 1).
+        let N = max(count - 1, 0)
+        periods = (0...max(N, 0)).map { s in
+            s == 0 ? 0 : max(1, Int((Double(a.transferEvery) * pow(a.transferEveryGrowth, Double(N - s))).rounded()))
+        }
+        rates = (0...max(N, 0)).map { s in s == 0 ? 0 : Float(a.transferLR * pow(a.transferLRGrowth, Double(s - 1))) }
+        columns = Array(repeating: 0, count: N + 1)
+        warmTarget = algorithm == .multiTileResidual && a.warmStart ? 0 : N
         column = [Float](repeating: 0, count: info.rows)
         oneHot = [Float](repeating: 0, count: info.cols)
+        if [.tikiTakaV2, .residualV2, .rider].contains(algorithm) {
+            let b = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            b.initialize(repeating: 0, count: n)
+            buffer = b
+        } else {
+            buffer = nil
+        }
         if algorithm == .digitalSGD {
             let d = UnsafeMutablePointer<Float>.allocate(capacity: n)
             initialWeights.withUnsafeBufferPointer { d.initialize(from: $0.baseAddress!, count: n) }
@@ -87,21 +125,22 @@ public final class WeightBlock {
             ownsEffective = false
         } else {
             digital = nil
-            let target = algorithm.transfers ? 1 : 0
             var pulses: UInt64 = 0, without = 0
-            if config.algorithm.zeroShift != .none {
+            if a.zeroShift != .none {
+                let target = count - 1
                 var s = RandomStream(key: StreamKey(seed: config.seed, purpose: .zeroShift, UInt64(info.index), UInt64(target)))
-                (pulses, without) = arrays[target].zeroShift(config.algorithm.zeroShift, pulses: config.algorithm.zeroShiftPulses,
-                                                             stream: &s)
+                (pulses, without) = arrays[target].zeroShift(a.zeroShift, pulses: a.zeroShiftPulses, stream: &s)
             }
             arrays[0].setWeights(initialWeights)
-            if (algorithm == .residual && gamma != 0) || arrays[0].reference != nil {
+            let aliasable = arrays[0].reference == nil && coefficients.dropFirst().allSatisfy { $0 == 0 }
+                && !(algorithm == .rider && gamma != 0)
+            if aliasable {
+                effective = arrays[0].weights
+                ownsEffective = false
+            } else {
                 effective = .allocate(capacity: n)
                 effective.initialize(repeating: 0, count: n)
                 ownsEffective = true
-            } else {
-                effective = arrays[0].weights
-                ownsEffective = false
             }
             zeroShiftPulses = pulses
             devicesWithoutSymmetricPoint = without
@@ -111,14 +150,20 @@ public final class WeightBlock {
 
     deinit {
         digital?.deallocate()
+        buffer?.deallocate()
         if ownsEffective { effective.deallocate() }
     }
 
-    /// Recomputes the weights the reads see after an update: (W - ref) + gamma (P - ref).
+    /// Recomputes the weights the reads see after an update: sum_n c_n (W(n) - ref_n), minus gamma Q for RIDER.
     func refreshEffective() {
         guard ownsEffective else { return }
         arrays[0].readWeights(into: effective)
-        if algorithm == .residual && gamma != 0 { arrays[1].readWeights(into: effective, scale: gamma, accumulate: true) }
+        for k in 1..<arrays.count where coefficients[k] != 0 {
+            arrays[k].readWeights(into: effective, scale: coefficients[k], accumulate: true)
+        }
+        if algorithm == .rider, let q = buffer, gamma != 0 {
+            for i in 0..<info.devices { effective[i] -= gamma * q[i] }
+        }
     }
 
     // MARK: Reads
@@ -145,7 +190,7 @@ public final class WeightBlock {
                            io: backwardIO, noise: noise, scratch: scratch)
     }
 
-    // MARK: Updates
+    // MARK: Gradient update
 
     func withDeltaBuffer<T>(_ body: (UnsafeMutablePointer<Float>) -> T) -> T {
         let n = info.devices
@@ -153,11 +198,10 @@ public final class WeightBlock {
         return deltaBuffer.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
     }
 
-    /// The gradient update of one mini-batch, requesting dW = -alpha sum_b d_b x_b^T:
-    /// digital SGD applies it exactly; Analog SGD pulses it into W; Tiki-Taka and Residual Learning into P
-    /// (Eq. 10). Pulsed per sample: one rank-one pulsed update per sample (aihwkit); pulsed per batch: binomial
-    /// pulse counts of the summed dW (Lemma 1's model); expected: Eq. 2 per sample or per batch, optionally with
-    /// Lemma 1's granularity noise.
+    /// The gradient update of one mini-batch, requesting dW = -alpha sum_b d_b x_b^T: digital SGD applies it
+    /// exactly; the analog algorithms pulse it into W(N) (W for Analog SGD, P for the residual ones; Eq. 10).
+    /// Pulsed per sample: one rank-one pulsed update per sample (aihwkit); pulsed per batch: binomial pulse counts
+    /// of the summed dW (Lemma 1's model); expected: Eq. 2 per sample or per batch, optionally with Lemma 1's noise.
     public func gradientUpdate(input: UnsafePointer<Float>, inputStride: Int, delta: UnsafePointer<Float>,
                                deltaStride: Int, batch: Int, step: UInt64) {
         let x = input + info.colStart, d = delta + info.rowStart
@@ -205,45 +249,110 @@ public final class WeightBlock {
         refreshEffective()
     }
 
-    /// The transfer of Eq. 11 for one column: read column k of P through the transfer periphery (one-hot input,
-    /// output noise, ADC) and update W's column k by +beta * (read column): pulsed (x = e_k, d = -column,
-    /// lr = beta) or expected (Eq. 2). Columns cycle 0, 1, ..., cols - 1, 0, ...
-    public func transfer(step: UInt64) {
+    // MARK: Transfers
+
+    /// The transfers due after training step `step` (0-based), by the algorithm's schedule (each moving
+    /// `transfer_columns` consecutive columns): Tiki-Taka, Residual Learning (v1, v2) and RIDER move P into W
+    /// every `transfer_every` steps;
+    /// multi-tile residual learning moves one column of W(s) into W(s-1) every period_s steps, from the gradient
+    /// tile down (Algorithm 1), or, during its warm start, from W(N) into W(warmTarget).
+    public func transfer(after step: Int64) {
         guard algorithm.transfers else { return }
-        let k = transferColumn
-        let p = arrays[1], w = arrays[0]
-        let noise = NoiseSource(key: StreamKey(seed: seed, purpose: .transferReadNoise, UInt64(info.index)),
+        let next = step + 1
+        let N = gradientArray
+        if algorithm == .multiTileResidual && warmTarget < N {
+            if next % Int64(periods[N]) == 0 {
+                for _ in 0..<columnsPerTransfer { transferColumn(from: N, into: warmTarget, step: step) }
+            }
+        } else {
+            for s in stride(from: N, through: 1, by: -1) where next % Int64(periods[s]) == 0 {
+                for _ in 0..<columnsPerTransfer { transferColumn(from: s, into: s - 1, step: step) }
+            }
+        }
+        refreshEffective()
+    }
+
+    /// Moves multi-tile residual learning's warm start to the next target tile (on a loss plateau).
+    public func advanceWarmStart() {
+        if warmTarget < gradientArray { warmTarget += 1 }
+    }
+
+    /// One column transfer from array `source` into array `target` (Eq. 11 and its variants): read column k of the
+    /// source through the transfer periphery (one-hot input: output noise and ADC), then
+    /// - v1 (Tiki-Taka, Residual Learning, multi-tile): pulse rate * column into the target's column k;
+    /// - Tiki-Taka v2: H_k += rate * column, fire n = min(floor(|H|/dw_min), BL) pulses of sign(H), H -= n sign dw_min;
+    /// - Residual Learning v2: H_k = (1 - rate) H_k + rate * column, fire one pulse of sign(H) where |H| >= dw_min;
+    /// - RIDER: d = column - Q_k; Q_k = (1 - eta) Q_k + eta column; pulse rate * d into the target's column k.
+    /// Pulses are stochastic trains (pulsed mode) or Eq. 2 (expected mode).
+    func transferColumn(from source: Int, into target: Int, step: Int64) {
+        let k = columns[source]
+        let src = arrays[source], dst = arrays[target]
+        let rate = rates[source]
+        let rows = info.rows, cols = info.cols
+        let t = UInt64(step)
+        let noise = NoiseSource(key: StreamKey(seed: seed, purpose: .transferReadNoise, UInt64(info.index), UInt64(source)),
                                 step: UInt32(truncatingIfNeeded: step))
-        column.withUnsafeMutableBufferPointer { col in
-            p.readColumn(k, into: col.baseAddress!)
-            Periphery.readOneHot(col.baseAddress!, count: info.rows, index: k, io: transferIO, noise: noise)
+        let trainKey = StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), UInt64(target))
+        let noiseKey = StreamKey(seed: seed, purpose: .cycleToCycle, UInt64(info.index), UInt64(target))
+        let sub = 0x8000_0000 | UInt32(source) << 24 | UInt32(k)
+        var c2c = RandomStream(key: noiseKey, step: t, sub: sub)
+        column.withUnsafeMutableBufferPointer { colBuffer in
+            let col = colBuffer.baseAddress!
+            src.readColumn(k, into: col)
+            Periphery.readOneHot(col, count: rows, index: k, io: transferIO, noise: noise)
+            switch algorithm {
+            case .tikiTakaV2, .residualV2:
+                let h = buffer!
+                let dw = dst.model.dwMin
+                let decay: Float = algorithm == .residualV2 ? 1 - rate : 1
+                let maxPulses = algorithm == .residualV2 ? 1 : update.desiredBL
+                var fired: UInt64 = 0
+                for i in 0..<rows {
+                    let e = i * cols + k
+                    h[e] = decay * h[e] + rate * col[i]
+                    let n = min(Int((abs(h[e]) / dw).rounded(.down)), maxPulses)
+                    if n > 0 {
+                        dst.firePulses(element: e, count: n, down: h[e] < 0, noisy: mode == .pulsed, noise: &c2c)
+                        h[e] -= (h[e] < 0 ? -1 : 1) * Float(n) * dw
+                        fired &+= UInt64(n)
+                    }
+                }
+                transferPulses.coincidences &+= fired
+                transferPulses.updates &+= 1
+                return
+            case .rider:
+                let q = buffer!
+                for i in 0..<rows {
+                    let e = i * cols + k
+                    let read = col[i]
+                    col[i] = read - q[e]
+                    q[e] = (1 - riderEta) * q[e] + riderEta * read
+                }
+            default:
+                break
+            }
             switch mode {
             case .pulsed:
-                for i in 0..<info.rows { col[i] = -col[i] }
+                for i in 0..<rows { col[i] = -col[i] }
                 oneHot[k] = 1
-                let trainKey = StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), 0)
-                let noiseKey = StreamKey(seed: seed, purpose: .cycleToCycle, UInt64(info.index), 0)
-                var trains = RandomStream(key: trainKey, step: step, sub: 0x8000_0000 | UInt32(k))
-                var c2c = RandomStream(key: noiseKey, step: step, sub: 0x8000_0000 | UInt32(k))
+                var trains = RandomStream(key: trainKey, step: t, sub: sub)
                 transferPulses += oneHot.withUnsafeBufferPointer { x in
-                    w.pulsedUpdate(x: x.baseAddress!, d: col.baseAddress!, lr: beta, update: update,
-                                   trains: &trains, noise: &c2c)
+                    dst.pulsedUpdate(x: x.baseAddress!, d: col, lr: rate, update: update, trains: &trains, noise: &c2c)
                 }
                 oneHot[k] = 0
             case .expected:
-                for i in 0..<info.rows { col[i] *= beta }
-                w.expectedUpdate(column: k, delta: col.baseAddress!)
+                for i in 0..<rows { col[i] *= rate }
+                dst.expectedUpdate(column: k, delta: col)
             }
         }
-        transferColumn = (k + 1) % info.cols
+        columns[source] = (k + 1) % cols
         transfers += 1
-        refreshEffective()
     }
 
     // MARK: Digest
 
-    /// SHA-256 over the block's arrays in order (digital matrix, or W then P, each followed by its reference if it
-    /// has one), as little-endian Float32 bytes.
+    /// SHA-256 over the block's state in order: the digital matrix, or each array (then its reference, if any),
+    /// then the digital buffer H or Q, as little-endian Float32 bytes.
     public func digest() -> [UInt8] {
         var h = SHA256()
         let n = info.devices * MemoryLayout<Float>.size
@@ -252,6 +361,7 @@ public final class WeightBlock {
             h.update(bufferPointer: UnsafeRawBufferPointer(start: a.weights, count: n))
             if let r = a.reference { h.update(bufferPointer: UnsafeRawBufferPointer(start: r, count: n)) }
         }
+        if let b = buffer { h.update(bufferPointer: UnsafeRawBufferPointer(start: b, count: n)) }
         return Array(h.finalize())
     }
 }

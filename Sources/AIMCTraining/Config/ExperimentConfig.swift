@@ -1,6 +1,6 @@
 import AIMCCore
 
-/// The training algorithms (paper Sections 3-5).
+/// The training algorithms (paper Sections 3-5; arXiv 2510.02516; arXiv 2602.21321).
 public enum Algorithm: String, Codable, Sendable, CaseIterable {
     /// Floating-point SGD with exact products: the reference.
     case digitalSGD = "digital-sgd"
@@ -8,20 +8,36 @@ public enum Algorithm: String, Codable, Sendable, CaseIterable {
     case analogSGD = "analog-sgd"
     /// Tiki-Taka v1: Residual Learning with gamma = 0 (the forward pass sees W only).
     case tikiTaka = "tiki-taka"
+    /// Tiki-Taka v2 (paper App. D): gradients at W, pulsed into P; a digital buffer H accumulates beta times the
+    /// read columns of P and whole pulses (up to BL) move from H into W when |H| >= dw_min.
+    case tikiTakaV2 = "tiki-taka-v2"
     /// Residual Learning (paper Eqs. 9-11): arrays W and P, forward and backward on W + gamma P.
     case residual
+    /// Residual Learning v2 (paper Section 5): H <- (1 - beta) H + beta (read P column); one pulse of sign(H) on W
+    /// when |H| >= dw_min, and H -= sign(H) dw_min.
+    case residualV2 = "residual-v2"
+    /// Multi-tile residual learning (arXiv 2510.02516): arrays W(0..N), forward on sum_n gamma^n W(n), gradient
+    /// pulses on W(N), column transfers from W(n+1) into W(n) on nested periods.
+    case multiTileResidual = "multi-tile-residual"
+    /// RIDER (arXiv 2602.21321, Alg. 2): forward on W + gamma (P - Q) with Q a digital moving average of P's
+    /// reads, Q <- (1 - eta) Q + eta P; transfers beta (P - Q_old) into W. No zero-shifting needed.
+    case rider
 
-    /// Number of analog arrays per weight block.
-    public var arrayCount: Int {
+    /// Whether the algorithm has a residual array P (index 1) and transfers it into W.
+    public var transfers: Bool { self != .digitalSGD && self != .analogSGD }
+
+    /// Number of analog arrays per weight block for `tiles` (multi-tile: N + 1 = tiles).
+    public func arrayCount(tiles: Int) -> Int {
         switch self {
         case .digitalSGD: return 0
         case .analogSGD: return 1
-        case .tikiTaka, .residual: return 2
+        case .multiTileResidual: return tiles
+        default: return 2
         }
     }
 
-    /// Whether the algorithm transfers P into W.
-    public var transfers: Bool { self == .tikiTaka || self == .residual }
+    /// Whether the forward pass mixes in the residual arrays (gamma > 0).
+    public var mixes: Bool { self == .residual || self == .residualV2 || self == .multiTileResidual || self == .rider }
 }
 
 /// How the gradient reaches the devices.
@@ -77,6 +93,8 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
     public var gamma: Double = 0.4
     /// One column of P is transferred every `transfer_every` mini-batches, columns cycling per block.
     public var transferEvery: Int = 1
+    /// Columns read and transferred at each transfer (aihwkit's n_reads_per_transfer).
+    public var transferColumns: Int = 1
     public var updateMode: UpdateMode = .pulsed
     public var updatePer: UpdateGranularity = .auto
     /// Expected mode: add the granularity noise of Lemma 1 (arXiv 2510.02516).
@@ -86,13 +104,27 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
     public var zeroShift: ZeroShift = .none
     /// Alternating pulses per device for pulsed zero-shifting.
     public var zeroShiftPulses: Int = 1000
+    /// Multi-tile residual learning: number of arrays N + 1 (2 is Residual Learning).
+    public var tiles: Int = 3
+    /// Multi-tile: the transfer period of level n (from W(n+1) into W(n)) is transfer_every * growth^(N-1-n), so the
+    /// most significant tiles change slowest (the nested schedule of arXiv 2510.02516, Section 3.2).
+    public var transferEveryGrowth: Double = 2
+    /// Multi-tile: the transfer rate of level n is transfer_lr * growth^(N-1-n) (its code: 0.1 * 1.2^n).
+    public var transferLRGrowth: Double = 1.2
+    /// Multi-tile: Algorithm 1's warm start: fill W(0), W(1), ... in turn from the gradient tile, moving on at each
+    /// plateau of the epoch training loss, before the cascade starts.
+    public var warmStart: Bool = false
+    /// RIDER: rate eta of the digital moving average Q of P (Eq. 12).
+    public var riderEta: Double = 0.1
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case name, lr, transferLR = "transfer_lr", gamma, transferEvery = "transfer_every", updateMode = "update_mode"
+        case transferColumns = "transfer_columns"
         case updatePer = "update_per", expectedNoise = "expected_noise", zeroShift = "zero_shift"
-        case zeroShiftPulses = "zero_shift_pulses"
+        case zeroShiftPulses = "zero_shift_pulses", tiles, transferEveryGrowth = "transfer_every_growth"
+        case transferLRGrowth = "transfer_lr_growth", warmStart = "warm_start", riderEta = "rider_eta"
     }
 
     /// Per-sample updates? (`auto`: pulsed per sample, expected per mini-batch.)
@@ -104,8 +136,11 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
         }
     }
 
-    /// gamma as used: 0 for Tiki-Taka.
-    public var effectiveGamma: Double { name == .residual ? gamma : 0 }
+    /// gamma as used: 0 for Tiki-Taka v1 and v2.
+    public var effectiveGamma: Double { name.mixes ? gamma : 0 }
+
+    /// Analog arrays per block.
+    public var arrayCount: Int { name.arrayCount(tiles: tiles) }
 }
 
 public struct TrainingConfig: Codable, Sendable, Equatable {
@@ -172,6 +207,14 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         try ConfigError.require(algorithm.gamma >= 0 && algorithm.gamma <= 1e6, "algorithm.gamma", "--gamma", "must lie in [0, 1e6]", algorithm.gamma)
         try ConfigError.require(algorithm.zeroShiftPulses >= 1 && algorithm.zeroShiftPulses <= 10_000_000, "algorithm.zero_shift_pulses",
                                 "--zero-shift-pulses", "must be an integer in 1...10000000", Double(algorithm.zeroShiftPulses))
+        try ConfigError.require(algorithm.transferColumns >= 1 && algorithm.transferColumns <= 65_536, "algorithm.transfer_columns",
+                                "--transfer-columns", "must be an integer in 1...65536", Double(algorithm.transferColumns))
+        try ConfigError.require(algorithm.tiles >= 2 && algorithm.tiles <= 12, "algorithm.tiles", "--tiles", "must be an integer in 2...12", Double(algorithm.tiles))
+        try ConfigError.require(algorithm.transferEveryGrowth >= 1 && algorithm.transferEveryGrowth <= 100, "algorithm.transfer_every_growth",
+                                "--transfer-every-growth", "must lie in [1, 100]", algorithm.transferEveryGrowth)
+        try ConfigError.require(algorithm.transferLRGrowth > 0 && algorithm.transferLRGrowth <= 100, "algorithm.transfer_lr_growth",
+                                "--transfer-lr-growth", "must lie in (0, 100]", algorithm.transferLRGrowth)
+        try ConfigError.require(algorithm.riderEta > 0 && algorithm.riderEta <= 1, "algorithm.rider_eta", "--rider-eta", "must lie in (0, 1]", algorithm.riderEta)
         try ConfigError.require(algorithm.transferEvery >= 1, "algorithm.transfer_every", "--transfer-every", "must be an integer >= 1", Double(algorithm.transferEvery))
         try ConfigError.require(training.epochs >= 1 && training.epochs <= 100_000, "training.epochs", "--epochs", "must be an integer in 1...100000", Double(training.epochs))
         try ConfigError.require(training.batchSize >= 1 && training.batchSize <= 65_536, "training.batch_size", "--batch-size", "must be an integer in 1...65536", Double(training.batchSize))

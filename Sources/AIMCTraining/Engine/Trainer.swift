@@ -73,6 +73,22 @@ public final class Trainer {
         return (g, t)
     }
 
+    /// Epoch training losses since the last warm-start move (multi-tile residual learning), and the moves so far.
+    var plateauHistory: [Double] = []
+    public private(set) var warmStartMoves = 0
+
+    /// Algorithm 1's LossPlateau (arXiv 2510.02516, App. H): for the first four moves, the loss rose since the last
+    /// epoch ("aggressive"); later, at least two rises among the last five epochs ("mild").
+    static func plateau(_ history: [Double], moves: Int) -> Bool {
+        if moves < 4 {
+            guard history.count >= 2 else { return false }
+            return history[history.count - 1] > history[history.count - 2]
+        }
+        guard history.count >= 6 else { return false }
+        let last = history.suffix(6)
+        return zip(last.dropFirst(), last).filter { $0 > $1 }.count >= 2
+    }
+
     /// Pulses this rank spent zero-shifting its arrays.
     public var zeroShiftPulses: UInt64 { blocks.reduce(0) { $0 + $1.zeroShiftPulses } }
 
@@ -145,12 +161,14 @@ public final class Trainer {
     /// Bytes per device of one weight block: 4 (state) + 48 (parameters) per analog array, 4 per reference,
     /// 4 for the effective weights of Residual Learning or a referenced W, 4 for the update buffer.
     public static func bytesPerDevice(_ c: ExperimentConfig) -> Int {
-        let arrays = c.algorithm.name.arrayCount
+        let a = c.algorithm
+        let arrays = a.arrayCount
         if arrays == 0 { return 8 }
         var bytes = arrays * (4 + MemoryLayout<DeviceCell>.stride)
-        if c.algorithm.zeroShift != .none { bytes += 4 }
-        if c.algorithm.name == .residual || (c.algorithm.zeroShift != .none && c.algorithm.name == .analogSGD) { bytes += 4 }
-        if c.algorithm.updateMode == .expected || !c.algorithm.perSample { bytes += 4 }
+        if a.zeroShift != .none { bytes += 4 }
+        if a.name.mixes || a.zeroShift != .none { bytes += 4 }
+        if [.tikiTakaV2, .residualV2, .rider].contains(a.name) { bytes += 4 }
+        if a.updateMode == .expected || !a.perSample { bytes += 4 }
         return bytes
     }
 
@@ -405,7 +423,6 @@ public final class Trainer {
         }
         for l in stride(from: layout.layers.count - 1, through: 1, by: -1) { try backwardLayer(l, batch: batch, noise: bwd) }
         timed(false) {
-            let transferNow = config.algorithm.name.transfers && (step + 1) % Int64(config.algorithm.transferEvery) == 0
             for block in blocks {
                 let l = block.info.layer
                 activations[l].withUnsafeBufferPointer { x in
@@ -414,7 +431,7 @@ public final class Trainer {
                                              deltaStride: layout.widths[l + 1], batch: batch, step: t)
                     }
                 }
-                if transferNow { block.transfer(step: t) }
+                block.transfer(after: step)
             }
             // Digital biases: b -= alpha * sum_b delta_b.
             let lr = Float(config.algorithm.lr)
@@ -494,6 +511,14 @@ public final class Trainer {
             seen += hi - lo
             if !(lossSum.isFinite) { break }
             progress?(s + 1, steps, lossSum / Double(seen))
+        }
+        if config.algorithm.name == .multiTileResidual && config.algorithm.warmStart && seen > 0 {
+            plateauHistory.append(lossSum / Double(seen))
+            if Trainer.plateau(plateauHistory, moves: warmStartMoves) {
+                warmStartMoves += 1
+                plateauHistory.removeAll()
+                for b in blocks { b.advanceWarmStart() }
+            }
         }
         let (testLoss, testAccuracy) = try evaluate(test, limit: config.training.testLimit, epoch: epoch)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9

@@ -15,6 +15,14 @@ public enum Report {
             return "Tiki-Taka v1 (gamma 0): alpha \(g(a.lr)), beta \(g(a.transferLR)), one column every \(a.transferEvery) step(s), \(mode)"
         case .residual:
             return "Residual Learning (Eqs. 9-11): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), one column every \(a.transferEvery) step(s), \(mode)"
+        case .tikiTakaV2:
+            return "Tiki-Taka v2 (App. D): alpha \(g(a.lr)), beta \(g(a.transferLR)) into a digital buffer, threshold transfers, one column every \(a.transferEvery) step(s), \(mode)"
+        case .residualV2:
+            return "Residual Learning v2 (Section 5): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), digital buffer with one-pulse threshold transfers, one column every \(a.transferEvery) step(s), \(mode)"
+        case .multiTileResidual:
+            return "multi-tile residual learning (arXiv 2510.02516): \(a.tiles) tiles, alpha \(g(a.lr)), gamma \(g(a.gamma)), beta \(g(a.transferLR)) x \(g(a.transferLRGrowth))^(s-1), periods \(a.transferEvery) x \(g(a.transferEveryGrowth))^(N-s)\(a.warmStart ? ", warm start" : ""), \(mode)"
+        case .rider:
+            return "RIDER (arXiv 2602.21321): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), eta \(g(a.riderEta)), one column every \(a.transferEvery) step(s), \(mode)"
         }
     }
 
@@ -67,7 +75,7 @@ public enum Report {
             lines.append("             backward: " + periphery(c.backward) + "; transfer read: " + periphery(c.transfer))
         }
         let grids = layout.layers.map { "\($0.rowBlocks)x\($0.colBlocks)" }.joined(separator: ", ")
-        let arrays = max(c.algorithm.name.arrayCount, 1)
+        let arrays = max(c.algorithm.arrayCount, 1)
         lines.append("  tiles      \(layout.blocks.count) weight blocks of at most \(c.model.tileSize)x\(c.model.tileSize) (grids per layer: \(grids)), \(arrays) array(s) each, \(layout.deviceCount * arrays) devices")
         let perRank = (0..<placement.ranks).map { placement.blocks(of: $0).count }
         let idle = perRank.indices.filter { perRank[$0] == 0 }

@@ -1,0 +1,121 @@
+import AIMCCluster
+import AIMCCore
+import AIMCTraining
+import ArgumentParser
+import Foundation
+
+/// `aimc-dist lsq`: the paper's least-squares experiment (Fig. 2) on one process.
+struct LsqCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lsq",
+        abstract: "The paper's least-squares experiment (Fig. 2): Analog SGD, Tiki-Taka and Residual Learning versus the asymmetry c.",
+        discussion: """
+        Trains one analog weight block on min 1/(2N) sum ||W a_i - b_i||^2 (a_i ~ N(0, I), W* ~ N(0, 0.5^2)) on the
+        generalized linear device (tau 3.5, dw_min 1e-4, BL 8) for each asymmetry c and algorithm, with and without
+        zero-shifted P, and prints the final relative error ||W - W*||^2 / ||W*||^2 of the weight the model reads
+        (W + gamma P for Residual Learning). With --output it writes lsq.csv (every curve) and config.json;
+        scripts/plot.py lsq DIR draws the figure.
+          aimc-dist lsq --output runs/lsq
+          aimc-dist lsq --asymmetries 0,0.3 --batch-size 10 --update-mode expected
+        """)
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Inputs D (default 50).", valueName: "n")) var inputs: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Outputs (default 1).", valueName: "n")) var outputs: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Samples N (default 100).", valueName: "n")) var samples: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Mini-batch size (0 = full batch, default).", valueName: "n")) var batchSize: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Label noise standard deviation (default 0).", valueName: "x")) var labelNoise: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Training steps per run (default 10000).", valueName: "n")) var steps: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Record the error every n steps (default 100).", valueName: "n")) var recordEvery: Int?
+    @Option(help: ArgumentHelp("Asymmetries c, comma separated (default 0,0.1,0.2,0.3).", valueName: "list")) var asymmetries: String?
+    @Option(help: ArgumentHelp("Algorithms, comma separated (default analog-sgd,tiki-taka,residual).", valueName: "list")) var algorithms: String?
+    @Option(help: ArgumentHelp("Zero-shift variants for algorithms with P (default none,ideal).", valueName: "list")) var zeroShifts: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("alpha (default 0.1).", valueName: "x")) var lr: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("beta (default 0.1).", valueName: "x")) var transferLr: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("gamma (default 0.4).", valueName: "x")) var gamma: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Transfer every n steps (default 1).", valueName: "n")) var transferEvery: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Columns per transfer (default 50: all of them).", valueName: "n")) var transferColumns: Int?
+    @Option(help: "pulsed (default) or expected.") var updateMode: UpdateMode?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Longest pulse train BL (default 8).", valueName: "n")) var desiredBl: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed (default 0).", valueName: "n")) var seed: UInt64?
+    @Option(help: ArgumentHelp("Folder for lsq.csv and config.json.", valueName: "dir")) var output: String?
+    @OptionGroup(title: "Device") var device: DeviceOptions
+
+    func list<T>(_ text: String?, _ option: String, _ parse: (String) -> T?) throws -> [T]? {
+        guard let text else { return nil }
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = parts.compactMap(parse)
+        guard !parts.isEmpty, values.count == parts.count else {
+            throw ConfigError(key: option, option: option, message: "must be a comma-separated list; got \(text)")
+        }
+        return values
+    }
+
+    func experiment() throws -> LeastSquaresConfig {
+        var c = LeastSquaresConfig()
+        if let inputs { c.inputs = inputs; c.base.algorithm.transferColumns = inputs }
+        if let outputs { c.outputs = outputs }
+        if let samples { c.samples = samples }
+        if let batchSize { c.batchSize = batchSize }
+        if let labelNoise { c.labelNoise = labelNoise }
+        if let steps { c.steps = steps }
+        if let recordEvery { c.recordEvery = recordEvery }
+        if let v = try list(asymmetries, "--asymmetries", { Double($0) }) { c.asymmetries = v }
+        if let v = try list(algorithms, "--algorithms", { Algorithm(rawValue: $0) }) { c.algorithms = v }
+        if let v = try list(zeroShifts, "--zero-shifts", { ZeroShift(rawValue: $0) }) { c.zeroShifts = v }
+        if let lr { c.base.algorithm.lr = lr }
+        if let transferLr { c.base.algorithm.transferLR = transferLr }
+        if let gamma { c.base.algorithm.gamma = gamma }
+        if let transferEvery { c.base.algorithm.transferEvery = transferEvery }
+        if let transferColumns { c.base.algorithm.transferColumns = transferColumns }
+        if let updateMode { c.base.algorithm.updateMode = updateMode }
+        if let desiredBl { c.base.update.desiredBL = desiredBl }
+        if let seed { c.seed = seed }
+        c.base.device = try device.apply(to: c.base.device)
+        try c.validate()
+        return c
+    }
+
+    func validate() throws {
+        if let size = Launcher.current.expectedSize, size > 1 {
+            throw ValidationError("lsq runs on one process; run it without mpirun (the launcher started \(size))")
+        }
+    }
+
+    func run() throws {
+        let c = try experiment()
+        let started = Date()
+        print("least squares: D \(c.inputs), outputs \(c.outputs), N \(c.samples), \(c.batchSize == 0 ? "full batch" : "batch \(c.batchSize)"), "
+            + "label noise \(c.labelNoise), \(c.steps) steps; device: \(Report.device(c.base.device))")
+        print("  alpha \(c.base.algorithm.lr), beta \(c.base.algorithm.transferLR), gamma \(c.base.algorithm.gamma), "
+            + "\(c.base.algorithm.updateMode.rawValue) updates, BL \(c.base.update.desiredBL)")
+        let runs = LeastSquares.runAll(c)
+        let header = "final ||W - W*||^2/||W*||^2".padding(toLength: 34, withPad: " ", startingAt: 0)
+            + c.asymmetries.map { ("c = \($0)" as String).leftPadded(12) }.joined()
+        print(header)
+        var rows = [String: [Double]]()
+        var order = [String]()
+        for r in runs {
+            let name = r.algorithm.rawValue + (r.algorithm.transfers ? (r.zeroShift == .none ? " (P not shifted)" : " (P zero-shifted)") : "")
+            if rows[name] == nil { order.append(name); rows[name] = [] }
+            rows[name]!.append(r.finalError)
+        }
+        for name in order {
+            print(name.padding(toLength: 34, withPad: " ", startingAt: 0) + rows[name]!.map { String(format: "%12.3e", $0) }.joined())
+        }
+        print(String(format: "%.1f s", Date().timeIntervalSince(started)))
+        if let output {
+            do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
+                throw ConfigError(key: "output", option: "--output", message: "cannot create \(output): \(error.localizedDescription)")
+            }
+            try RunDirectory.writeAtomically(Data(LeastSquares.csv(runs).utf8), to: (output as NSString).appendingPathComponent("lsq.csv"))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try RunDirectory.writeAtomically(try encoder.encode(c), to: (output as NSString).appendingPathComponent("config.json"))
+            print("wrote \(output)/lsq.csv and \(output)/config.json")
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
