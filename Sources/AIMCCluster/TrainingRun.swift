@@ -53,6 +53,62 @@ public enum TrainingRun {
     /// Runs the experiment on MPI's world communicator. `argumentError` is this rank's command-line error, if
     /// any (then `config` is ignored). Returns the process exit status.
     public static func main(config: ExperimentConfig?, argumentError: String? = nil, options: Options) -> Int32 {
+        job(argumentError: argumentError) { comm in
+            guard let config else { return 2 }
+            let data = try loadData(comm, config)
+            _ = try train(config, data: data, comm: comm, output: options.output, overwrite: options.overwrite,
+                          dataName: options.dataName)
+            return 0
+        }
+    }
+
+    /// Runs every point of a sweep in one MPI job (the data is read once), each into `output`/run-NNN, and writes
+    /// `output`/summary.csv with one row per run: its axis values, final and best test accuracy, final train
+    /// loss, epochs, seconds and weights digest.
+    public static func sweep(points: [Sweep.Point]?, argumentError: String? = nil, output: String, overwrite: Bool) -> Int32 {
+        job(argumentError: argumentError) { comm in
+            guard let points, let first = points.first else { return 2 }
+            if points.contains(where: { $0.config.data != first.config.data || $0.config.training.trainLimit != first.config.training.trainLimit
+                || $0.config.training.testLimit != first.config.training.testLimit }) {
+                throw RunError("a sweep reads one data set: data.dir, training.train_limit and training.test_limit cannot be swept", exitCode: 2)
+            }
+            let data = try loadData(comm, first.config)
+            var root: RunDirectory? = nil
+            var failure: String? = nil
+            let keys = first.labels.map(\.key)
+            if comm.rank == 0 {
+                do {
+                    let d = try RunDirectory(path: output, overwrite: overwrite, files: ["summary.csv"])
+                    let header = (["run"] + keys + ["final_test_accuracy", "best_test_accuracy", "final_train_loss", "epochs",
+                                                     "seconds", "weights_digest"]).joined(separator: ",") + "\n"
+                    try d.write("summary.csv", text: header)
+                    root = d
+                } catch {
+                    failure = "\(error)"
+                }
+            }
+            try agree(comm, failure)
+            for (i, p) in points.enumerated() {
+                let name = String(format: "run-%03d", i + 1)
+                say(comm, "== \(name) (\(i + 1)/\(points.count)): " + p.labels.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                let r = try train(p.config, data: data, comm: comm, output: (output as NSString).appendingPathComponent(name),
+                                  overwrite: overwrite, dataName: Options().dataName, quiet: true)
+                if let root {
+                    let best = r.rows.map(\.testAccuracy).max() ?? .nan
+                    let last = r.rows.last
+                    let cells = [name] + p.labels.map(\.value) + ["\(last?.testAccuracy ?? .nan)", "\(best)", "\(last?.trainLoss ?? .nan)",
+                                                                   "\(r.rows.count)", String(format: "%.1f", r.seconds), r.digest]
+                    try root.append("summary.csv", cells.joined(separator: ",") + "\n")
+                }
+            }
+            say(comm, "wrote \(output)/summary.csv")
+            return 0
+        }
+    }
+
+    /// MPI start, launcher check, agreement on command-line errors, then `body` on the world communicator, with
+    /// the error policy of this type. Returns the exit status.
+    static func job(argumentError: String?, _ body: (Communicator) throws -> Int32) -> Int32 {
         aimc_line_buffered_stdout()
         do {
             try MPI.initialize()
@@ -76,10 +132,9 @@ public enum TrainingRun {
             printError("rank \(comm.rank): \(error)")
             MPI.abort(code: 1)
         }
-        guard let config else { return 2 }
         Linear.useSingleThread()
         do {
-            return try run(config: config, options: options, comm: comm)
+            return try body(comm)
         } catch let e as RunError {
             if comm.rank == 0 { printError(e.message) }
             return e.exitCode
@@ -158,8 +213,8 @@ public enum TrainingRun {
 
     static func gib(_ b: Double) -> String { String(format: "%.2f GiB", b / 1_073_741_824) }
 
-    static func run(config: ExperimentConfig, options: Options, comm: Communicator) throws -> Int32 {
-        // Data: the coordinator reads and checks the files, then broadcasts them.
+    /// The coordinator reads and checks the data files, then broadcasts them (collective).
+    static func loadData(_ comm: Communicator, _ config: ExperimentConfig) throws -> (train: Dataset, test: Dataset) {
         var trainBytes = [UInt8](), testBytes = [UInt8]()
         var failure: String? = nil
         if comm.rank == 0 {
@@ -179,6 +234,19 @@ public enum TrainingRun {
         let train = Dataset(serialized: try broadcastBytes(comm, trainBytes))
         let test = Dataset(serialized: try broadcastBytes(comm, testBytes))
 
+        return (train, test)
+    }
+
+    struct Result {
+        let rows: [EpochMetrics]
+        let digest: String
+        let seconds: Double
+    }
+
+    /// One training run on data every rank holds: memory check, run folder, header, epochs, digest, summary.
+    static func train(_ config: ExperimentConfig, data: (train: Dataset, test: Dataset), comm: Communicator, output: String?,
+                      overwrite: Bool, dataName: String, quiet: Bool = false) throws -> Result {
+        let (train, test) = data
         // Memory: refuse a model that cannot fit before allocating it.
         let layout = NetworkLayout(widths: [train.features] + config.model.hidden + [train.classes], tileSize: config.model.tileSize)
         let placement = Placement(layout: layout, ranks: comm.size, policy: config.placement)
@@ -195,10 +263,10 @@ public enum TrainingRun {
 
         // Output folder, on the coordinator.
         var directory: RunDirectory? = nil
-        failure = nil
-        if comm.rank == 0, let path = options.output {
+        var failure: String? = nil
+        if comm.rank == 0, let path = output {
             do {
-                let d = try RunDirectory(path: path, overwrite: options.overwrite)
+                let d = try RunDirectory(path: path, overwrite: overwrite)
                 try d.write("config.json", ConfigLoader.json(config))
                 try d.startMetrics()
                 directory = d
@@ -209,9 +277,9 @@ public enum TrainingRun {
         try agree(comm, failure)
 
         let trainer = Trainer(config: config, comm: comm, train: train, test: test)
-        let dataName = config.data.dir == DataConfig().dir ? options.dataName : config.data.dir
+        let shownData = config.data.dir == DataConfig().dir ? dataName : config.data.dir
         for line in Report.header(config: config, layout: trainer.layout, placement: trainer.placement, train: train,
-                                  test: test, dataName: dataName) {
+                                  test: test, dataName: shownData) where !quiet || line.hasPrefix("  algorithm") {
             say(comm, line)
         }
         let started = MPI.wallTime
@@ -261,7 +329,7 @@ public enum TrainingRun {
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             try directory.write("summary.json", try encoder.encode(summary))
         }
-        return 0
+        return Result(rows: rows, digest: digest, seconds: elapsed)
     }
 
     static func broadcastBytes(_ comm: Communicator, _ bytes: [UInt8]) throws -> [UInt8] {

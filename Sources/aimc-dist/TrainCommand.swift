@@ -30,9 +30,45 @@ struct Train: ParsableCommand {
         --asymmetry -0.2 or --asymmetry=-0.2.
         """)
 
-    @Option(help: ArgumentHelp("Experiment configuration (JSON or YAML); options below override it.", valueName: "file"))
+    @Option(help: ArgumentHelp("Experiment configuration (JSON or YAML); options override it.", valueName: "file"))
     var config: String?
+    @Option(help: ArgumentHelp("Start from a named experiment (see `aimc-dist sweep --list`); --config and options override it.", valueName: "name"))
+    var experiment: String?
+    @Option(help: ArgumentHelp("Run folder: config.json, metrics.csv, summary.json.", valueName: "dir")) var output: String?
+    @Flag(help: "Replace the run in --output if there is one.") var overwrite = false
+    @OptionGroup(title: "Training") var options: TrainOptions
 
+    /// Defaults, then --experiment, then --config, then options; validated.
+    func resolved() throws -> ExperimentConfig {
+        var c = ExperimentConfig.default
+        if let experiment { c = try ExperimentPresets.named(experiment).config }
+        if let config { c = try ConfigLoader.load(path: config, over: c) }
+        c = try options.apply(to: c)
+        if overwrite && output == nil {
+            throw ConfigError(key: "output", option: "--overwrite", message: "needs --output (the run folder to replace)")
+        }
+        try c.validate()
+        return c
+    }
+
+    func run() throws {
+        var runOptions = TrainingRun.Options()
+        runOptions.output = output
+        runOptions.overwrite = overwrite
+        let status: Int32
+        do {
+            status = TrainingRun.main(config: try resolved(), options: runOptions)
+        } catch let e as ConfigError {
+            status = TrainingRun.argumentFailure(e.description)
+        } catch let e as ConfigFileError {
+            status = TrainingRun.argumentFailure(e.description)
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// Every option that changes an experiment, shared by `train` and `sweep`.
+struct TrainOptions: ParsableArguments {
     @Option(help: "Training algorithm (default residual; tiki-taka and tiki-taka-v2 ignore --gamma).") var algorithm: Algorithm?
     @Option(parsing: .unconditional, help: ArgumentHelp("Training epochs (1...100000; default 3).", valueName: "n")) var epochs: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Mini-batch size (1...65536; default 10).", valueName: "n")) var batchSize: Int?
@@ -58,8 +94,6 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Evaluate on the first n test images (0 = all).", valueName: "n")) var testLimit: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Random seed, 0...2^64-1 (default 0).", valueName: "n")) var seed: UInt64?
     @Option(help: ArgumentHelp("Folder of MNIST-format IDX files (.gz or plain).", valueName: "dir")) var dataDir: String?
-    @Option(help: ArgumentHelp("Run folder: config.json, metrics.csv, summary.json.", valueName: "dir")) var output: String?
-    @Flag(help: "Replace the run in --output if there is one.") var overwrite = false
     @Option(help: "How weight blocks are assigned to ranks (default round-robin).") var placement: PlacementPolicy?
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds between progress lines within an epoch (0 = none; default 15).", valueName: "s")) var progressSeconds: Double?
 
@@ -73,10 +107,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("ADC output bound (default 12).", valueName: "x")) var outBound: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Longest pulse train BL (1...32; default 31).", valueName: "n")) var desiredBl: Int?
 
-    /// The configuration these options describe (defaults, then --config, then options).
-    func experiment() throws -> ExperimentConfig {
-        var c = ExperimentConfig.default
-        if let config { c = try ConfigLoader.load(path: config, over: c) }
+    /// The configuration these options describe over `base`.
+    func apply(to base: ExperimentConfig) throws -> ExperimentConfig {
+        var c = base
         if let algorithm { c.algorithm.name = algorithm }
         if let epochs { c.training.epochs = epochs }
         if let batchSize { c.training.batchSize = batchSize }
@@ -129,25 +162,6 @@ struct Train: ParsableCommand {
             if let outBound { c[keyPath: keyPath].outBound = outBound }
         }
         if let desiredBl { c.update.desiredBL = desiredBl }
-        if overwrite && output == nil {
-            throw ConfigError(key: "output", option: "--overwrite", message: "needs --output (the run folder to replace)")
-        }
-        try c.validate()
         return c
-    }
-
-    func run() throws {
-        var options = TrainingRun.Options()
-        options.output = output
-        options.overwrite = overwrite
-        let status: Int32
-        do {
-            status = TrainingRun.main(config: try experiment(), options: options)
-        } catch let e as ConfigError {
-            status = TrainingRun.argumentFailure(e.description)
-        } catch let e as ConfigFileError {
-            status = TrainingRun.argumentFailure(e.description)
-        }
-        if status != 0 { throw ExitCode(status) }
     }
 }

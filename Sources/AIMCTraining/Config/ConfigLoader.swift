@@ -72,18 +72,23 @@ public enum ConfigLoader {
         guard let userTable = user as? [String: Any] else {
             throw ConfigFileError(path: path, message: "must hold a table of keys at the top level")
         }
+        return try overlay(userTable, over: base, source: path)
+    }
+
+    /// `base` with the keys of `table` replaced (the same checks as for files; `source` names the origin in errors).
+    public static func overlay(_ table: [String: Any], over base: ExperimentConfig, source: String) throws -> ExperimentConfig {
         let baseObject = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(base))
         guard let baseTable = baseObject as? [String: Any] else { fatalError("configuration did not encode to a table") }
-        let merged = try merge(userTable, into: baseTable, path: path, prefix: "")
+        let merged = try merge(table, into: baseTable, path: source, prefix: "")
         let mergedData = try JSONSerialization.data(withJSONObject: merged)
         do {
             return try JSONDecoder().decode(ExperimentConfig.self, from: mergedData)
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context),
                 let DecodingError.valueNotFound(_, context) {
             let key = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-            throw ConfigFileError(path: path, message: "key \(key.isEmpty ? "(top level)" : key) has a value of the wrong type or an unknown choice")
+            throw ConfigFileError(path: source, message: "key \(key.isEmpty ? "(top level)" : key) has a value of the wrong type or an unknown choice")
         } catch {
-            throw ConfigFileError(path: path, message: "does not fit the configuration schema: \(error)")
+            throw ConfigFileError(path: source, message: "does not fit the configuration schema: \(error)")
         }
     }
 

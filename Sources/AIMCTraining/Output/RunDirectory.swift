@@ -23,8 +23,9 @@ public final class RunDirectory {
     static let metricsHeader = "epoch,train_loss,test_accuracy,seconds,test_loss,train_accuracy\n"
 
     /// Creates (or claims) the folder.
+    /// - Parameter files: the files that mark a finished or started run (`runFiles`; a sweep's root uses its summary).
     /// - Throws: `OutputError` if it cannot be created or locked, is in use, or holds a run and `overwrite` is false.
-    public init(path: String, overwrite: Bool) throws(OutputError) {
+    public init(path: String, overwrite: Bool, files: [String] = RunDirectory.runFiles) throws(OutputError) {
         guard !path.isEmpty else { throw OutputError("--output must name a folder") }
         self.path = path
         let fm = FileManager.default
@@ -46,7 +47,7 @@ public final class RunDirectory {
             throw OutputError("--output \(path) is in use by another aimc-dist run")
         }
         lock = fd
-        let existing = RunDirectory.runFiles.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
+        let existing = files.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
         if !existing.isEmpty {
             guard overwrite else {
                 close(fd)
@@ -102,11 +103,16 @@ public final class RunDirectory {
 
     /// Appends one epoch's row to `metrics.csv` with a single write.
     public func appendMetrics(_ m: EpochMetrics) throws(OutputError) {
-        let file = (path as NSString).appendingPathComponent("metrics.csv")
+        try append("metrics.csv", RunDirectory.metricsRow(m))
+    }
+
+    /// Appends `text` to `name` (which must exist) with a single write.
+    public func append(_ name: String, _ text: String) throws(OutputError) {
+        let file = (path as NSString).appendingPathComponent(name)
         let fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw OutputError("cannot append to \(file) (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
-        let row = Array(RunDirectory.metricsRow(m).utf8)
+        let row = Array(text.utf8)
         let written = row.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
         if written != row.count { throw OutputError("cannot append to \(file) (\(String(cString: strerror(errno))))") }
     }

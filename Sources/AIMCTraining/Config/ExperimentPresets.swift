@@ -1,0 +1,58 @@
+import AIMCCore
+
+/// Named experiments after the paper's Fashion-MNIST/MNIST experiments (Fig. 4, Tables 7 and 8) and its follow-ups,
+/// each a base configuration and, for sweeps, the axes it varies (configuration keys and their values).
+public enum ExperimentPresets {
+    public struct Preset: Sendable {
+        public let name: String
+        public let summary: String
+        public let config: ExperimentConfig
+        /// Sweep axes: (configuration key, values), varied as a Cartesian product by `aimc-dist sweep`.
+        public let axes: [(key: String, values: [String])]
+    }
+
+    static let fig4Algorithms = ["digital-sgd", "analog-sgd", "tiki-taka", "tiki-taka-v2", "residual", "residual-v2", "multi-tile-residual"]
+
+    static func powerDevice(_ c: inout ExperimentConfig) {
+        c.device = DevicePresets.named("paper-power")!.device
+    }
+
+    public static let all: [Preset] = [
+        Preset(name: "default", summary: "the embedded default: Residual Learning, soft bounds with 30% variability, Table 4 periphery",
+               config: .default, axes: []),
+        Preset(name: "fig4-fcn",
+               summary: "paper Fig. 4 (FCN 784-256-128-10, batch 10) on Fashion-MNIST with the paper-power device; sweeps all algorithms",
+               config: { var c = ExperimentConfig.default; powerDevice(&c); return c }(),
+               axes: [("algorithm.name", fig4Algorithms)]),
+        Preset(name: "table7-c2c",
+               summary: "paper Table 7: cycle-to-cycle noise 10% to 120% for Analog SGD and Tiki-Taka (soft bounds, no d2d)",
+               config: { var c = ExperimentConfig.default; c.device = DeviceConfig(); return c }(),
+               axes: [("algorithm.name", ["analog-sgd", "tiki-taka"]), ("device.dw_min_std", ["0.1", "0.3", "0.6", "0.9", "1.2"])]),
+        Preset(name: "table8-response",
+               summary: "paper Table 8: power and exponential responses, gamma_res 0.5/1/2, tau 0.6/0.7/0.8, Analog SGD vs Residual Learning",
+               config: { var c = ExperimentConfig.default; powerDevice(&c); return c }(),
+               axes: [("algorithm.name", ["analog-sgd", "residual"]), ("device.family", ["power", "exponential"]),
+                      ("device.gamma", ["0.5", "1", "2"]), ("device.tau", ["0.6", "0.7", "0.8"])]),
+        Preset(name: "few-state-fcn",
+               summary: "arXiv 2510.02516: soft bounds on [-1, 1] with 4/10/20 states; Tiki-Taka v1 vs residual learning on 2/3/4 tiles",
+               config: {
+                   var c = ExperimentConfig.default
+                   c.device = DevicePresets.named("reram-4-states")!.device
+                   c.algorithm.name = .multiTileResidual
+                   c.algorithm.gamma = 0.25
+                   c.algorithm.zeroShift = .ideal
+                   return c
+               }(),
+               axes: [("device.n_states", ["4", "10", "20"]), ("algorithm.tiles", ["2", "3", "4"])]),
+    ]
+
+    public static var names: [String] { all.map(\.name) }
+
+    /// - Throws: `ConfigError` naming `--experiment` and the known names.
+    public static func named(_ name: String) throws(ConfigError) -> Preset {
+        guard let p = all.first(where: { $0.name == name }) else {
+            throw ConfigError(key: "experiment", option: "--experiment", message: "must be one of \(names.joined(separator: ", ")); got \(name)")
+        }
+        return p
+    }
+}
