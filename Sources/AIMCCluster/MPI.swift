@@ -70,11 +70,42 @@ public final class Communicator: Collective, @unchecked Sendable {
         size = Int(s)
     }
 
-    /// MPI_Comm_split: members with the same `color` form a new communicator, ordered by `key`.
-    public func split(color: Int, key: Int) throws(CommunicationError) -> Communicator {
+    /// MPI_Comm_split: members with the same `color` form a new communicator, ordered by `key`; nil color is
+    /// MPI_UNDEFINED (no communicator).
+    public func split(color: Int?, key: Int) throws(CommunicationError) -> (any Collective)? {
         var out: MPI_Comm? = nil
-        try MPI.check(MPI_Comm_split(handle, Int32(color), Int32(key), &out), "MPI_Comm_split")
-        return Communicator(handle: out!)
+        try MPI.check(MPI_Comm_split(handle, color.map(Int32.init) ?? Int32(MPI_UNDEFINED), Int32(key), &out), "MPI_Comm_split")
+        guard color != nil, let out else { return nil }
+        MPI_Comm_set_errhandler(out, MPI_ERRORS_RETURN)
+        return Communicator(handle: out)
+    }
+
+    /// An MPI_Iallgatherv in flight; keeps its count arrays alive until it completes.
+    final class Exchange: PendingExchange {
+        var request: MPI_Request? = nil
+        let counts: [Int32], displacements: [Int32]
+        init(counts: [Int32], displacements: [Int32]) {
+            self.counts = counts
+            self.displacements = displacements
+        }
+        func wait() throws(CommunicationError) {
+            try MPI.check(MPI_Wait(&request, aimc_mpi_status_ignore()), "MPI_Wait")
+        }
+    }
+
+    public func startAllgather(_ send: UnsafePointer<Float>, counts: [Int], into receive: UnsafeMutablePointer<Float>) throws(CommunicationError) -> PendingExchange {
+        precondition(counts.count == size)
+        let e = Exchange(counts: counts.map { Int32($0) }, displacements: Communicator.displacements(counts))
+        let rc = e.counts.withUnsafeBufferPointer { c in
+            e.displacements.withUnsafeBufferPointer { d in
+                MPI_Iallgatherv(send, c[rank], MPI_FLOAT, receive, c.baseAddress, d.baseAddress, MPI_FLOAT, handle, &e.request)
+            }
+        }
+        try MPI.check(rc, "MPI_Iallgatherv")
+        let total = counts.reduce(0, +)
+        bytesSent &+= UInt64(counts[rank] * 4 * (size - 1))
+        bytesReceived &+= UInt64((total - counts[rank]) * 4)
+        return e
     }
 
     static func displacements(_ counts: [Int]) -> [Int32] {
@@ -97,6 +128,8 @@ public final class Communicator: Collective, @unchecked Sendable {
 
     public func allgatherBytes(_ send: [UInt8], counts: [Int]) throws(CommunicationError) -> [UInt8] {
         precondition(counts.count == size && send.count == counts[rank])
+        bytesSent &+= UInt64(counts[rank] * (size - 1))
+        bytesReceived &+= UInt64(counts.reduce(0, +) - counts[rank])
         var out = [UInt8](repeating: 0, count: counts.reduce(0, +))
         let c32 = counts.map { Int32($0) }
         let d32 = Communicator.displacements(counts)

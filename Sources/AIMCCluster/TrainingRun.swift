@@ -47,6 +47,8 @@ public enum TrainingRun {
         public var output: String?
         public var overwrite = false
         public var dataName = "Fashion-MNIST"
+        /// Print each rank's bytes of the first training step next to the communication model's prediction.
+        public var reportCommunication = false
         public init() {}
     }
 
@@ -57,7 +59,7 @@ public enum TrainingRun {
             guard let config else { return 2 }
             let data = try loadData(comm, config)
             _ = try train(config, data: data, comm: comm, output: options.output, overwrite: options.overwrite,
-                          dataName: options.dataName)
+                          dataName: options.dataName, reportCommunication: options.reportCommunication)
             return 0
         }
     }
@@ -69,8 +71,9 @@ public enum TrainingRun {
         job(argumentError: argumentError) { comm in
             guard let points, let first = points.first else { return 2 }
             if points.contains(where: { $0.config.data != first.config.data || $0.config.training.trainLimit != first.config.training.trainLimit
-                || $0.config.training.testLimit != first.config.training.testLimit }) {
-                throw RunError("a sweep reads one data set: data.dir, training.train_limit and training.test_limit cannot be swept", exitCode: 2)
+                || $0.config.training.testLimit != first.config.training.testLimit
+                || ($0.config.data.source == .teacher && $0.config.seed != first.config.seed) }) {
+                throw RunError("a sweep reads one data set: data keys, training.train_limit and training.test_limit (and the seed, for teacher data) cannot be swept", exitCode: 2)
             }
             let data = try loadData(comm, first.config)
             var root: RunDirectory? = nil
@@ -219,8 +222,17 @@ public enum TrainingRun {
         var failure: String? = nil
         if comm.rank == 0 {
             do {
-                let train = try Dataset.loadMNISTFormat(directory: config.data.dir, prefix: "train", limit: config.training.trainLimit)
-                let test = try Dataset.loadMNISTFormat(directory: config.data.dir, prefix: "t10k", limit: config.training.testLimit)
+                let d = config.data
+                let train: Dataset, test: Dataset
+                if d.source == .teacher {
+                    let trainCount = config.training.trainLimit > 0 ? min(config.training.trainLimit, d.trainSamples) : d.trainSamples
+                    let testCount = config.training.testLimit > 0 ? min(config.training.testLimit, d.testSamples) : d.testSamples
+                    train = Dataset.teacher(features: d.features, classes: d.classes, count: trainCount, seed: config.seed, part: 0)
+                    test = Dataset.teacher(features: d.features, classes: d.classes, count: testCount, seed: config.seed, part: 1)
+                } else {
+                    train = try Dataset.loadMNISTFormat(directory: d.dir, prefix: "train", limit: config.training.trainLimit)
+                    test = try Dataset.loadMNISTFormat(directory: d.dir, prefix: "t10k", limit: config.training.testLimit)
+                }
                 if train.features != test.features {
                     failure = "training images have \(train.features) pixels but test images \(test.features)"
                 }
@@ -245,12 +257,16 @@ public enum TrainingRun {
 
     /// One training run on data every rank holds: memory check, run folder, header, epochs, digest, summary.
     static func train(_ config: ExperimentConfig, data: (train: Dataset, test: Dataset), comm: Communicator, output: String?,
-                      overwrite: Bool, dataName: String, quiet: Bool = false) throws -> Result {
+                      overwrite: Bool, dataName: String, quiet: Bool = false, reportCommunication: Bool = false) throws -> Result {
         let (train, test) = data
         // Memory: refuse a model that cannot fit before allocating it.
         let layout = NetworkLayout(widths: [train.features] + config.model.hidden + [train.classes], tileSize: config.model.tileSize)
-        let placement = Placement(layout: layout, ranks: comm.size, policy: config.placement)
-        let need = Double(Trainer.blockBytes(config: config, layout: layout, placement: placement, rank: comm.rank))
+        if comm.size % config.replicas != 0 {
+            throw RunError("--replicas \(config.replicas) must divide the number of ranks \(comm.size) (ranks = replicas x ranks per model)", exitCode: 2)
+        }
+        let modelSize = comm.size / config.replicas
+        let placement = Placement(layout: layout, ranks: modelSize, policy: config.placement)
+        let need = Double(Trainer.blockBytes(config: config, layout: layout, placement: placement, rank: comm.rank % modelSize))
         let localRanks = Double(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1)
         var tooBig = 0.0
         if let available = availableMemory(), need * localRanks > 0.9 * Double(available) { tooBig = need }
@@ -276,8 +292,9 @@ public enum TrainingRun {
         }
         try agree(comm, failure)
 
-        let trainer = Trainer(config: config, comm: comm, train: train, test: test)
-        let shownData = config.data.dir == DataConfig().dir ? dataName : config.data.dir
+        let trainer = try Trainer(config: config, comm: comm, train: train, test: test)
+        let shownData = config.data.source == .teacher ? "a teacher-student task (\(config.data.features) inputs, \(config.data.classes) classes)"
+            : config.data.dir == DataConfig().dir ? dataName : config.data.dir
         for line in Report.header(config: config, layout: trainer.layout, placement: trainer.placement, train: train,
                                   test: test, dataName: shownData) where !quiet || line.hasPrefix("  algorithm") {
             say(comm, line)
@@ -319,6 +336,24 @@ public enum TrainingRun {
         say(comm, String(format: "time: %.1f s; per rank on average: compute %.1f s, communication and waiting %.1f s; %llu device pulses",
                          elapsed, compute, communication, totalPulses)
             + (zeroShift > 0 ? "; \(zeroShift) zero-shift pulses" : ""))
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peaks = try comm.allgather(Double(usage.ru_maxrss) / 1024)
+        let sortedPeaks = peaks.sorted()
+        say(comm, String(format: "peak resident memory per rank: min %.0f MiB, median %.0f MiB, max %.0f MiB (rank %d)",
+                         sortedPeaks.first!, sortedPeaks[sortedPeaks.count / 2], sortedPeaks.last!, peaks.firstIndex(of: sortedPeaks.last!)!))
+        if reportCommunication {
+            let measured = trainer.firstStepBytes ?? (0, 0)
+            let sent = try comm.allgather(Double(measured.sent)), received = try comm.allgather(Double(measured.received))
+            let model = CommunicationModel.perStep(layout: trainer.layout, placement: trainer.placement, replicas: config.replicas,
+                                                   batch: min(config.training.batchSize, trainer.train.count))
+            say(comm, "communication of the first training step (payload bytes; model = CommunicationModel):")
+            say(comm, "  rank        sent    received   model sent  model received  messages")
+            for r in 0..<comm.size {
+                say(comm, String(format: "  %4d  %10.0f  %10.0f  %11llu  %14llu  %8d", r, sent[r], received[r], model[r].sent,
+                                 model[r].received, model[r].messages))
+            }
+        }
         say(comm, "weights digest: \(digest)")
         if let directory, let last = rows.last {
             let summary = Summary(weightsDigest: digest, epochs: rows.count, finalTestAccuracy: last.testAccuracy,

@@ -18,7 +18,7 @@ struct AIMCDist: ParsableCommand {
           aimc-dist bench                       pulsed-update speed (ns per pulse coincidence)
         """,
         version: "0.1.0",
-        subcommands: [Train.self, SweepCommand.self, LsqCommand.self, DeviceCommand.self, Presets.self, Bench.self],
+        subcommands: [Train.self, SweepCommand.self, PlanCommand.self, LsqCommand.self, DeviceCommand.self, Presets.self, Bench.self],
         defaultSubcommand: Train.self)
 
     /// Allowed values of options whose type conversion fails before our own validation can name the range.

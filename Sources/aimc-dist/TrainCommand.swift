@@ -9,6 +9,7 @@ extension UpdateMode: ExpressibleByArgument {}
 extension UpdateGranularity: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
 extension PlacementPolicy: ExpressibleByArgument {}
+extension DataConfig.Source: ExpressibleByArgument {}
 
 /// `aimc-dist train` (the default command): one training job over MPI.
 struct Train: ParsableCommand {
@@ -36,6 +37,7 @@ struct Train: ParsableCommand {
     var experiment: String?
     @Option(help: ArgumentHelp("Run folder: config.json, metrics.csv, summary.json.", valueName: "dir")) var output: String?
     @Flag(help: "Replace the run in --output if there is one.") var overwrite = false
+    @Flag(help: "Print each rank's bytes of the first training step and the communication model's prediction.") var reportComm = false
     @OptionGroup(title: "Training") var options: TrainOptions
 
     /// Defaults, then --experiment, then --config, then options; validated.
@@ -55,6 +57,7 @@ struct Train: ParsableCommand {
         var runOptions = TrainingRun.Options()
         runOptions.output = output
         runOptions.overwrite = overwrite
+        runOptions.reportCommunication = reportComm
         let status: Int32
         do {
             status = TrainingRun.main(config: try resolved(), options: runOptions)
@@ -95,6 +98,12 @@ struct TrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Random seed, 0...2^64-1 (default 0).", valueName: "n")) var seed: UInt64?
     @Option(help: ArgumentHelp("Folder of MNIST-format IDX files (.gz or plain).", valueName: "dir")) var dataDir: String?
     @Option(help: "How weight blocks are assigned to ranks (default round-robin).") var placement: PlacementPolicy?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Data-parallel replicas; the ranks must be a multiple (default 1).", valueName: "r")) var replicas: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop each epoch after n mini-batches (0 = whole epochs; for benchmarks).", valueName: "n")) var stepsPerEpoch: Int?
+    @Option(help: "Data: idx (MNIST-format files, default) or teacher (synthetic teacher-student task).") var dataSource: DataConfig.Source?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Teacher data: input width (default 784).", valueName: "n")) var features: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Teacher data: training samples (default 60000).", valueName: "n")) var trainSamples: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Teacher data: test samples (default 10000).", valueName: "n")) var testSamples: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds between progress lines within an epoch (0 = none; default 15).", valueName: "s")) var progressSeconds: Double?
 
     @OptionGroup(title: "Device") var device: DeviceOptions
@@ -142,6 +151,12 @@ struct TrainOptions: ParsableArguments {
         if let seed { c.seed = seed }
         if let dataDir { c.data.dir = dataDir }
         if let placement { c.placement = placement }
+        if let replicas { c.replicas = replicas }
+        if let stepsPerEpoch { c.training.stepsPerEpoch = stepsPerEpoch }
+        if let dataSource { c.data.source = dataSource }
+        if let features { c.data.features = features }
+        if let trainSamples { c.data.trainSamples = trainSamples }
+        if let testSamples { c.data.testSamples = testSamples }
         if let progressSeconds { c.training.progressSeconds = progressSeconds }
         c.device = try device.apply(to: c.device)
         if idealIo {

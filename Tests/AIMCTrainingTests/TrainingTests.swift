@@ -72,7 +72,7 @@ struct TrainingTests {
         let data = tinyData(8)
         var c = tinyConfig(.digitalSGD, tile: 2)
         c.algorithm.lr = 1
-        let probe = Trainer(config: c, comm: SingleProcess(), train: data, test: data)
+        let probe = try Trainer(config: c, comm: SingleProcess(), train: data, test: data)
         var numeric = [[Float]]()
         for block in probe.blocks {
             var g = [Float]()
@@ -106,7 +106,7 @@ struct TrainingTests {
         let data = tinyData(32)
         var losses = [[Double]]()
         for tile in [2, 3, 100] {
-            let t = Trainer(config: tinyConfig(.digitalSGD, tile: tile), comm: SingleProcess(), train: data, test: data)
+            let t = try Trainer(config: tinyConfig(.digitalSGD, tile: tile), comm: SingleProcess(), train: data, test: data)
             losses.append(try (0..<4).map { s in try t.trainOnBatch(Array((8 * s)..<(8 * s + 8))) })
         }
         for l in losses.dropFirst() { #expect(zip(l, losses[0]).allSatisfy { abs($0 - $1) < 1e-5 }) }
@@ -118,7 +118,7 @@ struct TrainingTests {
         func digest(seed: UInt64) throws -> (String, Double) {
             var c = tinyConfig(algorithm, tile: 3, mode: .pulsed)
             c.seed = seed
-            let t = Trainer(config: c, comm: SingleProcess(), train: data, test: data)
+            let t = try Trainer(config: c, comm: SingleProcess(), train: data, test: data)
             let m = try t.runEpoch(1)
             return (try t.weightsDigest(), m.trainLoss)
         }

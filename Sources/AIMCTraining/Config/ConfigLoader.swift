@@ -133,7 +133,7 @@ public enum ConfigLoader {
     public static let integerKeys: Set<String> = [
         "seed", "model.hidden", "model.tile_size", "algorithm.transfer_every", "algorithm.zero_shift_pulses", "algorithm.tiles", "algorithm.transfer_columns",
         "training.epochs", "training.batch_size", "training.train_limit", "training.test_limit",
-        "training.eval_batch_size", "update.desired_bl",
+        "training.eval_batch_size", "training.steps_per_epoch", "update.desired_bl", "replicas", "data.features", "data.classes", "data.train_samples", "data.test_samples",
     ]
 
     /// A user value checked against the kind of the default value at `key`: no nulls or tables where a value

@@ -68,6 +68,10 @@ public enum PlacementPolicy: String, Codable, Sendable, CaseIterable {
     case roundRobin = "round-robin"
     /// Largest blocks first, each to the rank with the fewest devices so far (ties: lowest rank).
     case balanced
+    /// Contiguous layers on contiguous groups of ranks (pipeline-like): each layer gets ranks in proportion to its
+    /// devices (at least one), its blocks round-robin within its group; with fewer ranks than layers, consecutive
+    /// layers share a rank.
+    case byLayer = "by-layer"
 }
 
 public struct ModelConfig: Codable, Sendable, Equatable {
@@ -154,19 +158,39 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var evalBatchSize: Int = 500
     /// Seconds between progress lines within an epoch (0 = none).
     public var progressSeconds: Double = 15
+    /// Stop each epoch after this many mini-batches (0 = the whole training set); for benchmarks.
+    public var stepsPerEpoch: Int = 0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case epochs, batchSize = "batch_size", trainLimit = "train_limit", testLimit = "test_limit"
-        case evalBatchSize = "eval_batch_size", progressSeconds = "progress_seconds"
+        case evalBatchSize = "eval_batch_size", progressSeconds = "progress_seconds", stepsPerEpoch = "steps_per_epoch"
     }
 }
 
 public struct DataConfig: Codable, Sendable, Equatable {
+    public enum Source: String, Codable, Sendable, CaseIterable {
+        /// MNIST-format IDX files in `dir` (Fashion-MNIST by default).
+        case idx
+        /// A synthetic teacher-student task: random inputs in [0, 1]^features labelled by a fixed random
+        /// network (features -> 64 tanh -> classes), for models of any width without data files.
+        case teacher
+    }
+
+    public var source: Source = .idx
     /// Folder with the four MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...).
     public var dir: String = "/usr/share/datasets/fashion-mnist"
+    /// Teacher data: input width, classes and sample counts.
+    public var features: Int = 784
+    public var classes: Int = 10
+    public var trainSamples: Int = 60_000
+    public var testSamples: Int = 10_000
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case source, dir, features, classes, trainSamples = "train_samples", testSamples = "test_samples"
+    }
 }
 
 /// A whole experiment: plain data, validated, written to the run directory as `config.json` so the run can
@@ -183,6 +207,9 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     public var training = TrainingConfig()
     public var data = DataConfig()
     public var placement: PlacementPolicy = .roundRobin
+    /// Data-parallel replicas of the model: the world is replicas x ranks per model; each replica takes its share of
+    /// every mini-batch and all apply the same global-batch update.
+    public var replicas: Int = 1
 
     public init() {}
 
@@ -222,10 +249,18 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         try ConfigError.require(training.testLimit >= 0, "training.test_limit", "--test-limit", "must be an integer >= 0 (0 = all images)", Double(training.testLimit))
         try ConfigError.require(training.evalBatchSize >= 1 && training.evalBatchSize <= 65_536, "training.eval_batch_size", nil, "must be an integer in 1...65536", Double(training.evalBatchSize))
         try ConfigError.require(training.progressSeconds >= 0 && training.progressSeconds.isFinite, "training.progress_seconds", "--progress-seconds", "must be a finite number >= 0", training.progressSeconds)
+        try ConfigError.require(training.stepsPerEpoch >= 0, "training.steps_per_epoch", "--steps-per-epoch", "must be an integer >= 0 (0 = whole epochs)", Double(training.stepsPerEpoch))
+        try ConfigError.require(replicas >= 1 && replicas <= 65_536, "replicas", "--replicas", "must be an integer in 1...65536", Double(replicas))
+        if data.source == .teacher {
+            try ConfigError.require(data.features >= 1 && data.features <= 1 << 20, "data.features", "--features", "must be an integer in 1...1048576", Double(data.features))
+            try ConfigError.require(data.classes >= 2 && data.classes <= 256, "data.classes", nil, "must be an integer in 2...256", Double(data.classes))
+            try ConfigError.require(data.trainSamples >= 1 && data.trainSamples <= 10_000_000, "data.train_samples", "--train-samples", "must be an integer in 1...1e7", Double(data.trainSamples))
+            try ConfigError.require(data.testSamples >= 1 && data.testSamples <= 10_000_000, "data.test_samples", "--test-samples", "must be an integer in 1...1e7", Double(data.testSamples))
+        }
         if data.dir.isEmpty { throw ConfigError(key: "data.dir", option: "--data-dir", message: "must name a folder") }
     }
 
     enum CodingKeys: String, CodingKey {
-        case seed, model, algorithm, device, forward, backward, transfer, update, training, data, placement
+        case seed, model, algorithm, device, forward, backward, transfer, update, training, data, placement, replicas
     }
 }

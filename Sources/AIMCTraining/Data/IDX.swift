@@ -1,3 +1,4 @@
+import AIMCCore
 import CZlib
 import Foundation
 
@@ -171,6 +172,20 @@ public struct Dataset: Sendable, Equatable {
         return Dataset(count: n, features: features, classes: classes, pixels: pixels, labels: labels)
     }
 
+    /// The pixels per training image in `directory`, from the IDX header alone.
+    public static func features(directory: String) throws(DataError) -> Int {
+        let path = try locate(directory: directory, name: "train-images-idx3-ubyte")
+        guard let file = gzopen(path, "rb") else { throw DataError(path: path, message: "cannot be opened") }
+        defer { gzclose(file) }
+        var header = [UInt8](repeating: 0, count: 16)
+        let got = header.withUnsafeMutableBytes { gzread(file, $0.baseAddress, 16) }
+        guard got == 16, header[0] == 0, header[1] == 0, header[2] == 8, header[3] == 3 else {
+            throw DataError(path: path, message: "is not an IDX file of images")
+        }
+        func int(_ o: Int) -> Int { Int(header[o]) << 24 | Int(header[o + 1]) << 16 | Int(header[o + 2]) << 8 | Int(header[o + 3]) }
+        return int(8) * int(12)
+    }
+
     /// `name.gz` if present, else `name`.
     static func locate(directory: String, name: String) throws(DataError) -> String {
         let base = (directory as NSString).appendingPathComponent(name)
@@ -186,5 +201,37 @@ public struct Dataset: Sendable, Equatable {
             throw DataError(path: directory, message: "is not a folder (--data-dir names the folder of the IDX files)", subject: "data folder")
         }
         throw DataError(path: base + ".gz", message: "does not exist (nor \(name)); --data-dir must hold the four MNIST-format IDX files")
+    }
+}
+
+extension Dataset {
+    /// The synthetic teacher-student task of `DataConfig.Source.teacher`: `count` samples of `features` random bytes
+    /// (pixels uniform in [0, 1]) labelled by argmax of a fixed random network features -> 64 tanh -> classes
+    /// (weights N(0, 1/fan-in)), all from keyed streams of `seed` (`part` 0 for training, 1 for test data).
+    public static func teacher(features: Int, classes: Int, count: Int, seed: UInt64, part: UInt64) -> Dataset {
+        let hidden = 64
+        var w = RandomStream(key: StreamKey(seed: seed, purpose: .syntheticData, 2))
+        let w1 = (0..<(hidden * features)).map { _ in w.nextNormal() / Float(features).squareRoot() }
+        let w2 = (0..<(classes * hidden)).map { _ in w.nextNormal() / Float(hidden).squareRoot() }
+        var x = RandomStream(key: StreamKey(seed: seed, purpose: .syntheticData, 3, part))
+        var pixels = [UInt8](repeating: 0, count: count * features)
+        var labels = [Int32](repeating: 0, count: count)
+        var h = [Float](repeating: 0, count: hidden)
+        for i in 0..<count {
+            for j in 0..<features { pixels[i * features + j] = UInt8(truncatingIfNeeded: x.nextUInt32() >> 24) }
+            for k in 0..<hidden {
+                var s: Float = 0
+                for j in 0..<features { s += w1[k * features + j] * (Float(pixels[i * features + j]) / 255 - 0.5) }
+                h[k] = tanh(4 * s)
+            }
+            var best = 0, bestValue = -Float.infinity
+            for c in 0..<classes {
+                var s: Float = 0
+                for k in 0..<hidden { s += w2[c * hidden + k] * h[k] }
+                if s > bestValue { bestValue = s; best = c }
+            }
+            labels[i] = Int32(best)
+        }
+        return Dataset(count: count, features: features, classes: classes, pixels: pixels, labels: labels)
     }
 }

@@ -5,10 +5,15 @@ public struct CommunicationError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+/// An exchange started by `Collective.startAllgather`: the receive buffer is valid after `wait()`.
+public protocol PendingExchange: AnyObject {
+    func wait() throws(CommunicationError)
+}
+
 /// The collectives the distributed training step needs, over some group of processes. AIMCCluster implements
-/// it over MPI; `SingleProcess` implements it for one process (tests, `--ranks 1` without MPI).
+/// it over MPI; `SingleProcess` implements it for one process (tests, a run without mpirun).
 ///
-/// Every call is collective: all members call it in the same order with consistent counts.
+/// Every call is collective over the group: all members call it in the same order with consistent counts.
 public protocol Collective: AnyObject {
     var rank: Int { get }
     var size: Int { get }
@@ -19,6 +24,10 @@ public protocol Collective: AnyObject {
     ///   - counts: floats per member.
     ///   - receive: room for `counts.reduce(0, +)` floats.
     func allgather(_ send: UnsafePointer<Float>, counts: [Int], into receive: UnsafeMutablePointer<Float>) throws(CommunicationError)
+
+    /// Starts the same gather without waiting (MPI_Iallgatherv), so that work can overlap it. The buffers must stay
+    /// untouched until `wait()` returns.
+    func startAllgather(_ send: UnsafePointer<Float>, counts: [Int], into receive: UnsafeMutablePointer<Float>) throws(CommunicationError) -> PendingExchange
 
     /// Gathers every member's bytes into every member, concatenated in rank order.
     func allgatherBytes(_ send: [UInt8], counts: [Int]) throws(CommunicationError) -> [UInt8]
@@ -33,7 +42,11 @@ public protocol Collective: AnyObject {
     /// reports and integer counts below 2^53 only, never for simulation results).
     func sum(_ value: Double) throws(CommunicationError) -> Double
 
-    /// Bytes this member sent and received through these collectives so far (payload only).
+    /// A sub-group (MPI_Comm_split): the members that pass the same non-nil `color`, ordered by `key`. Collective
+    /// over this group; members that pass nil get nil.
+    func split(color: Int?, key: Int) throws(CommunicationError) -> (any Collective)?
+
+    /// Payload bytes this member sent and received through these collectives so far.
     var bytesSent: UInt64 { get }
     var bytesReceived: UInt64 { get }
 }
@@ -45,6 +58,20 @@ extension Collective {
         try withUnsafeMutableBytes(of: &v) { (raw) throws(CommunicationError) in try broadcast(raw, root: root) }
         return v
     }
+
+    /// Gathers one double per member, in rank order.
+    public func allgather(_ value: Double) throws(CommunicationError) -> [Double] {
+        let bytes = withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) }
+        let all = try allgatherBytes(bytes, counts: Array(repeating: 8, count: size))
+        return (0..<size).map { r in
+            Double(bitPattern: UInt64(littleEndian: all[(8 * r)..<(8 * r + 8)].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }))
+        }
+    }
+}
+
+/// An exchange that completed when it started.
+final class DoneExchange: PendingExchange {
+    func wait() {}
 }
 
 /// The collectives of a group of one.
@@ -59,8 +86,14 @@ public final class SingleProcess: Collective {
         receive.update(from: send, count: counts[0])
     }
 
+    public func startAllgather(_ send: UnsafePointer<Float>, counts: [Int], into receive: UnsafeMutablePointer<Float>) -> PendingExchange {
+        allgather(send, counts: counts, into: receive)
+        return DoneExchange()
+    }
+
     public func allgatherBytes(_ send: [UInt8], counts: [Int]) -> [UInt8] { send }
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) {}
     public func maximum(_ value: Double) -> Double { value }
     public func sum(_ value: Double) -> Double { value }
+    public func split(color: Int?, key: Int) -> (any Collective)? { color == nil ? nil : self }
 }

@@ -3,8 +3,8 @@ import Crypto
 import Foundation
 
 /// Metrics of one epoch. Every field except `seconds` is bitwise reproducible (same seed and config, any rank
-/// count or placement).
-public struct EpochMetrics: Sendable, Equatable {
+/// count, placement or replica count). Valid on world rank 0 (the coordinator), which broadcasts them.
+public struct EpochMetrics: Sendable, Equatable, BitwiseCopyable {
     public var epoch: Int
     /// Mean softmax cross-entropy over the epoch's training samples (computed on the noisy forward pass).
     public var trainLoss: Double
@@ -36,34 +36,39 @@ struct EpochPlan: BitwiseCopyable {
 public struct RankTiming: Sendable {
     public var computeSeconds = 0.0
     public var communicationSeconds = 0.0
-    public var bytesSent: UInt64 = 0
-    public var bytesReceived: UInt64 = 0
 }
 
-/// The distributed training of a fully connected network whose layers are split into weight blocks spread
-/// over the members of a `Collective` (design.md, "One training step, distributed"):
+/// The distributed training of a fully connected network whose layers are split into weight blocks spread over
+/// MPI ranks (design.md, "One training step, distributed"), optionally replicated for data parallelism.
 ///
-/// 1. the coordinator (rank 0) fixes the epoch plan; every rank derives the mini-batches from the seed;
-/// 2. forward, layer by layer: each owner computes its blocks' partial outputs through their own periphery;
-///    the partials are gathered and summed digitally in block order (never in MPI's order); bias and
-///    activation follow; every rank then holds the layer's output activations;
-/// 3. softmax cross-entropy and its gradient at the output, on every rank (identical by construction);
-/// 4. backward mirrors forward with transposed reads;
-/// 5. each owner updates its own arrays with its input slice x and error slice delta; transfers (Eq. 11)
-///    run on the owners at the steps of the schedule; biases (digital) are updated on every rank alike.
-/// Only activations and errors travel; weights never leave their owner.
+/// Groups (sub-communicators of one replica): layer l's forward exchange involves the owners of layer l (which
+/// send partial outputs) and the ranks that need its output: the owners of layer l + 1, and for the last layer the
+/// coordinator; every member receives every partial and adds them in block order (never in MPI's order), so all
+/// hold identical activations. Layer l's backward exchange involves its owners and the owners of layer l - 1.
+/// Ranks outside a group never see its data. Each bias slice lives with the block of its row at column 0, which
+/// adds it to its partial and updates it.
+///
+/// One step: forward layer by layer; softmax cross-entropy on the last layer's group; backward from the last layer,
+/// where each layer's exchange is started, then the layer's blocks are updated (gradient pulses, transfers, biases)
+/// while it travels; every owner updates only its own arrays. With replicas, each replica computes its share of the
+/// mini-batch and the owners of a block in all replicas gather the block's inputs and errors in global sample order,
+/// so all apply the one-replica update and stay bitwise identical.
 public final class Trainer {
     public let config: ExperimentConfig
     public let layout: NetworkLayout
+    /// Placement of blocks on the ranks of one replica (model ranks).
     public let placement: Placement
-    public let comm: any Collective
+    public let world: any Collective
     public let train: Dataset
     public let test: Dataset
+    public let replicas: Int
+    public let replica: Int
+    /// This rank within its replica.
+    public let modelRank: Int
+    public let modelSize: Int
 
     /// This rank's blocks, in global block order.
     public private(set) var blocks: [WeightBlock] = []
-    /// Digital biases of every layer (replicated on every rank, updated identically).
-    public private(set) var biases: [[Float]]
     public private(set) var timing = RankTiming()
     public private(set) var step: Int64 = 0
     /// Total pulses fired on this rank's blocks (gradient and transfer).
@@ -72,94 +77,109 @@ public final class Trainer {
         for b in blocks { g += b.gradientPulses; t += b.transferPulses }
         return (g, t)
     }
+    /// Pulses this rank spent zero-shifting its arrays.
+    public var zeroShiftPulses: UInt64 { blocks.reduce(0) { $0 + $1.zeroShiftPulses } }
+    /// Payload bytes this rank sent and received in all its groups.
+    public var bytes: (sent: UInt64, received: UInt64) {
+        let all: [any Collective] = [world, model] + forwardGroups.compactMap { $0 } + backwardGroups.compactMap { $0 } + (cross.map { [$0] } ?? [])
+        var seen = Set<ObjectIdentifier>(), s: UInt64 = 0, r: UInt64 = 0
+        for c in all where seen.insert(ObjectIdentifier(c)).inserted { s &+= c.bytesSent; r &+= c.bytesReceived }
+        return (s, r)
+    }
+
+    let activation: Activation
+    let model: any Collective
+    /// Ranks of the same model rank in every replica (nil without replicas).
+    let cross: (any Collective)?
+    var forwardGroups: [(any Collective)?] = []
+    var backwardGroups: [(any Collective)?] = []
+    /// Model ranks of each group's members, in group rank order.
+    var forwardMembers: [[Int]] = []
+    var backwardMembers: [[Int]] = []
+    var ownedByLayer: [[WeightBlock]] = []
+    /// Bias slices of the blocks at column 0 that this rank owns: [block index: bias].
+    var biases: [Int: [Float]] = [:]
+
+    // Buffers, sized for the largest batch.
+    var capacity = 0
+    var activations: [[Float]] = []  // [l] batch x widths[l]
+    var deltas: [[Float]] = []       // [l] batch x widths[l]
+    var sendBuffer: [Float] = []
+    var receiveBuffer: [Float] = []
+    var labelsBuffer: [Int32] = []
+    var sampleLoss: [Double] = []
+    var sampleCorrect: [Double] = []
+    var gatherX: [Float] = []
+    var gatherD: [Float] = []
+
+    /// Payload bytes this rank moved in the first training step of this trainer (sent, received), for comparison
+    /// with `CommunicationModel`.
+    public private(set) var firstStepBytes: (sent: UInt64, received: UInt64)? = nil
 
     /// Epoch training losses since the last warm-start move (multi-tile residual learning), and the moves so far.
     var plateauHistory: [Double] = []
     public private(set) var warmStartMoves = 0
 
-    /// Algorithm 1's LossPlateau (arXiv 2510.02516, App. H): for the first four moves, the loss rose since the last
-    /// epoch ("aggressive"); later, at least two rises among the last five epochs ("mild").
-    static func plateau(_ history: [Double], moves: Int) -> Bool {
-        if moves < 4 {
-            guard history.count >= 2 else { return false }
-            return history[history.count - 1] > history[history.count - 2]
-        }
-        guard history.count >= 6 else { return false }
-        let last = history.suffix(6)
-        return zip(last.dropFirst(), last).filter { $0 > $1 }.count >= 2
-    }
-
-    /// Pulses this rank spent zero-shifting its arrays.
-    public var zeroShiftPulses: UInt64 { blocks.reduce(0) { $0 + $1.zeroShiftPulses } }
-
-    let activation: Activation
-    // Per-layer exchange plans.
-    var forwardUnits: [[Int]] = []   // [layer][rank]: sum of rows of the rank's blocks in the layer
-    var backwardUnits: [[Int]] = []  // [layer][rank]: sum of cols
-    var unitOffset: [Int] = []       // [block]: offset (in units) of the block within its owner's send buffer
-    var ownedByLayer: [[WeightBlock]] = []
-
-    // Buffers, sized for the largest batch.
-    var capacity = 0
-    var activations: [[Float]] = []  // [l] batch x widths[l]
-    var deltas: [[Float]] = []       // [l] batch x widths[l] (error w.r.t. the pre-activation of layer l's output)
-    var sendBuffer: [Float] = []
-    var receiveBuffer: [Float] = []
-    var labelsBuffer: [Int32] = []
-
     /// - Parameters:
-    ///   - config: a validated experiment.
-    ///   - comm: the group of ranks (its size fixes the placement).
+    ///   - config: a validated experiment; `config.replicas` must divide the world size.
+    ///   - comm: the world (every rank of the job).
     ///   - train, test: the data, identical on every rank.
-    public init(config: ExperimentConfig, comm: any Collective, train: Dataset, test: Dataset) {
+    public init(config: ExperimentConfig, comm: any Collective, train: Dataset, test: Dataset) throws(CommunicationError) {
+        precondition(comm.size % config.replicas == 0, "replicas must divide the world size")
         self.config = config
-        self.comm = comm
+        world = comm
         self.train = train
         self.test = test
         activation = config.model.activation
-        layout = NetworkLayout(widths: [train.features] + config.model.hidden + [train.classes],
-                               tileSize: config.model.tileSize)
-        placement = Placement(layout: layout, ranks: comm.size, policy: config.placement)
-        biases = []
-        for (l, layer) in layout.layers.enumerated() {
-            biases.append(Trainer.initialValues(seed: config.seed, layer: l, rowStart: 0, rows: 1, colStart: 0,
-                                                cols: layer.outputs, fanIn: layer.inputs, bias: true))
+        replicas = config.replicas
+        modelSize = comm.size / replicas
+        replica = comm.rank / modelSize
+        modelRank = comm.rank % modelSize
+        layout = NetworkLayout(widths: [train.features] + config.model.hidden + [train.classes], tileSize: config.model.tileSize)
+        placement = Placement(layout: layout, ranks: modelSize, policy: config.placement)
+        model = try comm.split(color: replica, key: modelRank)!
+        cross = replicas > 1 ? try comm.split(color: modelRank, key: replica) : nil
+
+        let L = layout.layers.count
+        let owners = (0..<L).map { l -> Set<Int> in
+            let layer = layout.layers[l]
+            return Set((layer.firstBlock..<(layer.firstBlock + layer.blockCount)).map { placement.owner[$0] })
         }
-        var offsetsWithinRank = [Int](repeating: 0, count: layout.blocks.count)
-        for layer in layout.layers {
-            var f = [Int](repeating: 0, count: comm.size), b = [Int](repeating: 0, count: comm.size)
-            for bi in layer.firstBlock..<(layer.firstBlock + layer.blockCount) {
-                let info = layout.blocks[bi], r = placement.owner[bi]
-                offsetsWithinRank[bi] = f[r]  // forward units; backward offsets computed on the fly
-                f[r] += info.rows
-                b[r] += info.cols
-            }
-            forwardUnits.append(f)
-            backwardUnits.append(b)
+        for l in 0..<L {
+            var f = owners[l].union(l + 1 < L ? owners[l + 1] : [])
+            if l == L - 1 { f.insert(0) }
+            forwardMembers.append(f.sorted())
+            forwardGroups.append(try model.split(color: f.contains(modelRank) ? 1 : nil, key: modelRank))
+            let b = l >= 1 ? owners[l].union(owners[l - 1]) : []
+            backwardMembers.append(b.sorted())
+            backwardGroups.append(l >= 1 ? try model.split(color: b.contains(modelRank) ? 1 : nil, key: modelRank) : nil)
         }
-        unitOffset = offsetsWithinRank
-        ownedByLayer = Array(repeating: [], count: layout.layers.count)
-        let model = DeviceModel(validated: config.device)
-        for bi in placement.blocks(of: comm.rank) {
+        ownedByLayer = Array(repeating: [], count: L)
+        let deviceModel = DeviceModel(validated: config.device)
+        for bi in placement.blocks(of: modelRank) {
             let info = layout.blocks[bi]
             let w = Trainer.initialValues(seed: config.seed, layer: info.layer, rowStart: info.rowStart, rows: info.rows,
-                                          colStart: info.colStart, cols: info.cols, fanIn: layout.widths[info.layer],
-                                          bias: false)
-            let block = WeightBlock(info: info, config: config, model: model, initialWeights: w)
+                                          colStart: info.colStart, cols: info.cols, fanIn: layout.widths[info.layer], bias: false)
+            let block = WeightBlock(info: info, config: config, model: deviceModel, initialWeights: w)
             blocks.append(block)
             ownedByLayer[info.layer].append(block)
+            if info.colBlock == 0 {
+                biases[bi] = Trainer.initialValues(seed: config.seed, layer: info.layer, rowStart: 0, rows: 1, colStart: info.rowStart,
+                                                   cols: info.rows, fanIn: layout.widths[info.layer], bias: true)
+            }
         }
     }
 
-    /// Bytes of weight-block state on `rank` (arrays, per-device parameters, references, effective weights, update
-    /// buffers): the memory model of design.md, "memory per rank ~ (its blocks' devices) x (bytes per device)".
+    /// Bytes of weight-block state on model rank `rank` (arrays, per-device parameters, references, effective weights,
+    /// update buffers): the memory model of design.md, "memory per rank ~ (its blocks' devices) x (bytes per device)".
     public static func blockBytes(config: ExperimentConfig, layout: NetworkLayout, placement: Placement, rank: Int) -> Int {
         let devices = placement.blocks(of: rank).reduce(0) { $0 + layout.blocks[$1].devices }
         return devices * bytesPerDevice(config)
     }
 
     /// Bytes per device of one weight block: 4 (state) + 48 (parameters) per analog array, 4 per reference,
-    /// 4 for the effective weights of Residual Learning or a referenced W, 4 for the update buffer.
+    /// 4 for the effective weights when they are not W itself, 4 for a digital buffer (H or Q), 4 for the update
+    /// buffer of expected or per-batch updates.
     public static func bytesPerDevice(_ c: ExperimentConfig) -> Int {
         let a = c.algorithm
         let arrays = a.arrayCount
@@ -193,15 +213,17 @@ public final class Trainer {
         capacity = batch
         activations = layout.widths.map { [Float](repeating: 0, count: batch * $0) }
         deltas = layout.widths.map { [Float](repeating: 0, count: batch * $0) }
-        let maxUnits = (forwardUnits + backwardUnits).flatMap { $0 }.max() ?? 0
-        let maxTotal = zip(forwardUnits, backwardUnits).map { max($0.reduce(0, +), $1.reduce(0, +)) }.max() ?? 0
-        sendBuffer = [Float](repeating: 0, count: batch * max(maxUnits, 1))
-        receiveBuffer = [Float](repeating: 0, count: batch * max(maxTotal, 1))
+        let maxWidth = layout.widths.max() ?? 1
+        let maxBlocks = layout.layers.map { max($0.rowBlocks, $0.colBlocks) }.max() ?? 1
+        sendBuffer = [Float](repeating: 0, count: batch * maxWidth * maxBlocks)
+        receiveBuffer = [Float](repeating: 0, count: batch * maxWidth * maxBlocks)
         labelsBuffer = [Int32](repeating: 0, count: batch)
+        sampleLoss = [Double](repeating: 0, count: batch)
+        sampleCorrect = [Double](repeating: 0, count: batch)
     }
 
     @inline(__always)
-    func timed<T>(_ communication: Bool, _ body: () throws -> T) rethrows -> T {
+    func timed<T, E: Error>(_ communication: Bool, _ body: () throws(E) -> T) throws(E) -> T {
         let t0 = DispatchTime.now().uptimeNanoseconds
         defer {
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
@@ -210,33 +232,64 @@ public final class Trainer {
         return try body()
     }
 
-    // MARK: Forward and backward
+    // MARK: Exchange layout
 
-    /// Layer l: activations[l] (batch x inputs) -> activations[l + 1] (batch x outputs); the last layer leaves logits.
-    func forwardLayer(_ l: Int, batch: Int, noise: (BlockInfo) -> NoiseSource) throws(CommunicationError) {
+    /// Offsets (in units of rows or columns per sample) of each block within its owner's send buffer, and the
+    /// units each member of the group sends.
+    func plan(layer l: Int, members: [Int], units: (BlockInfo) -> Int) -> (memberUnits: [Int], offset: [Int: Int]) {
         let layer = layout.layers[l]
-        let units = forwardUnits[l]
+        var per = [Int: Int](), offset = [Int: Int]()
+        for bi in layer.firstBlock..<(layer.firstBlock + layer.blockCount) {
+            let r = placement.owner[bi]
+            offset[bi] = per[r, default: 0]
+            per[r, default: 0] += units(layout.blocks[bi])
+        }
+        return (members.map { per[$0, default: 0] }, offset)
+    }
+
+    /// Where block `bi`'s partial starts in the gathered buffer.
+    func partial(_ bi: Int, members: [Int], memberUnits: [Int], offset: [Int: Int], batch: Int) -> Int {
+        let owner = placement.owner[bi]
+        var start = 0
+        for (k, m) in members.enumerated() {
+            if m == owner { break }
+            start += memberUnits[k] * batch
+        }
+        return start + offset[bi]! * batch
+    }
+
+    // MARK: Forward
+
+    /// Layer l on this replica: activations[l] (batch x inputs) -> activations[l + 1] (batch x outputs) on the
+    /// members of the layer's forward group; the last layer leaves logits.
+    func forwardLayer(_ l: Int, batch: Int, noise: (BlockInfo) -> NoiseSource) throws(CommunicationError) {
+        guard let group = forwardGroups[l] else { return }
+        let layer = layout.layers[l]
+        let members = forwardMembers[l]
+        let (memberUnits, offset) = plan(layer: l, members: members, units: { $0.rows })
         let nIn = layer.inputs, nOut = layer.outputs
         timed(false) {
             activations[l].withUnsafeBufferPointer { x in
                 sendBuffer.withUnsafeMutableBufferPointer { s in
                     for block in ownedByLayer[l] {
-                        block.forward(input: x.baseAddress!, inputStride: nIn, batch: batch,
-                                      output: s.baseAddress! + batch * unitOffset[block.info.index], noise: noise(block.info))
+                        let out = s.baseAddress! + batch * offset[block.info.index]!
+                        block.forward(input: x.baseAddress!, inputStride: nIn, batch: batch, output: out, noise: noise(block.info))
+                        if let bias = biases[block.info.index] {
+                            for b in 0..<batch { for i in 0..<block.info.rows { out[b * block.info.rows + i] += bias[i] } }
+                        }
                     }
                 }
             }
         }
-        try exchange(units: units, batch: batch)
+        try exchange(group, units: memberUnits, batch: batch).wait()
         timed(false) {
-            let rankOffsets = prefixSums(units.map { $0 * batch })
             receiveBuffer.withUnsafeBufferPointer { recv in
                 activations[l + 1].withUnsafeMutableBufferPointer { y in
                     for r in 0..<layer.rowBlocks {
                         for c in 0..<layer.colBlocks {
                             let bi = layer.blockIndex(row: r, col: c)
                             let info = layout.blocks[bi]
-                            let p = recv.baseAddress! + rankOffsets[placement.owner[bi]] + batch * unitOffset[bi]
+                            let p = recv.baseAddress! + partial(bi, members: members, memberUnits: memberUnits, offset: offset, batch: batch)
                             for b in 0..<batch {
                                 let dst = y.baseAddress! + b * nOut + info.rowStart
                                 let src = p + b * info.rows
@@ -248,90 +301,35 @@ public final class Trainer {
                             }
                         }
                     }
-                    let bias = biases[l]
-                    let last = l == layout.layers.count - 1
-                    for b in 0..<batch {
-                        let row = y.baseAddress! + b * nOut
-                        for i in 0..<nOut {
-                            let z = row[i] + bias[i]
-                            row[i] = last ? z : Trainer.activate(z, activation)
-                        }
+                    if l < layout.layers.count - 1 {
+                        for k in 0..<(batch * nOut) { y[k] = Trainer.activate(y[k], activation) }
                     }
                 }
             }
         }
     }
 
-    /// Layer l: deltas[l + 1] (batch x outputs) -> deltas[l] (batch x inputs), times the activation's derivative.
-    func backwardLayer(_ l: Int, batch: Int, noise: (BlockInfo) -> NoiseSource) throws(CommunicationError) {
-        let layer = layout.layers[l]
-        let units = backwardUnits[l]
-        let nIn = layer.inputs, nOut = layer.outputs
-        // Offsets of each block within its owner's backward send buffer.
-        var offset = [Int: Int]()
-        var running = [Int](repeating: 0, count: comm.size)
-        for bi in layer.firstBlock..<(layer.firstBlock + layer.blockCount) {
-            let r = placement.owner[bi]
-            offset[bi] = running[r]
-            running[r] += layout.blocks[bi].cols
-        }
-        timed(false) {
-            deltas[l + 1].withUnsafeBufferPointer { d in
-                sendBuffer.withUnsafeMutableBufferPointer { s in
-                    for block in ownedByLayer[l] {
-                        block.backward(delta: d.baseAddress!, deltaStride: nOut, batch: batch,
-                                       output: s.baseAddress! + batch * offset[block.info.index]!, noise: noise(block.info))
-                    }
-                }
-            }
-        }
-        try exchange(units: units, batch: batch)
-        timed(false) {
-            let rankOffsets = prefixSums(units.map { $0 * batch })
-            receiveBuffer.withUnsafeBufferPointer { recv in
-                deltas[l].withUnsafeMutableBufferPointer { g in
-                    for c in 0..<layer.colBlocks {
-                        for r in 0..<layer.rowBlocks {
-                            let bi = layer.blockIndex(row: r, col: c)
-                            let info = layout.blocks[bi]
-                            let p = recv.baseAddress! + rankOffsets[placement.owner[bi]] + batch * offset[bi]!
-                            for b in 0..<batch {
-                                let dst = g.baseAddress! + b * nIn + info.colStart
-                                let src = p + b * info.cols
-                                if r == 0 {
-                                    for j in 0..<info.cols { dst[j] = src[j] }
-                                } else {
-                                    for j in 0..<info.cols { dst[j] += src[j] }
-                                }
-                            }
-                        }
-                    }
-                    activations[l].withUnsafeBufferPointer { a in
-                        for k in 0..<(batch * nIn) {
-                            g[k] *= Trainer.derivative(activationValue: a[k], activation)
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    func exchange(units: [Int], batch: Int) throws(CommunicationError) {
+    /// Starts the gather of the send buffer over `group` (timed as communication until `wait`).
+    func exchange(_ group: any Collective, units: [Int], batch: Int) throws(CommunicationError) -> TimedExchange {
         let counts = units.map { $0 * batch }
         let t0 = DispatchTime.now().uptimeNanoseconds
-        try sendBuffer.withUnsafeBufferPointer { (s) throws(CommunicationError) in
+        let pending = try sendBuffer.withUnsafeBufferPointer { (s) throws(CommunicationError) in
             try receiveBuffer.withUnsafeMutableBufferPointer { (r) throws(CommunicationError) in
-                try comm.allgather(s.baseAddress!, counts: counts, into: r.baseAddress!)
+                try group.startAllgather(s.baseAddress!, counts: counts, into: r.baseAddress!)
             }
         }
         timing.communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        return TimedExchange(trainer: self, pending: pending)
     }
 
-    func prefixSums(_ v: [Int]) -> [Int] {
-        var out = [Int](repeating: 0, count: v.count)
-        var s = 0
-        for i in 0..<v.count { out[i] = s; s += v[i] }
-        return out
+    struct TimedExchange {
+        let trainer: Trainer
+        let pending: PendingExchange
+        func wait() throws(CommunicationError) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try pending.wait()
+            trainer.timing.communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        }
     }
 
     @inline(__always)
@@ -353,14 +351,11 @@ public final class Trainer {
         }
     }
 
-    /// Softmax cross-entropy of the logits in activations[L] for `batch` samples; writes the error
-    /// (softmax - onehot)/batch into deltas[L]. Returns (sum of losses, number correct).
-    func lossAndError(batch: Int, labels: UnsafePointer<Int32>, writeError: Bool) -> (Double, Int) {
+    /// Softmax cross-entropy of the logits in activations[L] for `batch` samples: per-sample loss and correctness
+    /// into sampleLoss / sampleCorrect, and (when `scale` is given) the error (softmax - onehot) * scale into deltas[L].
+    func lossAndError(batch: Int, scale: Float?) {
         let nOut = layout.widths.last!
         let L = layout.widths.count - 1
-        var lossSum = 0.0
-        var correct = 0
-        let scale = 1 / Float(batch)
         activations[L].withUnsafeBufferPointer { z in
             deltas[L].withUnsafeMutableBufferPointer { d in
                 for b in 0..<batch {
@@ -369,10 +364,10 @@ public final class Trainer {
                     for i in 1..<nOut where row[i] > m { m = row[i]; arg = i }
                     var sum = 0.0
                     for i in 0..<nOut { sum += Foundation.exp(Double(row[i] - m)) }
-                    let y = Int(labels[b])
-                    lossSum += Foundation.log(sum) - Double(row[y] - m)
-                    if arg == y { correct += 1 }
-                    if writeError {
+                    let y = Int(labelsBuffer[b])
+                    sampleLoss[b] = Foundation.log(sum) - Double(row[y] - m)
+                    sampleCorrect[b] = arg == y ? 1 : 0
+                    if let scale {
                         for i in 0..<nOut {
                             let p = Float(Foundation.exp(Double(row[i] - m)) / sum)
                             d[b * nOut + i] = (p - (i == y ? 1 : 0)) * scale
@@ -381,7 +376,6 @@ public final class Trainer {
                 }
             }
         }
-        return (lossSum, correct)
     }
 
     func loadBatch(_ data: Dataset, indices: ArraySlice<Int>) {
@@ -394,88 +388,234 @@ public final class Trainer {
         }
     }
 
+    /// The share of `count` samples of replica r: consecutive, sizes differing by at most one.
+    func share(_ count: Int, replica r: Int) -> Range<Int> { Trainer.evenSplit(count, replicas)[r] }
+
+    static func evenSplit(_ n: Int, _ parts: Int) -> [Range<Int>] {
+        var out = [Range<Int>](), start = 0
+        for k in 0..<parts {
+            let size = n / parts + (k < n % parts ? 1 : 0)
+            out.append(start..<(start + size))
+            start += size
+        }
+        return out
+    }
+
+    // MARK: Backward and updates
+
+    /// Layer l's backward partials are exchanged while layer l's blocks update; then the owners of layer l - 1 form
+    /// deltas[l] = (sum of partials) * activation'(activations[l]).
+    func backwardAndUpdateLayer(_ l: Int, batch: Int, globalBatch: Int, sampleOffset: Int, step: Int64) throws(CommunicationError) {
+        let layer = layout.layers[l]
+        var pending: TimedExchange? = nil
+        var plan = (memberUnits: [Int](), offset: [Int: Int]())
+        if l >= 1, let group = backwardGroups[l] {
+            plan = self.plan(layer: l, members: backwardMembers[l], units: { $0.cols })
+            let seed = config.seed, t = UInt64(step), offset = plan.offset
+            timed(false) {
+                deltas[l + 1].withUnsafeBufferPointer { d in
+                    sendBuffer.withUnsafeMutableBufferPointer { s in
+                        for block in ownedByLayer[l] {
+                            let noise = NoiseSource(key: StreamKey(seed: seed, purpose: .backwardNoise, UInt64(block.info.index)),
+                                                    step: UInt32(truncatingIfNeeded: t), firstSample: UInt32(sampleOffset))
+                            block.backward(delta: d.baseAddress!, deltaStride: layer.outputs, batch: batch,
+                                           output: s.baseAddress! + batch * offset[block.info.index]!, noise: noise)
+                        }
+                    }
+                }
+            }
+            pending = try exchange(group, units: plan.memberUnits, batch: batch)
+        }
+        try updateLayer(l, batch: batch, globalBatch: globalBatch, step: step)
+        guard let pending else { return }
+        try pending.wait()
+        guard !ownedByLayer[l - 1].isEmpty else { return }
+        let members = backwardMembers[l]
+        timed(false) {
+            receiveBuffer.withUnsafeBufferPointer { recv in
+                deltas[l].withUnsafeMutableBufferPointer { g in
+                    let nIn = layer.inputs
+                    for c in 0..<layer.colBlocks {
+                        for r in 0..<layer.rowBlocks {
+                            let bi = layer.blockIndex(row: r, col: c)
+                            let info = layout.blocks[bi]
+                            let p = recv.baseAddress! + partial(bi, members: members, memberUnits: plan.memberUnits, offset: plan.offset, batch: batch)
+                            for b in 0..<batch {
+                                let dst = g.baseAddress! + b * nIn + info.colStart
+                                let src = p + b * info.cols
+                                if r == 0 {
+                                    for j in 0..<info.cols { dst[j] = src[j] }
+                                } else {
+                                    for j in 0..<info.cols { dst[j] += src[j] }
+                                }
+                            }
+                        }
+                    }
+                    activations[l].withUnsafeBufferPointer { a in
+                        for k in 0..<(batch * nIn) { g[k] *= Trainer.derivative(activationValue: a[k], activation) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gradient updates, transfers and bias updates of this rank's blocks of layer l. With replicas, the block
+    /// inputs and errors of all replicas are gathered first (global sample order).
+    func updateLayer(_ l: Int, batch: Int, globalBatch: Int, step: Int64) throws(CommunicationError) {
+        let owned = ownedByLayer[l]
+        guard !owned.isEmpty else { return }
+        let nIn = layout.widths[l], nOut = layout.widths[l + 1]
+        var x = activations[l], d = deltas[l + 1]
+        var stride = (x: nIn, d: nOut)
+        if let cross {
+            // Compact this replica's slices of the owned blocks, gather them over replicas, then lay them out as a
+            // global batch per block (x: B x cols, d: B x rows) in the order of the blocks.
+            var mine = [Float]()
+            for block in owned {
+                let info = block.info
+                for b in 0..<batch { mine.append(contentsOf: x[(b * nIn + info.colStart)..<(b * nIn + info.colStart + info.cols)]) }
+                for b in 0..<batch { mine.append(contentsOf: d[(b * nOut + info.rowStart)..<(b * nOut + info.rowStart + info.rows)]) }
+            }
+            let perSample = owned.reduce(0) { $0 + $1.info.cols + $1.info.rows }
+            let counts = (0..<replicas).map { share(globalBatch, replica: $0).count * perSample }
+            var all = [Float](repeating: 0, count: counts.reduce(0, +))
+            try timed(true) { () throws(CommunicationError) in
+                try mine.withUnsafeBufferPointer { (m) throws(CommunicationError) in
+                    try all.withUnsafeMutableBufferPointer { (a) throws(CommunicationError) in
+                        try cross.allgather(m.baseAddress!, counts: counts, into: a.baseAddress!)
+                    }
+                }
+            }
+            timed(false) {
+                // Rebuild global x and d matrices laid out like activations (B x width): only owned slices are filled.
+                x = [Float](repeating: 0, count: globalBatch * nIn)
+                d = [Float](repeating: 0, count: globalBatch * nOut)
+                var offset = 0
+                for r in 0..<replicas {
+                    let range = share(globalBatch, replica: r)
+                    for block in owned {
+                        let info = block.info
+                        for b in range {
+                            for j in 0..<info.cols { x[b * nIn + info.colStart + j] = all[offset + j] }
+                            offset += info.cols
+                        }
+                        for b in range {
+                            for i in 0..<info.rows { d[b * nOut + info.rowStart + i] = all[offset + i] }
+                            offset += info.rows
+                        }
+                    }
+                }
+                stride = (nIn, nOut)
+            }
+        }
+        let total = cross == nil ? batch : globalBatch
+        timed(false) {
+            let lr = Float(config.algorithm.lr)
+            x.withUnsafeBufferPointer { xb in
+                d.withUnsafeBufferPointer { db in
+                    for block in owned {
+                        block.gradientUpdate(input: xb.baseAddress!, inputStride: stride.x, delta: db.baseAddress!,
+                                             deltaStride: stride.d, batch: total, step: UInt64(step))
+                        block.transfer(after: step)
+                        if var bias = biases[block.info.index] {
+                            // Digital bias: b -= alpha * sum over the batch of the error, in sample order.
+                            for i in 0..<block.info.rows {
+                                var g: Float = 0
+                                for b in 0..<total { g += db[b * stride.d + block.info.rowStart + i] }
+                                bias[i] -= lr * g
+                            }
+                            biases[block.info.index] = bias
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: Training
 
-    /// One training step (collective) on the training samples `indices`: forward, loss, backward, gradient
-    /// updates, transfers when scheduled. Returns the mean loss of the batch (before the update).
-    public func trainOnBatch(_ indices: [Int]) throws(CommunicationError) -> Double {
-        let (loss, _) = try trainStep(indices: indices[...])
-        return loss / Double(indices.count)
-    }
-
-    /// One training step on the samples `indices` (global step `step`): forward, loss, backward, updates,
-    /// transfers. Returns (sum of losses, number correct).
-    func trainStep(indices: ArraySlice<Int>) throws(CommunicationError) -> (Double, Int) {
-        let batch = indices.count
-        ensureCapacity(batch)
+    /// One training step (collective) on the training samples `indices` (the global mini-batch): forward, loss,
+    /// backward, gradient updates, transfers when scheduled. Returns per-sample (loss, correct) in global sample
+    /// order on world rank 0, empty elsewhere.
+    func trainStep(indices: ArraySlice<Int>) throws(CommunicationError) -> [(Double, Double)] {
+        let globalBatch = indices.count
+        let mine = share(globalBatch, replica: replica)
+        let batch = mine.count
+        ensureCapacity(max(batch, globalBatch))
         let t = UInt64(step)
         let seed = config.seed
-        timed(false) { loadBatch(train, indices: indices) }
+        let first = UInt32(mine.lowerBound)
+        timed(false) { loadBatch(train, indices: indices[(indices.startIndex + mine.lowerBound)..<(indices.startIndex + mine.upperBound)]) }
         let fwd: (BlockInfo) -> NoiseSource = {
-            NoiseSource(key: StreamKey(seed: seed, purpose: .forwardNoise, UInt64($0.index)), step: UInt32(truncatingIfNeeded: t))
+            NoiseSource(key: StreamKey(seed: seed, purpose: .forwardNoise, UInt64($0.index)), step: UInt32(truncatingIfNeeded: t),
+                        firstSample: first)
         }
-        let bwd: (BlockInfo) -> NoiseSource = {
-            NoiseSource(key: StreamKey(seed: seed, purpose: .backwardNoise, UInt64($0.index)), step: UInt32(truncatingIfNeeded: t))
-        }
-        for l in 0..<layout.layers.count { try forwardLayer(l, batch: batch, noise: fwd) }
-        let result = timed(false) {
-            labelsBuffer.withUnsafeBufferPointer { lossAndError(batch: batch, labels: $0.baseAddress!, writeError: true) }
-        }
-        for l in stride(from: layout.layers.count - 1, through: 1, by: -1) { try backwardLayer(l, batch: batch, noise: bwd) }
-        timed(false) {
-            for block in blocks {
-                let l = block.info.layer
-                activations[l].withUnsafeBufferPointer { x in
-                    deltas[l + 1].withUnsafeBufferPointer { d in
-                        block.gradientUpdate(input: x.baseAddress!, inputStride: layout.widths[l], delta: d.baseAddress!,
-                                             deltaStride: layout.widths[l + 1], batch: batch, step: t)
-                    }
-                }
-                block.transfer(after: step)
-            }
-            // Digital biases: b -= alpha * sum_b delta_b.
-            let lr = Float(config.algorithm.lr)
-            for l in 0..<layout.layers.count {
-                let n = layout.widths[l + 1]
-                deltas[l + 1].withUnsafeBufferPointer { d in
-                    for i in 0..<n {
-                        var g: Float = 0
-                        for b in 0..<batch { g += d[b * n + i] }
-                        biases[l][i] -= lr * g
-                    }
-                }
-            }
+        let L = layout.layers.count
+        for l in 0..<L { try forwardLayer(l, batch: batch, noise: fwd) }
+        if forwardGroups[L - 1] != nil { timed(false) { lossAndError(batch: batch, scale: 1 / Float(globalBatch)) } }
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            try backwardAndUpdateLayer(l, batch: batch, globalBatch: globalBatch, sampleOffset: mine.lowerBound, step: step)
         }
         step += 1
-        return result
+        return try coordinatorSamples(batch: batch, globalBatch: globalBatch)
     }
 
-    /// Forward-only evaluation on `data` (first `limit` samples; 0 = all), with the evaluation noise keys of `epoch`.
-    /// Returns (mean loss, accuracy).
+    /// Per-sample (loss, correct) of the last forward pass, gathered on world rank 0 in global sample order.
+    func coordinatorSamples(batch: Int, globalBatch: Int) throws(CommunicationError) -> [(Double, Double)] {
+        guard modelRank == 0 else { return [] }
+        var mine = [UInt8]()
+        for b in 0..<batch {
+            withUnsafeBytes(of: sampleLoss[b].bitPattern.littleEndian) { mine.append(contentsOf: $0) }
+            withUnsafeBytes(of: sampleCorrect[b].bitPattern.littleEndian) { mine.append(contentsOf: $0) }
+        }
+        var all = mine
+        if let cross {
+            let counts = (0..<replicas).map { share(globalBatch, replica: $0).count * 16 }
+            all = try timed(true) { () throws(CommunicationError) in try cross.allgatherBytes(mine, counts: counts) }
+        }
+        guard replica == 0 else { return [] }
+        return (0..<(all.count / 16)).map { k in
+            func value(_ o: Int) -> Double {
+                Double(bitPattern: UInt64(littleEndian: all[o..<(o + 8)].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }))
+            }
+            return (value(16 * k), value(16 * k + 8))
+        }
+    }
+
+    /// One training step (collective) on the training samples `indices`; the mean loss of the batch (before the
+    /// update) on world rank 0, NaN elsewhere.
+    public func trainOnBatch(_ indices: [Int]) throws(CommunicationError) -> Double {
+        let samples = try trainStep(indices: indices[...])
+        return samples.isEmpty ? .nan : samples.reduce(0) { $0 + $1.0 } / Double(samples.count)
+    }
+
+    /// Forward-only evaluation on `data` (first `limit` samples; 0 = all), split over replicas, with the evaluation
+    /// noise keys of `epoch` (keyed by the global sample index). Returns (mean loss, accuracy) on world rank 0.
     public func evaluate(_ data: Dataset, limit: Int, epoch: Int) throws(CommunicationError) -> (Double, Double) {
         let n = limit > 0 ? min(limit, data.count) : data.count
         let eb = config.training.evalBatchSize
         ensureCapacity(min(eb, max(n, 1)))
-        var lossSum = 0.0, correct = 0
+        var lossSum = 0.0, correct = 0.0
         let seed = config.seed
         var start = 0
         while start < n {
-            let batch = min(eb, n - start)
-            timed(false) { loadBatch(data, indices: Array(start..<(start + batch))[...]) }
-            let first = UInt32(start)
+            let global = min(eb, n - start)
+            let mine = share(global, replica: replica)
+            let batch = mine.count
+            timed(false) { loadBatch(data, indices: Array((start + mine.lowerBound)..<(start + mine.upperBound))[...]) }
+            let first = UInt32(start + mine.lowerBound)
             let noise: (BlockInfo) -> NoiseSource = {
-                NoiseSource(key: StreamKey(seed: seed, purpose: .evaluationNoise, UInt64($0.index)),
-                            step: UInt32(epoch), firstSample: first)
+                NoiseSource(key: StreamKey(seed: seed, purpose: .evaluationNoise, UInt64($0.index)), step: UInt32(epoch), firstSample: first)
             }
             for l in 0..<layout.layers.count { try forwardLayer(l, batch: batch, noise: noise) }
-            let (ls, c) = timed(false) {
-                labelsBuffer.withUnsafeBufferPointer { lossAndError(batch: batch, labels: $0.baseAddress!, writeError: false) }
+            if forwardGroups[layout.layers.count - 1] != nil { timed(false) { lossAndError(batch: batch, scale: nil) } }
+            for (l, c) in try coordinatorSamples(batch: batch, globalBatch: global) {
+                lossSum += l
+                correct += c
             }
-            lossSum += ls
-            correct += c
-            start += batch
+            start += global
         }
-        return (lossSum / Double(max(n, 1)), Double(correct) / Double(max(n, 1)))
+        return (lossSum / Double(max(n, 1)), correct / Double(max(n, 1)))
     }
 
     /// The shuffled order of the training samples in `epoch` (Fisher-Yates, keyed by (seed, shuffle, epoch)).
@@ -491,54 +631,80 @@ public final class Trainer {
         return order
     }
 
-    /// Runs one epoch (training then evaluation). `progress` is called on the coordinator with
-    /// (steps done, steps, running mean loss).
+    /// Algorithm 1's LossPlateau (arXiv 2510.02516, App. H): for the first four moves, the loss rose since the last
+    /// epoch ("aggressive"); later, at least two rises among the last five epochs ("mild").
+    static func plateau(_ history: [Double], moves: Int) -> Bool {
+        if moves < 4 {
+            guard history.count >= 2 else { return false }
+            return history[history.count - 1] > history[history.count - 2]
+        }
+        guard history.count >= 6 else { return false }
+        let last = history.suffix(6)
+        return zip(last.dropFirst(), last).filter { $0 > $1 }.count >= 2
+    }
+
+    /// Runs one epoch (training then evaluation); the coordinator computes the metrics and broadcasts them to every
+    /// rank. `progress` is called on the coordinator with (steps done, steps, running mean loss).
     public func runEpoch(_ epoch: Int, progress: ((Int, Int, Double) -> Void)? = nil) throws(CommunicationError) -> EpochMetrics {
         let start = DispatchTime.now().uptimeNanoseconds
         let batchSize = config.training.batchSize
-        var plan = EpochPlan(epoch: Int64(epoch), firstStep: step,
-                             steps: Int64((train.count + batchSize - 1) / batchSize), batchSize: Int64(batchSize))
-        plan = try comm.broadcast(plan)
+        var steps = (train.count + batchSize - 1) / batchSize
+        if config.training.stepsPerEpoch > 0 { steps = min(steps, config.training.stepsPerEpoch) }
+        var plan = EpochPlan(epoch: Int64(epoch), firstStep: step, steps: Int64(steps), batchSize: Int64(batchSize))
+        plan = try world.broadcast(plan)
         step = plan.firstStep
         let order = Trainer.permutation(count: train.count, seed: config.seed, epoch: Int(plan.epoch))
-        var lossSum = 0.0, correct = 0, seen = 0
-        let steps = Int(plan.steps), bs = Int(plan.batchSize)
-        for s in 0..<steps {
+        var lossSum = 0.0, correct = 0.0, seen = 0
+        let bs = Int(plan.batchSize)
+        for s in 0..<Int(plan.steps) {
             let lo = s * bs, hi = min(lo + bs, train.count)
-            let (l, c) = try trainStep(indices: order[lo..<hi])
-            lossSum += l
-            correct += c
+            let before: (sent: UInt64, received: UInt64) = firstStepBytes == nil ? bytes : (0, 0)
+            let samples = try trainStep(indices: order[lo..<hi])
+            if firstStepBytes == nil {
+                let after = bytes
+                firstStepBytes = (after.sent - before.sent, after.received - before.received)
+            }
+            for (l, c) in samples {
+                lossSum += l
+                correct += c
+            }
             seen += hi - lo
-            if !(lossSum.isFinite) { break }
-            progress?(s + 1, steps, lossSum / Double(seen))
+            progress?(s + 1, Int(plan.steps), lossSum / Double(seen))
         }
-        if config.algorithm.name == .multiTileResidual && config.algorithm.warmStart && seen > 0 {
-            plateauHistory.append(lossSum / Double(seen))
+        let trainLoss = lossSum / Double(max(seen, 1))
+        let (testLoss, testAccuracy) = try evaluate(test, limit: config.training.testLimit, epoch: epoch)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        var metrics = EpochMetrics(epoch: epoch, trainLoss: trainLoss, trainAccuracy: correct / Double(max(seen, 1)),
+                                   testLoss: testLoss, testAccuracy: testAccuracy, seconds: seconds)
+        metrics = try world.broadcast(metrics)
+        if config.algorithm.name == .multiTileResidual && config.algorithm.warmStart {
+            plateauHistory.append(metrics.trainLoss)
             if Trainer.plateau(plateauHistory, moves: warmStartMoves) {
                 warmStartMoves += 1
                 plateauHistory.removeAll()
                 for b in blocks { b.advanceWarmStart() }
             }
         }
-        let (testLoss, testAccuracy) = try evaluate(test, limit: config.training.testLimit, epoch: epoch)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        timing.bytesSent = comm.bytesSent
-        timing.bytesReceived = comm.bytesReceived
-        return EpochMetrics(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)),
-                            trainAccuracy: Double(correct) / Double(max(seen, 1)), testLoss: testLoss,
-                            testAccuracy: testAccuracy, seconds: seconds)
+        return metrics
     }
 
-    /// SHA-256 over every block's digest in global block order, then every layer's bias. Collective.
+    /// SHA-256 over every block's digest (its arrays, buffers and, for blocks at column 0, its bias slice) in
+    /// global block order. Collective over the world; replicas hold identical blocks, so replica 0's are used.
     public func weightsDigest() throws(CommunicationError) -> String {
         var mine = [UInt8]()
-        for b in blocks { mine += b.digest() }
-        let counts = (0..<comm.size).map { placement.blocks(of: $0).count * 32 }
-        let all = try comm.allgatherBytes(mine, counts: counts)
-        // Rank r's digests arrive in its block order; reorder into global block order.
+        if replica == 0 {
+            for b in blocks {
+                var h = SHA256()
+                h.update(data: b.digest())
+                if let bias = biases[b.info.index] { bias.withUnsafeBytes { h.update(bufferPointer: $0) } }
+                mine += Array(h.finalize())
+            }
+        }
+        let counts = (0..<world.size).map { r in r < modelSize ? placement.blocks(of: r).count * 32 : 0 }
+        let all = try world.allgatherBytes(mine, counts: counts)
         var perBlock = [[UInt8]](repeating: [], count: layout.blocks.count)
         var offset = 0
-        for r in 0..<comm.size {
+        for r in 0..<modelSize {
             for bi in placement.blocks(of: r) {
                 perBlock[bi] = Array(all[offset..<(offset + 32)])
                 offset += 32
@@ -546,7 +712,6 @@ public final class Trainer {
         }
         var h = SHA256()
         for d in perBlock { h.update(data: d) }
-        for b in biases { b.withUnsafeBytes { h.update(bufferPointer: $0) } }
         return h.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }

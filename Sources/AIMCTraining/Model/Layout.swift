@@ -121,7 +121,42 @@ public struct Placement: Sendable, Equatable {
                 load[best] += b.devices
             }
             self.owner = owner
+        case .byLayer:
+            owner = Placement.byLayer(layout: layout, ranks: ranks)
         }
+    }
+
+    static func byLayer(layout: NetworkLayout, ranks: Int) -> [Int] {
+        let devices = layout.layers.map { l in (l.firstBlock..<(l.firstBlock + l.blockCount)).reduce(0) { $0 + layout.blocks[$1].devices } }
+        let total = devices.reduce(0, +)
+        var owner = [Int](repeating: 0, count: layout.blocks.count)
+        let L = layout.layers.count
+        if ranks >= L {
+            // One rank each, the rest by largest remainder of the device share.
+            var share = [Int](repeating: 1, count: L)
+            let spare = ranks - L
+            let exact = devices.map { Double($0) / Double(total) * Double(spare) }
+            for l in 0..<L { share[l] += Int(exact[l]) }
+            var left = ranks - share.reduce(0, +)
+            let order = (0..<L).sorted { (exact[$0] - exact[$0].rounded(.down), -$0) > (exact[$1] - exact[$1].rounded(.down), -$1) }
+            for l in order where left > 0 { share[l] += 1; left -= 1 }
+            var first = 0
+            for (l, layer) in layout.layers.enumerated() {
+                for (k, b) in (layer.firstBlock..<(layer.firstBlock + layer.blockCount)).enumerated() {
+                    owner[b] = first + k % share[l]
+                }
+                first += share[l]
+            }
+        } else {
+            // Consecutive layers per rank, cutting where the running device count passes r/ranks of the total.
+            var running = 0
+            for (l, layer) in layout.layers.enumerated() {
+                let r = min(ranks - 1, running * ranks / max(total, 1))
+                for b in layer.firstBlock..<(layer.firstBlock + layer.blockCount) { owner[b] = r }
+                running += devices[l]
+            }
+        }
+        return owner
     }
 
     /// The blocks of `rank`, in global block order.

@@ -1,0 +1,67 @@
+import AIMCCore
+import AIMCTraining
+import ArgumentParser
+import Foundation
+
+/// `aimc-dist plan`: the block grid, placement, memory and traffic of a run, without running it.
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Print the block grid, the owner of every block, memory and messages per rank, without training.",
+        discussion: """
+        Uses the same options as train; --ranks is the world size the run would have.
+          aimc-dist plan --ranks 8
+          aimc-dist plan --ranks 8 --hidden 8192,8192 --tile-size 512 --placement balanced
+          aimc-dist plan --ranks 4 --replicas 2
+        """)
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("World size (MPI ranks) of the planned run.", valueName: "n")) var ranks: Int = 8
+    @Option(help: ArgumentHelp("Experiment configuration (JSON or YAML).", valueName: "file")) var config: String?
+    @OptionGroup(title: "Training") var options: TrainOptions
+
+    func run() throws {
+        var c = ExperimentConfig.default
+        if let config { c = try ConfigLoader.load(path: config, over: c) }
+        c = try options.apply(to: c)
+        try c.validate()
+        guard ranks >= 1 && ranks <= 1 << 20 else {
+            throw ConfigError(key: "ranks", option: "--ranks", message: "must be an integer in 1...1048576; got \(ranks)")
+        }
+        guard ranks % c.replicas == 0 else {
+            throw ConfigError(key: "replicas", option: "--replicas", message: "must divide --ranks \(ranks); got \(c.replicas)")
+        }
+        let features = c.data.source == .teacher ? c.data.features : try Dataset.features(directory: c.data.dir)
+        let classes = c.data.source == .teacher ? c.data.classes : 10
+        let layout = NetworkLayout(widths: [features] + c.model.hidden + [classes], tileSize: c.model.tileSize)
+        let modelRanks = ranks / c.replicas
+        let placement = Placement(layout: layout, ranks: modelRanks, policy: c.placement)
+        let arrays = max(c.algorithm.arrayCount, 1)
+        print("plan: FCN \(layout.description), \(c.algorithm.name.rawValue) (\(arrays) array(s) per block), tiles of at most "
+            + "\(c.model.tileSize)x\(c.model.tileSize), \(ranks) ranks = \(c.replicas) replica(s) x \(modelRanks), \(c.placement.rawValue) placement")
+        for layer in layout.layers {
+            let sizes = Set(layer.rowRanges.map(\.count)).sorted().map(String.init).joined(separator: "/") + " x "
+                + Set(layer.colRanges.map(\.count)).sorted().map(String.init).joined(separator: "/")
+            print("layer \(layer.index + 1): \(layer.outputs) x \(layer.inputs), grid \(layer.rowBlocks) x \(layer.colBlocks) of \(sizes), blocks \(layer.firstBlock)...\(layer.firstBlock + layer.blockCount - 1)")
+            if layer.blockCount <= 256 {
+                for r in 0..<layer.rowBlocks {
+                    let owners = (0..<layer.colBlocks).map { String(placement.owner[layer.blockIndex(row: r, col: $0)]) }
+                    print("  owners row \(r): " + owners.joined(separator: " "))
+                }
+            }
+        }
+        let traffic = CommunicationModel.perStep(layout: layout, placement: placement, replicas: c.replicas, batch: c.training.batchSize)
+        let perDevice = Trainer.bytesPerDevice(c)
+        print("memory model: \(perDevice) bytes per device (per block: \(arrays) x (4 state + \(MemoryLayout<DeviceCell>.stride) parameters) + buffers)")
+        print(" rank  blocks     devices     block MiB   sent/step   received/step  messages/step")
+        for w in 0..<ranks {
+            let m = w % modelRanks
+            let owned = placement.blocks(of: m)
+            let devices = owned.reduce(0) { $0 + layout.blocks[$1].devices }
+            print(String(format: "%5d  %6d  %10d  %12.1f  %10llu  %14llu  %13d", w, owned.count, devices,
+                         Double(devices * perDevice) / 1_048_576, traffic[w].sent, traffic[w].received, traffic[w].messages))
+        }
+        let total = layout.deviceCount * perDevice
+        print(String(format: "total: %d devices, %.2f GiB of block state over the replica's %d ranks", layout.deviceCount,
+                     Double(total) / 1_073_741_824, modelRanks))
+    }
+}
