@@ -4,6 +4,7 @@
   scripts/plot.py device DIR [DIR ...] -o device.png     response curves and pulse response of `aimc-dist device --output DIR`
   scripts/plot.py metrics DIR [DIR ...] -o metrics.png   test accuracy and train loss per epoch of training runs (--output DIR)
   scripts/plot.py lsq DIR -o lsq.png                     error curves of `aimc-dist lsq --output DIR`, one panel per asymmetry c
+  scripts/plot.py scaling DIR -o scaling.png             strong and weak scaling and memory of scripts/scaling.sh
 """
 import argparse
 import csv
@@ -91,9 +92,43 @@ def plot_lsq(args, plt):
     fig.savefig(args.output, dpi=110)
 
 
+def plot_scaling(args, plt):
+    rows = read_csv(os.path.join(args.dirs[0], "scaling.csv"))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for kind, ax, title in [("strong", axes[0], "strong scaling (784-4096-4096-10)"), ("weak", axes[1], "weak scaling (devices per rank fixed)")]:
+        rs = [r for r in rows if r["kind"] == kind]
+        n = [int(r["ranks"]) for r in rs]
+        t = [float(r["seconds_per_step"]) for r in rs]
+        if kind == "strong":
+            ax.plot(n, [t[0] / k for k in n], ":", color="grey", label="ideal")
+        else:
+            ax.plot(n, [t[0]] * len(n), ":", color="grey", label="ideal")
+        ax.plot(n, t, "o-", label="measured")
+        for k, v, r in zip(n, t, rs):
+            if r["oversubscribed"] == "1":
+                ax.annotate("oversubscribed", (k, v), fontsize=7, textcoords="offset points", xytext=(4, 4))
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("ranks")
+        ax.set_ylabel("seconds per step")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=8)
+    rs = [r for r in rows if r["kind"] == "memory"]
+    n = [int(r["ranks"]) for r in rs]
+    m = [float(r["peak_mib_max"]) for r in rs]
+    axes[2].plot(n, [m[0] / k for k in n], ":", color="grey", label="1/ranks")
+    axes[2].plot(n, m, "o-", label="measured")
+    axes[2].set_xscale("log", base=2)
+    axes[2].set_xlabel("ranks")
+    axes[2].set_ylabel("peak resident MiB per rank")
+    axes[2].set_title("memory (8192 x 8192 Residual Learning layer)", fontsize=9)
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.output, dpi=110)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["device", "metrics", "lsq"])
+    parser.add_argument("kind", choices=["device", "metrics", "lsq", "scaling"])
     parser.add_argument("dirs", nargs="+", help="output folders of aimc-dist")
     parser.add_argument("-o", "--output", required=True, help="PNG file to write")
     parser.add_argument("--labels", nargs="*", help="one label per folder")
@@ -106,7 +141,7 @@ def main():
         import matplotlib.pyplot as plt
     except ImportError:
         sys.exit("plot: matplotlib is missing (pip install matplotlib)")
-    {"device": plot_device, "metrics": plot_metrics, "lsq": plot_lsq}[args.kind](args, plt)
+    {"device": plot_device, "metrics": plot_metrics, "lsq": plot_lsq, "scaling": plot_scaling}[args.kind](args, plt)
     print(f"wrote {args.output}")
 
 

@@ -336,6 +336,13 @@ public enum TrainingRun {
         say(comm, String(format: "time: %.1f s; per rank on average: compute %.1f s, communication and waiting %.1f s; %llu device pulses",
                          elapsed, compute, communication, totalPulses)
             + (zeroShift > 0 ? "; \(zeroShift) zero-shift pulses" : ""))
+        if !trainer.stepSeconds.isEmpty {
+            let steps = trainer.stepSeconds.sorted()
+            let stepComm = try comm.sum(trainer.stepTiming.communicationSeconds) / Double(comm.size)
+            let stepAll = try comm.sum(trainer.stepSeconds.reduce(0, +)) / Double(comm.size)
+            say(comm, String(format: "training steps: %d, median %.4f s per step on rank 0, communication and waiting %.1f%% of step time (mean over ranks)",
+                             steps.count, steps[steps.count / 2], 100 * stepComm / max(stepAll, 1e-12)))
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peaks = try comm.allgather(Double(usage.ru_maxrss) / 1024)

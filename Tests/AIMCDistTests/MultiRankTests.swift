@@ -149,6 +149,58 @@ struct MultiRankTests {
         #expect(Launch.epochLines(one.stdout) == Launch.epochLines(five.stdout))
     }
 
+    /// Every placement policy at 1, 2, 3 and 5 ranks gives the one-rank digest and metrics.
+    @Test("Bitwise-identical results for every placement policy at 1, 2, 3 and 5 ranks")
+    func placements() throws {
+        let args = ["--hidden", "20,12", "--tile-size", "8", "--epochs", "1", "--batch-size", "8", "--progress-seconds", "0",
+                    "--data-dir", Launch.data]
+        let reference = try Launch.run(ranks: 1, args)
+        #expect(reference.status == 0, "\(reference.stderr)")
+        for policy in ["round-robin", "balanced", "by-layer"] {
+            for n in [2, 3, 5] {
+                let r = try Launch.run(ranks: n, args + ["--placement", policy])
+                #expect(r.status == 0, "\(policy) n=\(n): \(r.stderr)")
+                #expect(Launch.digest(r.stdout) == Launch.digest(reference.stdout), "\(policy) n=\(n)")
+                #expect(Launch.epochLines(r.stdout) == Launch.epochLines(reference.stdout), "\(policy) n=\(n)")
+            }
+        }
+    }
+
+    /// Data-parallel replicas: R = 2 with the same global batch equals R = 1 (digest and metrics), with one and with
+    /// two ranks per replica.
+    @Test("Replicas: R = 2 equals R = 1 with the same global batch")
+    func replicas() throws {
+        let args = ["--hidden", "20,12", "--tile-size", "8", "--epochs", "1", "--batch-size", "9", "--progress-seconds", "0",
+                    "--data-dir", Launch.data, "--update-mode", "pulsed"]
+        for algorithm in ["residual", "analog-sgd"] {
+            let one = try Launch.run(ranks: 1, args + ["--algorithm", algorithm])
+            let two = try Launch.run(ranks: 2, args + ["--algorithm", algorithm, "--replicas", "2"])
+            let four = try Launch.run(ranks: 4, args + ["--algorithm", algorithm, "--replicas", "2", "--placement", "balanced"])
+            #expect(one.status == 0 && two.status == 0 && four.status == 0, "\(two.stderr) \(four.stderr)")
+            #expect(Launch.digest(one.stdout) != nil)
+            #expect(Launch.digest(one.stdout) == Launch.digest(two.stdout) && Launch.digest(one.stdout) == Launch.digest(four.stdout))
+            #expect(Launch.epochLines(one.stdout) == Launch.epochLines(two.stdout) && Launch.epochLines(one.stdout) == Launch.epochLines(four.stdout))
+        }
+        let bad = try Launch.run(ranks: 3, args + ["--replicas", "2"], timeout: 60)
+        #expect(bad.status == 2 && bad.stderr.contains("--replicas 2 must divide the number of ranks 3"))
+    }
+
+    /// The bytes each rank moves in a training step equal the communication model's prediction.
+    @Test("Traffic of a step equals the communication model", arguments: [["-n", "3"], ["-n", "4", "--replicas", "2"], ["-n", "5", "--placement", "by-layer"]])
+    func trafficModel(launch: [String]) throws {
+        let n = Int(launch[1])!
+        let r = try Launch.run(ranks: n, Array(launch.dropFirst(2)) + ["--hidden", "20,12", "--tile-size", "8", "--epochs", "1", "--batch-size", "7",
+                                                                    "--progress-seconds", "0", "--data-dir", Launch.data, "--report-comm"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").drop { !$0.hasPrefix("  rank ") }.dropFirst().prefix(n)
+        #expect(rows.count == n)
+        for row in rows {
+            let cells = row.split(separator: " ").map(String.init)
+            #expect(cells.count == 6 && cells[1] == cells[3] && cells[2] == cells[4], "\(row)")
+            #expect(Int(cells[1])! > 0)
+        }
+    }
+
     @Test("A bad option is one line from rank 0, exit status 2, on every rank count")
     func badOption() throws {
         for (args, option) in [(["--epochs", "0"], "--epochs"), (["--algorithm", "sgd"], "--algorithm"),

@@ -14,6 +14,11 @@ public enum CommunicationModel {
         public var received: UInt64 = 0
         /// Collective calls this rank takes part in.
         public var messages: Int = 0
+        public init(sent: UInt64 = 0, received: UInt64 = 0, messages: Int = 0) {
+            self.sent = sent
+            self.received = received
+            self.messages = messages
+        }
     }
 
     /// Predicted payload bytes per world rank (replica-major: world rank = replica * model size + model rank).

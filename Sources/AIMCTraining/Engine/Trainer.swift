@@ -112,6 +112,11 @@ public final class Trainer {
     var gatherX: [Float] = []
     var gatherD: [Float] = []
 
+    /// Wall seconds of each training step on this rank, and the compute and communication time inside training
+    /// steps only (evaluation excluded).
+    public private(set) var stepSeconds: [Double] = []
+    public private(set) var stepTiming = RankTiming()
+
     /// Payload bytes this rank moved in the first training step of this trainer (sent, received), for comparison
     /// with `CommunicationModel`.
     public private(set) var firstStepBytes: (sent: UInt64, received: UInt64)? = nil
@@ -659,7 +664,12 @@ public final class Trainer {
         for s in 0..<Int(plan.steps) {
             let lo = s * bs, hi = min(lo + bs, train.count)
             let before: (sent: UInt64, received: UInt64) = firstStepBytes == nil ? bytes : (0, 0)
+            let timingBefore = timing
+            let t0 = DispatchTime.now().uptimeNanoseconds
             let samples = try trainStep(indices: order[lo..<hi])
+            stepSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+            stepTiming.computeSeconds += timing.computeSeconds - timingBefore.computeSeconds
+            stepTiming.communicationSeconds += timing.communicationSeconds - timingBefore.communicationSeconds
             if firstStepBytes == nil {
                 let after = bytes
                 firstStepBytes = (after.sent - before.sent, after.received - before.received)
