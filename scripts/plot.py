@@ -76,8 +76,8 @@ def plot_lsq(args, plt):
         for r in rows:
             if float(r["asymmetry"]) != c:
                 continue
-            name = r["algorithm"] + ("" if r["algorithm"] == "analog-sgd" else
-                                     (" (P shifted)" if r["zero_shift"] != "none" else " (P not shifted)"))
+            name = r["algorithm"] + (f" {r['tiles']} tiles" if r["algorithm"] == "multi-tile-residual" else "")
+            name += "" if r["algorithm"] == "analog-sgd" else (" (P shifted)" if r["zero_shift"] != "none" else " (P not shifted)")
             curves.setdefault(name, ([], []))
             curves[name][0].append(float(r["step"]))
             curves[name][1].append(max(float(r["relative_error"]), 1e-12))

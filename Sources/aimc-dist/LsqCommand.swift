@@ -24,11 +24,15 @@ struct LsqCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Samples N (default 100).", valueName: "n")) var samples: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Mini-batch size (0 = full batch, default).", valueName: "n")) var batchSize: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Label noise standard deviation (default 0).", valueName: "x")) var labelNoise: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Standard deviation of W*'s entries (default 0.5).", valueName: "x")) var targetStd: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Training steps per run (default 10000).", valueName: "n")) var steps: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Record the error every n steps (default 100).", valueName: "n")) var recordEvery: Int?
     @Option(help: ArgumentHelp("Asymmetries c, comma separated (default 0,0.1,0.2,0.3).", valueName: "list")) var asymmetries: String?
     @Option(help: ArgumentHelp("Algorithms, comma separated (default analog-sgd,tiki-taka,residual).", valueName: "list")) var algorithms: String?
     @Option(help: ArgumentHelp("Zero-shift variants for algorithms with P (default none,ideal).", valueName: "list")) var zeroShifts: String?
+    @Option(help: ArgumentHelp("Tile counts for multi-tile-residual (default 3).", valueName: "list")) var tiles: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile transfer-rate ratio between levels (default 1.2).", valueName: "x")) var transferLrGrowth: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile period ratio between levels (default 2).", valueName: "x")) var transferEveryGrowth: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("alpha (default 0.1).", valueName: "x")) var lr: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("beta (default 0.1).", valueName: "x")) var transferLr: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("gamma (default 0.4).", valueName: "x")) var gamma: Double?
@@ -57,11 +61,15 @@ struct LsqCommand: ParsableCommand {
         if let samples { c.samples = samples }
         if let batchSize { c.batchSize = batchSize }
         if let labelNoise { c.labelNoise = labelNoise }
+        if let targetStd { c.targetStd = targetStd }
         if let steps { c.steps = steps }
         if let recordEvery { c.recordEvery = recordEvery }
         if let v = try list(asymmetries, "--asymmetries", { Double($0) }) { c.asymmetries = v }
         if let v = try list(algorithms, "--algorithms", { Algorithm(rawValue: $0) }) { c.algorithms = v }
         if let v = try list(zeroShifts, "--zero-shifts", { ZeroShift(rawValue: $0) }) { c.zeroShifts = v }
+        if let v = try list(tiles, "--tiles", { Int($0) }) { c.tiles = v }
+        if let transferLrGrowth { c.base.algorithm.transferLRGrowth = transferLrGrowth }
+        if let transferEveryGrowth { c.base.algorithm.transferEveryGrowth = transferEveryGrowth }
         if let lr { c.base.algorithm.lr = lr }
         if let transferLr { c.base.algorithm.transferLR = transferLr }
         if let gamma { c.base.algorithm.gamma = gamma }
@@ -89,18 +97,19 @@ struct LsqCommand: ParsableCommand {
         print("  alpha \(c.base.algorithm.lr), beta \(c.base.algorithm.transferLR), gamma \(c.base.algorithm.gamma), "
             + "\(c.base.algorithm.updateMode.rawValue) updates, BL \(c.base.update.desiredBL)")
         let runs = LeastSquares.runAll(c)
-        let header = "final ||W - W*||^2/||W*||^2".padding(toLength: 34, withPad: " ", startingAt: 0)
+        let header = "||W - W*||^2/||W*||^2, last quarter".padding(toLength: 44, withPad: " ", startingAt: 0)
             + c.asymmetries.map { ("c = \($0)" as String).leftPadded(12) }.joined()
         print(header)
         var rows = [String: [Double]]()
         var order = [String]()
         for r in runs {
-            let name = r.algorithm.rawValue + (r.algorithm.transfers ? (r.zeroShift == .none ? " (P not shifted)" : " (P zero-shifted)") : "")
+            let name = r.algorithm.rawValue + (r.algorithm == .multiTileResidual ? " \(r.tiles) tiles" : "")
+                + (r.algorithm.transfers ? (r.zeroShift == .none ? " (P not shifted)" : " (P zero-shifted)") : "")
             if rows[name] == nil { order.append(name); rows[name] = [] }
-            rows[name]!.append(r.finalError)
+            rows[name]!.append(r.tailError)
         }
         for name in order {
-            print(name.padding(toLength: 34, withPad: " ", startingAt: 0) + rows[name]!.map { String(format: "%12.3e", $0) }.joined())
+            print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + rows[name]!.map { String(format: "%12.3e", $0) }.joined())
         }
         print(String(format: "%.1f s", Date().timeIntervalSince(started)))
         if let output {

@@ -34,12 +34,14 @@ public enum ExperimentPresets {
                axes: [("algorithm.name", ["analog-sgd", "residual"]), ("device.family", ["power", "exponential"]),
                       ("device.gamma", ["0.5", "1", "2"]), ("device.tau", ["0.6", "0.7", "0.8"])]),
         Preset(name: "few-state-fcn",
-               summary: "arXiv 2510.02516: soft bounds on [-1, 1] with 4/10/20 states; Tiki-Taka v1 vs residual learning on 2/3/4 tiles",
+               summary: "arXiv 2510.02516: soft bounds on [-1, 1] with 4/10/20 states, zero-shifted; residual learning on 2/3/4 tiles (gamma 0.25, beta 0.1, period ratio 4)",
                config: {
                    var c = ExperimentConfig.default
                    c.device = DevicePresets.named("reram-4-states")!.device
                    c.algorithm.name = .multiTileResidual
                    c.algorithm.gamma = 0.25
+                   c.algorithm.transferLR = 0.1
+                   c.algorithm.transferEveryGrowth = 4
                    c.algorithm.zeroShift = .ideal
                    return c
                }(),

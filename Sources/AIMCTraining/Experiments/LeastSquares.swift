@@ -18,6 +18,8 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
     public var batchSize = 0
     /// Standard deviation of label noise added to b.
     public var labelNoise = 0.0
+    /// Standard deviation of the entries of W* (the paper: 0.5).
+    public var targetStd = 0.5
     public var steps = 10_000
     public var recordEvery = 100
     public var seed: UInt64 = 0
@@ -25,6 +27,8 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
     public var algorithms: [Algorithm] = [.analogSGD, .tikiTaka, .residual]
     /// Zero-shifting variants run for the algorithms with a residual array (P).
     public var zeroShifts: [ZeroShift] = [.none, .ideal]
+    /// Tile counts run for multi-tile residual learning.
+    public var tiles: [Int] = [3]
     /// The experiment's template: algorithm rates, update settings, device (tau 3.5, dw_min 1e-4), BL 8, ideal reads,
     /// every column of P transferred at each step (with BL 8 a transfer moves a device by at most 8 dw_min, so moving
     /// one column per step would need ~10^5 steps to reach W*).
@@ -53,12 +57,14 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
         try ConfigError.require(samples >= 1 && samples <= 1_000_000, "samples", "--samples", "must be an integer in 1...1000000", Double(samples))
         try ConfigError.require(batchSize >= 0 && batchSize <= samples, "batch_size", "--batch-size", "must be 0 (full batch) or at most --samples", Double(batchSize))
         try ConfigError.require(labelNoise >= 0 && labelNoise <= 1e3, "label_noise", "--label-noise", "must lie in [0, 1000]", labelNoise)
+        try ConfigError.require(targetStd > 0 && targetStd <= 1e3, "target_std", "--target-std", "must lie in (0, 1000]", targetStd)
         try ConfigError.require(steps >= 1 && steps <= 100_000_000, "steps", "--steps", "must be an integer in 1...1e8", Double(steps))
         try ConfigError.require(recordEvery >= 1, "record_every", "--record-every", "must be an integer >= 1", Double(recordEvery))
         if asymmetries.isEmpty || algorithms.isEmpty || zeroShifts.isEmpty {
             throw ConfigError(key: "asymmetries", option: "--asymmetries", message: "asymmetries, algorithms and zero shifts must each list at least one value")
         }
         for c in asymmetries { try ConfigError.require(c > -1 && c < 1, "asymmetries", "--asymmetries", "each must lie in (-1, 1)", c) }
+        for t in tiles { try ConfigError.require(t >= 2 && t <= 12, "tiles", "--tiles", "each must be an integer in 2...12", Double(t)) }
         var check = base
         check.device.asymmetry = asymmetries[0]
         try check.validate()
@@ -70,10 +76,17 @@ public struct LeastSquaresRun: Sendable {
     public let algorithm: Algorithm
     public let asymmetry: Double
     public let zeroShift: ZeroShift
+    /// Arrays per block (N + 1).
+    public let tiles: Int
     /// (step, ||W_eff - W*||^2 / ||W*||^2, f(W_eff) - f*) every `record_every` steps and at the end.
     public var curve: [(step: Int, error: Double, gap: Double)] = []
     public var finalError: Double { curve.last?.error ?? .nan }
     public var finalGap: Double { curve.last?.gap ?? .nan }
+    /// Mean error over the last quarter of the records: the level a noisy run settles at.
+    public var tailError: Double {
+        let tail = curve.suffix(max(curve.count / 4, 1))
+        return tail.reduce(0) { $0 + $1.error } / Double(tail.count)
+    }
 }
 
 public enum LeastSquares {
@@ -87,7 +100,7 @@ public enum LeastSquares {
     public static func problem(_ c: LeastSquaresConfig) -> Problem {
         var s = RandomStream(key: StreamKey(seed: c.seed, purpose: .syntheticData, 1))
         let a = (0..<(c.samples * c.inputs)).map { _ in s.nextNormal() }
-        let w = (0..<(c.outputs * c.inputs)).map { _ in 0.5 * s.nextNormal() }
+        let w = (0..<(c.outputs * c.inputs)).map { _ in Float(c.targetStd) * s.nextNormal() }
         var b = [Float](repeating: 0, count: c.samples * c.outputs)
         for i in 0..<c.samples {
             for o in 0..<c.outputs {
@@ -161,8 +174,9 @@ public enum LeastSquares {
     /// Trains one weight block with `algorithm` on device asymmetry `c` and records its curve. The weights start
     /// at W = 0 (P at its reference), as in the paper's script.
     public static func run(_ c: LeastSquaresConfig, problem p: Problem, algorithm: Algorithm, asymmetry: Double,
-                           zeroShift: ZeroShift) -> LeastSquaresRun {
+                           zeroShift: ZeroShift, tiles: Int = 3) -> LeastSquaresRun {
         var config = c.base
+        config.algorithm.tiles = tiles
         config.seed = c.seed
         config.algorithm.name = algorithm
         config.algorithm.zeroShift = algorithm.transfers ? zeroShift : .none
@@ -170,7 +184,8 @@ public enum LeastSquares {
         let info = BlockInfo(index: 0, layer: 0, rowBlock: 0, colBlock: 0, rowStart: 0, rows: p.outputs, colStart: 0, cols: p.inputs)
         let block = WeightBlock(info: info, config: config, model: DeviceModel(validated: config.device),
                                 initialWeights: [Float](repeating: 0, count: info.devices))
-        var run = LeastSquaresRun(algorithm: algorithm, asymmetry: asymmetry, zeroShift: config.algorithm.zeroShift)
+        var run = LeastSquaresRun(algorithm: algorithm, asymmetry: asymmetry, zeroShift: config.algorithm.zeroShift,
+                                  tiles: config.algorithm.arrayCount)
         let batch = c.batchSize == 0 ? p.samples : c.batchSize
         var x = [Float](repeating: 0, count: batch * p.inputs)
         var y = [Float](repeating: 0, count: batch * p.outputs)
@@ -221,23 +236,25 @@ public enum LeastSquares {
         let p = problem(c)
         var runs = [LeastSquaresRun]()
         for algorithm in c.algorithms {
-            for shift in algorithm.transfers ? c.zeroShifts : [.none] {
-                for a in c.asymmetries {
-                    let r = run(c, problem: p, algorithm: algorithm, asymmetry: a, zeroShift: shift)
-                    runs.append(r)
-                    progress?(r)
+            for tiles in algorithm == .multiTileResidual ? c.tiles : [3] {
+                for shift in algorithm.transfers ? c.zeroShifts : [.none] {
+                    for a in c.asymmetries {
+                        let r = run(c, problem: p, algorithm: algorithm, asymmetry: a, zeroShift: shift, tiles: tiles)
+                        runs.append(r)
+                        progress?(r)
+                    }
                 }
             }
         }
         return runs
     }
 
-    /// All curves as CSV: algorithm, asymmetry, zero_shift, step, relative_error, loss_gap.
+    /// All curves as CSV: algorithm, tiles, asymmetry, zero_shift, step, relative_error, loss_gap.
     public static func csv(_ runs: [LeastSquaresRun]) -> String {
-        var s = "algorithm,asymmetry,zero_shift,step,relative_error,loss_gap\n"
+        var s = "algorithm,tiles,asymmetry,zero_shift,step,relative_error,loss_gap\n"
         for r in runs {
             for point in r.curve {
-                s += "\(r.algorithm.rawValue),\(r.asymmetry),\(r.zeroShift.rawValue),\(point.step),\(point.error),\(point.gap)\n"
+                s += "\(r.algorithm.rawValue),\(r.tiles),\(r.asymmetry),\(r.zeroShift.rawValue),\(point.step),\(point.error),\(point.gap)\n"
             }
         }
         return s
