@@ -28,10 +28,9 @@ def main():
         acc = [100 * float(r["final_test_accuracy"]) for r in rs]
         best = [100 * float(r["best_test_accuracy"]) for r in rs]
         sec = [float(r["seconds"]) for r in rs]
-        sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
-        sdb = statistics.stdev(best) if len(best) > 1 else 0.0
-        print("| " + " | ".join(list(key) + [str(len(rs)), f"{statistics.mean(acc):.2f} ± {sd:.2f}",
-                                             f"{statistics.mean(best):.2f} ± {sdb:.2f}", f"{statistics.mean(sec):.1f}"]) + " |")
+        def cell(v):
+            return f"{statistics.mean(v):.2f} ± {statistics.stdev(v):.2f}" if len(v) > 1 else f"{v[0]:.2f}"
+        print("| " + " | ".join(list(key) + [str(len(rs)), cell(acc), cell(best), f"{statistics.mean(sec):.1f}"]) + " |")
 
 
 if __name__ == "__main__":

@@ -263,6 +263,34 @@ public final class Trainer {
         return start + offset[bi]! * batch
     }
 
+    /// The digital sum of a layer's gathered partials: forward, out (batch x outputs) gets, for each row block, its
+    /// blocks' partials along the columns; transposed (backward), out (batch x inputs) gets, for each column block,
+    /// its blocks' partials along the rows. Always in block order (the first copied, the rest added), whatever the
+    /// ranks, so every member gets the same bits.
+    func sumPartials(layer: LayerLayout, transposed: Bool, members: [Int], memberUnits: [Int], offset: [Int: Int], batch: Int,
+                     received: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let width = transposed ? layer.inputs : layer.outputs
+        let outer = transposed ? layer.colBlocks : layer.rowBlocks
+        let inner = transposed ? layer.rowBlocks : layer.colBlocks
+        for o in 0..<outer {
+            for k in 0..<inner {
+                let bi = transposed ? layer.blockIndex(row: k, col: o) : layer.blockIndex(row: o, col: k)
+                let info = layout.blocks[bi]
+                let (start, count) = transposed ? (info.colStart, info.cols) : (info.rowStart, info.rows)
+                let p = received + partial(bi, members: members, memberUnits: memberUnits, offset: offset, batch: batch)
+                for b in 0..<batch {
+                    let dst = out + b * width + start
+                    let src = p + b * count
+                    if k == 0 {
+                        for i in 0..<count { dst[i] = src[i] }
+                    } else {
+                        for i in 0..<count { dst[i] += src[i] }
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: Forward
 
     /// Layer l on this replica: activations[l] (batch x inputs) -> activations[l + 1] (batch x outputs) on the
@@ -290,22 +318,8 @@ public final class Trainer {
         timed(false) {
             receiveBuffer.withUnsafeBufferPointer { recv in
                 activations[l + 1].withUnsafeMutableBufferPointer { y in
-                    for r in 0..<layer.rowBlocks {
-                        for c in 0..<layer.colBlocks {
-                            let bi = layer.blockIndex(row: r, col: c)
-                            let info = layout.blocks[bi]
-                            let p = recv.baseAddress! + partial(bi, members: members, memberUnits: memberUnits, offset: offset, batch: batch)
-                            for b in 0..<batch {
-                                let dst = y.baseAddress! + b * nOut + info.rowStart
-                                let src = p + b * info.rows
-                                if c == 0 {
-                                    for i in 0..<info.rows { dst[i] = src[i] }
-                                } else {
-                                    for i in 0..<info.rows { dst[i] += src[i] }
-                                }
-                            }
-                        }
-                    }
+                    sumPartials(layer: layer, transposed: false, members: members, memberUnits: memberUnits, offset: offset,
+                                batch: batch, received: recv.baseAddress!, into: y.baseAddress!)
                     if l < layout.layers.count - 1 {
                         for k in 0..<(batch * nOut) { y[k] = Trainer.activate(y[k], activation) }
                     }
@@ -440,22 +454,8 @@ public final class Trainer {
             receiveBuffer.withUnsafeBufferPointer { recv in
                 deltas[l].withUnsafeMutableBufferPointer { g in
                     let nIn = layer.inputs
-                    for c in 0..<layer.colBlocks {
-                        for r in 0..<layer.rowBlocks {
-                            let bi = layer.blockIndex(row: r, col: c)
-                            let info = layout.blocks[bi]
-                            let p = recv.baseAddress! + partial(bi, members: members, memberUnits: plan.memberUnits, offset: plan.offset, batch: batch)
-                            for b in 0..<batch {
-                                let dst = g.baseAddress! + b * nIn + info.colStart
-                                let src = p + b * info.cols
-                                if r == 0 {
-                                    for j in 0..<info.cols { dst[j] = src[j] }
-                                } else {
-                                    for j in 0..<info.cols { dst[j] += src[j] }
-                                }
-                            }
-                        }
-                    }
+                    sumPartials(layer: layer, transposed: true, members: members, memberUnits: plan.memberUnits, offset: plan.offset,
+                                batch: batch, received: recv.baseAddress!, into: g.baseAddress!)
                     activations[l].withUnsafeBufferPointer { a in
                         for k in 0..<(batch * nIn) { g[k] *= Trainer.derivative(activationValue: a[k], activation) }
                     }
