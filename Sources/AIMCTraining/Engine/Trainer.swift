@@ -109,8 +109,6 @@ public final class Trainer {
     var labelsBuffer: [Int32] = []
     var sampleLoss: [Double] = []
     var sampleCorrect: [Double] = []
-    var gatherX: [Float] = []
-    var gatherD: [Float] = []
 
     /// Wall seconds of each training step on this rank, and the compute and communication time inside training
     /// steps only (evaluation excluded).
