@@ -24,10 +24,19 @@ def column(rows, name):
     return [float(r[name]) for r in rows]
 
 
+def labelled(args):
+    """(folder, label) pairs: --labels, or the folder names."""
+    return [(d, args.labels[k] if args.labels else os.path.basename(os.path.normpath(d))) for k, d in enumerate(args.dirs)]
+
+
+def finish(fig, args):
+    fig.tight_layout()
+    fig.savefig(args.output, dpi=110)
+
+
 def plot_device(args, plt):
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for d in args.dirs:
-        label = args.labels[args.dirs.index(d)] if args.labels else os.path.basename(os.path.normpath(d))
+    for d, label in labelled(args):
         response = read_csv(os.path.join(d, "response.csv"))
         w = column(response, "w")
         line, = left.plot(w, column(response, "q_plus"), label=f"{label}: q+")
@@ -45,14 +54,12 @@ def plot_device(args, plt):
     right.set_ylabel("weight w")
     right.set_title("pulse response")
     right.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.output, dpi=110)
+    finish(fig, args)
 
 
 def plot_metrics(args, plt):
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for d in args.dirs:
-        label = args.labels[args.dirs.index(d)] if args.labels else os.path.basename(os.path.normpath(d))
+    for d, label in labelled(args):
         rows = read_csv(os.path.join(d, "metrics.csv"))
         epoch = column(rows, "epoch")
         left.plot(epoch, [100 * a for a in column(rows, "test_accuracy")], marker="o", label=label)
@@ -62,8 +69,7 @@ def plot_metrics(args, plt):
     right.set_xlabel("epoch")
     right.set_ylabel("train loss")
     left.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.output, dpi=110)
+    finish(fig, args)
 
 
 def plot_lsq(args, plt):
@@ -88,8 +94,7 @@ def plot_lsq(args, plt):
         ax.set_xlabel("step")
     axes[0][0].set_ylabel("||W - W*||^2 / ||W*||^2")
     axes[0][-1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(args.output, dpi=110)
+    finish(fig, args)
 
 
 def plot_scaling(args, plt):
@@ -122,8 +127,7 @@ def plot_scaling(args, plt):
     axes[2].set_ylabel("peak resident MiB per rank")
     axes[2].set_title("memory (8192 x 8192 Residual Learning layer)", fontsize=9)
     axes[2].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.output, dpi=110)
+    finish(fig, args)
 
 
 def main():
