@@ -80,10 +80,11 @@ public final class Communicator: Collective, @unchecked Sendable {
         return Communicator(handle: out)
     }
 
-    /// An MPI_Iallgatherv in flight; keeps its count arrays alive until it completes.
+    /// A non-blocking collective in flight; keeps its count arrays alive until it completes.
     final class Exchange: PendingExchange {
         var request: MPI_Request? = nil
         let counts: [Int32], displacements: [Int32]
+        var receiveCounts: [Int32] = [], receiveDisplacements: [Int32] = []
         init(counts: [Int32], displacements: [Int32]) {
             self.counts = counts
             self.displacements = displacements
@@ -124,6 +125,28 @@ public final class Communicator: Collective, @unchecked Sendable {
         let total = counts.reduce(0, +)
         bytesSent &+= UInt64(counts[rank] * 4 * (size - 1))
         bytesReceived &+= UInt64((total - counts[rank]) * 4)
+    }
+
+    public func startAlltoall(_ send: UnsafePointer<Float>, sendCounts: [Int], into receive: UnsafeMutablePointer<Float>,
+                              receiveCounts: [Int]) throws(CommunicationError) -> PendingExchange {
+        precondition(sendCounts.count == size && receiveCounts.count == size)
+        let e = Exchange(counts: sendCounts.map { Int32($0) }, displacements: Communicator.displacements(sendCounts))
+        e.receiveCounts = receiveCounts.map { Int32($0) }
+        e.receiveDisplacements = Communicator.displacements(receiveCounts)
+        let rc = e.counts.withUnsafeBufferPointer { sc in
+            e.displacements.withUnsafeBufferPointer { sd in
+                e.receiveCounts.withUnsafeBufferPointer { rcounts in
+                    e.receiveDisplacements.withUnsafeBufferPointer { rd in
+                        MPI_Ialltoallv(send, sc.baseAddress, sd.baseAddress, MPI_FLOAT, receive, rcounts.baseAddress, rd.baseAddress,
+                                       MPI_FLOAT, handle, &e.request)
+                    }
+                }
+            }
+        }
+        try MPI.check(rc, "MPI_Ialltoallv")
+        bytesSent &+= UInt64((sendCounts.reduce(0, +) - sendCounts[rank]) * 4)
+        bytesReceived &+= UInt64((receiveCounts.reduce(0, +) - receiveCounts[rank]) * 4)
+        return e
     }
 
     public func allgatherBytes(_ send: [UInt8], counts: [Int]) throws(CommunicationError) -> [UInt8] {

@@ -209,19 +209,19 @@ struct TrainingTests {
 
 @Suite("Communication model")
 struct CommunicationModelTests {
-    /// One rank owns everything: it talks to nobody. Two ranks, round-robin on one layer of two blocks: each forward
-    /// member sends its rows (batch x 5 floats) to the other and receives the other's.
+    /// One rank owns everything: it talks to nobody (6 collective calls: two per two-phase sum, three sums). Two ranks,
+    /// round-robin on one layer of 2 x 2 blocks: rank 0 owns both row slices' first blocks, so rank 1 sends its two
+    /// partials (batch 4 x 5 floats each) to rank 0, and rank 0 sends both sums (4 x 10 floats) back.
     @Test("Closed-form traffic for small layouts")
     func closedForm() {
         let one = NetworkLayout(widths: [6, 10, 4], tileSize: 100)
         let single = CommunicationModel.perStep(layout: one, placement: Placement(layout: one, ranks: 1, policy: .roundRobin),
                                                 replicas: 1, batch: 8)
-        #expect(single == [CommunicationModel.Traffic(sent: 0, received: 0, messages: 3)])
+        #expect(single == [CommunicationModel.Traffic(sent: 0, received: 0, messages: 6)])
         let l = NetworkLayout(widths: [6, 10], tileSize: 5)  // one layer, rows split 5 + 5, cols 3 + 3: 4 blocks
         let p = Placement(layout: l, ranks: 2, policy: .roundRobin)  // blocks 0, 2 -> rank 0; 1, 3 -> rank 1
         let t = CommunicationModel.perStep(layout: l, placement: p, replicas: 1, batch: 4)
-        // Each rank sends its two partials (rows 5 each) once: 4 x 10 floats = 160 bytes, and receives as many.
-        #expect(t[0] == CommunicationModel.Traffic(sent: 160, received: 160, messages: 1))
-        #expect(t[1] == t[0])
+        #expect(t[1] == CommunicationModel.Traffic(sent: 160, received: 160, messages: 2))
+        #expect(t[0] == CommunicationModel.Traffic(sent: 160, received: 160, messages: 2))
     }
 }

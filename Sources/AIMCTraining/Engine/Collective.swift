@@ -29,6 +29,12 @@ public protocol Collective: AnyObject {
     /// untouched until `wait()` returns.
     func startAllgather(_ send: UnsafePointer<Float>, counts: [Int], into receive: UnsafeMutablePointer<Float>) throws(CommunicationError) -> PendingExchange
 
+    /// Starts a personalised exchange (MPI_Ialltoallv): member i sends `sendCounts[j]` floats, from its send buffer's
+    /// j-th segment (segments in rank order), to member j, and receives `receiveCounts[j]` floats from member j into
+    /// its receive buffer's j-th segment. The buffers must stay untouched until `wait()` returns.
+    func startAlltoall(_ send: UnsafePointer<Float>, sendCounts: [Int], into receive: UnsafeMutablePointer<Float>,
+                       receiveCounts: [Int]) throws(CommunicationError) -> PendingExchange
+
     /// Gathers every member's bytes into every member, concatenated in rank order.
     func allgatherBytes(_ send: [UInt8], counts: [Int]) throws(CommunicationError) -> [UInt8]
 
@@ -88,6 +94,12 @@ public final class SingleProcess: Collective {
 
     public func startAllgather(_ send: UnsafePointer<Float>, counts: [Int], into receive: UnsafeMutablePointer<Float>) -> PendingExchange {
         allgather(send, counts: counts, into: receive)
+        return DoneExchange()
+    }
+
+    public func startAlltoall(_ send: UnsafePointer<Float>, sendCounts: [Int], into receive: UnsafeMutablePointer<Float>,
+                              receiveCounts: [Int]) -> PendingExchange {
+        receive.update(from: send, count: sendCounts[0])
         return DoneExchange()
     }
 

@@ -93,9 +93,11 @@ public final class Trainer {
     let cross: (any Collective)?
     var forwardGroups: [(any Collective)?] = []
     var backwardGroups: [(any Collective)?] = []
-    /// Model ranks of each group's members, in group rank order.
+    /// Model ranks of each group's members, in group rank order, and this rank's reduce plans (nil outside).
     var forwardMembers: [[Int]] = []
     var backwardMembers: [[Int]] = []
+    var forwardPlans: [ReducePlan?] = []
+    var backwardPlans: [ReducePlan?] = []
     var ownedByLayer: [[WeightBlock]] = []
     /// Bias slices of the blocks at column 0 that this rank owns: [block index: bias].
     var biases: [Int: [Float]] = [:]
@@ -106,6 +108,8 @@ public final class Trainer {
     var deltas: [[Float]] = []       // [l] batch x widths[l]
     var sendBuffer: [Float] = []
     var receiveBuffer: [Float] = []
+    var reducedBuffer: [Float] = []
+    var gatherBuffer: [Float] = []
     var labelsBuffer: [Int32] = []
     var sampleLoss: [Double] = []
     var sampleCorrect: [Double] = []
@@ -156,6 +160,10 @@ public final class Trainer {
             let b = l >= 1 ? owners[l].union(owners[l - 1]) : []
             backwardMembers.append(b.sorted())
             backwardGroups.append(l >= 1 ? try model.split(color: b.contains(modelRank) ? 1 : nil, key: modelRank) : nil)
+            forwardPlans.append(f.contains(modelRank)
+                ? ReducePlan(layout: layout, placement: placement, layer: l, members: f.sorted(), rank: modelRank, transposed: false) : nil)
+            backwardPlans.append(l >= 1 && b.contains(modelRank)
+                ? ReducePlan(layout: layout, placement: placement, layer: l, members: b.sorted(), rank: modelRank, transposed: true) : nil)
         }
         ownedByLayer = Array(repeating: [], count: L)
         let deviceModel = DeviceModel(validated: config.device)
@@ -220,6 +228,8 @@ public final class Trainer {
         let maxBlocks = layout.layers.map { max($0.rowBlocks, $0.colBlocks) }.max() ?? 1
         sendBuffer = [Float](repeating: 0, count: batch * maxWidth * maxBlocks)
         receiveBuffer = [Float](repeating: 0, count: batch * maxWidth * maxBlocks)
+        reducedBuffer = [Float](repeating: 0, count: batch * maxWidth)
+        gatherBuffer = [Float](repeating: 0, count: batch * maxWidth)
         labelsBuffer = [Int32](repeating: 0, count: batch)
         sampleLoss = [Double](repeating: 0, count: batch)
         sampleCorrect = [Double](repeating: 0, count: batch)
@@ -235,54 +245,70 @@ public final class Trainer {
         return try body()
     }
 
-    // MARK: Exchange layout
+    // MARK: Exchanges
 
-    /// Offsets (in units of rows or columns per sample) of each block within its owner's send buffer, and the
-    /// units each member of the group sends.
-    func plan(layer l: Int, members: [Int], units: (BlockInfo) -> Int) -> (memberUnits: [Int], offset: [Int: Int]) {
+    /// Phase 1 of a two-phase sum: each partial to its slice's reducer (MPI_Ialltoallv), timed as communication
+    /// until `wait`.
+    func startReduce(_ group: any Collective, _ plan: ReducePlan, batch: Int) throws(CommunicationError) -> TimedExchange {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let pending = try sendBuffer.withUnsafeBufferPointer { (s) throws(CommunicationError) in
+            try receiveBuffer.withUnsafeMutableBufferPointer { (r) throws(CommunicationError) in
+                try group.startAlltoall(s.baseAddress!, sendCounts: plan.sendCounts.map { $0 * batch }, into: r.baseAddress!,
+                                        receiveCounts: plan.receiveCounts.map { $0 * batch })
+            }
+        }
+        timing.communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        return TimedExchange(trainer: self, pending: pending)
+    }
+
+    /// Phase 2 of a two-phase sum: this rank adds the partials of the slices it reduces in block order (the first
+    /// copied, the rest added: the same bits on any ranks), then every member gathers every slice's sum and lays it
+    /// out in `out` (batch x width of the layer's output, or input when transposed).
+    func finishReduce(_ group: any Collective, _ plan: ReducePlan, layer l: Int, batch: Int,
+                      into out: UnsafeMutablePointer<Float>) throws(CommunicationError) {
         let layer = layout.layers[l]
-        var per = [Int: Int](), offset = [Int: Int]()
-        for bi in layer.firstBlock..<(layer.firstBlock + layer.blockCount) {
-            let r = placement.owner[bi]
-            offset[bi] = per[r, default: 0]
-            per[r, default: 0] += units(layout.blocks[bi])
+        let inner = plan.transposed ? layer.rowBlocks : layer.colBlocks
+        func block(_ slice: Int, _ k: Int) -> Int {
+            plan.transposed ? layer.blockIndex(row: k, col: slice) : layer.blockIndex(row: slice, col: k)
         }
-        return (members.map { per[$0, default: 0] }, offset)
-    }
-
-    /// Where block `bi`'s partial starts in the gathered buffer.
-    func partial(_ bi: Int, members: [Int], memberUnits: [Int], offset: [Int: Int], batch: Int) -> Int {
-        let owner = placement.owner[bi]
-        var start = 0
-        for (k, m) in members.enumerated() {
-            if m == owner { break }
-            start += memberUnits[k] * batch
+        func range(_ slice: Int) -> Range<Int> { plan.transposed ? layer.colRanges[slice] : layer.rowRanges[slice] }
+        timed(false) {
+            receiveBuffer.withUnsafeBufferPointer { recv in
+                reducedBuffer.withUnsafeMutableBufferPointer { red in
+                    var offset = 0
+                    for slice in plan.mySlices {
+                        let n = batch * range(slice).count
+                        let dst = red.baseAddress! + offset
+                        for k in 0..<inner {
+                            let src = recv.baseAddress! + batch * plan.receiveOffset[block(slice, k)]!
+                            if k == 0 {
+                                for i in 0..<n { dst[i] = src[i] }
+                            } else {
+                                for i in 0..<n { dst[i] += src[i] }
+                            }
+                        }
+                        offset += n
+                    }
+                }
+            }
         }
-        return start + offset[bi]! * batch
-    }
-
-    /// The digital sum of a layer's gathered partials: forward, out (batch x outputs) gets, for each row block, its
-    /// blocks' partials along the columns; transposed (backward), out (batch x inputs) gets, for each column block,
-    /// its blocks' partials along the rows. Always in block order (the first copied, the rest added), whatever the
-    /// ranks, so every member gets the same bits.
-    func sumPartials(layer: LayerLayout, transposed: Bool, members: [Int], memberUnits: [Int], offset: [Int: Int], batch: Int,
-                     received: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        let width = transposed ? layer.inputs : layer.outputs
-        let outer = transposed ? layer.colBlocks : layer.rowBlocks
-        let inner = transposed ? layer.rowBlocks : layer.colBlocks
-        for o in 0..<outer {
-            for k in 0..<inner {
-                let bi = transposed ? layer.blockIndex(row: k, col: o) : layer.blockIndex(row: o, col: k)
-                let info = layout.blocks[bi]
-                let (start, count) = transposed ? (info.colStart, info.cols) : (info.rowStart, info.rows)
-                let p = received + partial(bi, members: members, memberUnits: memberUnits, offset: offset, batch: batch)
-                for b in 0..<batch {
-                    let dst = out + b * width + start
-                    let src = p + b * count
-                    if k == 0 {
-                        for i in 0..<count { dst[i] = src[i] }
-                    } else {
-                        for i in 0..<count { dst[i] += src[i] }
+        try timed(true) { () throws(CommunicationError) in
+            try reducedBuffer.withUnsafeBufferPointer { (red) throws(CommunicationError) in
+                try gatherBuffer.withUnsafeMutableBufferPointer { (g) throws(CommunicationError) in
+                    try group.allgather(red.baseAddress!, counts: plan.gatherCounts.map { $0 * batch }, into: g.baseAddress!)
+                }
+            }
+        }
+        timed(false) {
+            let width = plan.transposed ? layer.inputs : layer.outputs
+            let slices = plan.transposed ? layer.colBlocks : layer.rowBlocks
+            gatherBuffer.withUnsafeBufferPointer { g in
+                for slice in 0..<slices {
+                    let r = range(slice)
+                    let src = g.baseAddress! + batch * plan.sliceOffset[slice]
+                    for b in 0..<batch {
+                        let row = out + b * width + r.lowerBound
+                        for i in 0..<r.count { row[i] = src[b * r.count + i] }
                     }
                 }
             }
@@ -294,16 +320,14 @@ public final class Trainer {
     /// Layer l on this replica: activations[l] (batch x inputs) -> activations[l + 1] (batch x outputs) on the
     /// members of the layer's forward group; the last layer leaves logits.
     func forwardLayer(_ l: Int, batch: Int, noise: (BlockInfo) -> NoiseSource) throws(CommunicationError) {
-        guard let group = forwardGroups[l] else { return }
+        guard let group = forwardGroups[l], let plan = forwardPlans[l] else { return }
         let layer = layout.layers[l]
-        let members = forwardMembers[l]
-        let (memberUnits, offset) = plan(layer: l, members: members, units: { $0.rows })
         let nIn = layer.inputs, nOut = layer.outputs
         timed(false) {
             activations[l].withUnsafeBufferPointer { x in
                 sendBuffer.withUnsafeMutableBufferPointer { s in
                     for block in ownedByLayer[l] {
-                        let out = s.baseAddress! + batch * offset[block.info.index]!
+                        let out = s.baseAddress! + batch * plan.sendOffset[block.info.index]!
                         block.forward(input: x.baseAddress!, inputStride: nIn, batch: batch, output: out, noise: noise(block.info))
                         if let bias = biases[block.info.index] {
                             for b in 0..<batch { for i in 0..<block.info.rows { out[b * block.info.rows + i] += bias[i] } }
@@ -312,31 +336,17 @@ public final class Trainer {
                 }
             }
         }
-        try exchange(group, units: memberUnits, batch: batch).wait()
-        timed(false) {
-            receiveBuffer.withUnsafeBufferPointer { recv in
+        try startReduce(group, plan, batch: batch).wait()
+        try activations[l + 1].withUnsafeMutableBufferPointer { (y) throws(CommunicationError) in
+            try finishReduce(group, plan, layer: l, batch: batch, into: y.baseAddress!)
+        }
+        if l < layout.layers.count - 1 {
+            timed(false) {
                 activations[l + 1].withUnsafeMutableBufferPointer { y in
-                    sumPartials(layer: layer, transposed: false, members: members, memberUnits: memberUnits, offset: offset,
-                                batch: batch, received: recv.baseAddress!, into: y.baseAddress!)
-                    if l < layout.layers.count - 1 {
-                        for k in 0..<(batch * nOut) { y[k] = Trainer.activate(y[k], activation) }
-                    }
+                    for k in 0..<(batch * nOut) { y[k] = Trainer.activate(y[k], activation) }
                 }
             }
         }
-    }
-
-    /// Starts the gather of the send buffer over `group` (timed as communication until `wait`).
-    func exchange(_ group: any Collective, units: [Int], batch: Int) throws(CommunicationError) -> TimedExchange {
-        let counts = units.map { $0 * batch }
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let pending = try sendBuffer.withUnsafeBufferPointer { (s) throws(CommunicationError) in
-            try receiveBuffer.withUnsafeMutableBufferPointer { (r) throws(CommunicationError) in
-                try group.startAllgather(s.baseAddress!, counts: counts, into: r.baseAddress!)
-            }
-        }
-        timing.communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        return TimedExchange(trainer: self, pending: pending)
     }
 
     struct TimedExchange {
@@ -420,15 +430,13 @@ public final class Trainer {
 
     // MARK: Backward and updates
 
-    /// Layer l's backward partials are exchanged while layer l's blocks update; then the owners of layer l - 1 form
-    /// deltas[l] = (sum of partials) * activation'(activations[l]).
+    /// Layer l's backward partials go to their reducers while layer l's blocks update; then the sums are gathered and
+    /// the owners of layer l - 1 form deltas[l] = (sum of partials) * activation'(activations[l]).
     func backwardAndUpdateLayer(_ l: Int, batch: Int, globalBatch: Int, sampleOffset: Int, step: Int64) throws(CommunicationError) {
         let layer = layout.layers[l]
         var pending: TimedExchange? = nil
-        var plan = (memberUnits: [Int](), offset: [Int: Int]())
-        if l >= 1, let group = backwardGroups[l] {
-            plan = self.plan(layer: l, members: backwardMembers[l], units: { $0.cols })
-            let seed = config.seed, t = UInt64(step), offset = plan.offset
+        if l >= 1, let group = backwardGroups[l], let plan = backwardPlans[l] {
+            let seed = config.seed, t = UInt64(step)
             timed(false) {
                 deltas[l + 1].withUnsafeBufferPointer { d in
                     sendBuffer.withUnsafeMutableBufferPointer { s in
@@ -436,27 +444,24 @@ public final class Trainer {
                             let noise = NoiseSource(key: StreamKey(seed: seed, purpose: .backwardNoise, UInt64(block.info.index)),
                                                     step: UInt32(truncatingIfNeeded: t), firstSample: UInt32(sampleOffset))
                             block.backward(delta: d.baseAddress!, deltaStride: layer.outputs, batch: batch,
-                                           output: s.baseAddress! + batch * offset[block.info.index]!, noise: noise)
+                                           output: s.baseAddress! + batch * plan.sendOffset[block.info.index]!, noise: noise)
                         }
                     }
                 }
             }
-            pending = try exchange(group, units: plan.memberUnits, batch: batch)
+            pending = try startReduce(group, plan, batch: batch)
         }
         try updateLayer(l, batch: batch, globalBatch: globalBatch, step: step)
-        guard let pending else { return }
+        guard let pending, let group = backwardGroups[l], let plan = backwardPlans[l] else { return }
         try pending.wait()
+        try deltas[l].withUnsafeMutableBufferPointer { (g) throws(CommunicationError) in
+            try finishReduce(group, plan, layer: l, batch: batch, into: g.baseAddress!)
+        }
         guard !ownedByLayer[l - 1].isEmpty else { return }
-        let members = backwardMembers[l]
         timed(false) {
-            receiveBuffer.withUnsafeBufferPointer { recv in
-                deltas[l].withUnsafeMutableBufferPointer { g in
-                    let nIn = layer.inputs
-                    sumPartials(layer: layer, transposed: true, members: members, memberUnits: plan.memberUnits, offset: plan.offset,
-                                batch: batch, received: recv.baseAddress!, into: g.baseAddress!)
-                    activations[l].withUnsafeBufferPointer { a in
-                        for k in 0..<(batch * nIn) { g[k] *= Trainer.derivative(activationValue: a[k], activation) }
-                    }
+            deltas[l].withUnsafeMutableBufferPointer { g in
+                activations[l].withUnsafeBufferPointer { a in
+                    for k in 0..<(batch * layer.inputs) { g[k] *= Trainer.derivative(activationValue: a[k], activation) }
                 }
             }
         }
