@@ -8,7 +8,8 @@ extension ZeroShift: ExpressibleByArgument {}
 
 /// Device options shared by `train` and `device`: a preset, then individual parameters on top of it.
 struct DeviceOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Start from a named device (see `aimc-dist presets`).", valueName: "name"))
+    @Option(name: [.customLong("device-preset"), .customLong("preset")],
+            help: ArgumentHelp("Start from a named device (see `aimc-dist presets`).", valueName: "name"))
     var devicePreset: String?
     @Option(help: "Response-function family (default soft-bounds).") var family: DeviceConfig.Family?
     @Option(parsing: .unconditional, help: ArgumentHelp("Response granularity dw_min (default 0.001).", valueName: "x")) var dwMin: Double?

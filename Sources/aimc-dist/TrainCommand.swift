@@ -88,6 +88,8 @@ struct TrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile residual learning: arrays N + 1 (2...12; default 3).", valueName: "n")) var tiles: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile: period ratio between levels (default 2).", valueName: "x")) var transferEveryGrowth: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile: transfer-rate ratio between levels (default 1.2).", valueName: "x")) var transferLrGrowth: Double?
+    @Option(help: ArgumentHelp("Multi-tile: transfer periods per source tile, gradient tile first (N values).", valueName: "list")) var transferEveryPerTile: String?
+    @Option(help: ArgumentHelp("Multi-tile: transfer rates per source tile, gradient tile first (N values).", valueName: "list")) var transferLrPerTile: String?
     @Flag(help: "Multi-tile: Algorithm 1's warm start (fill tiles in turn at loss plateaus).") var warmStart = false
     @Option(parsing: .unconditional, help: ArgumentHelp("RIDER: rate eta of the moving average Q (default 0.1).", valueName: "eta")) var riderEta: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Largest tile edge: blocks of at most n x n devices (1...65536; default 128).", valueName: "n")) var tileSize: Int?
@@ -136,15 +138,11 @@ struct TrainOptions: ParsableArguments {
         if let transferEveryGrowth { c.algorithm.transferEveryGrowth = transferEveryGrowth }
         if let transferLrGrowth { c.algorithm.transferLRGrowth = transferLrGrowth }
         if warmStart { c.algorithm.warmStart = true }
+        if let transferEveryPerTile { c.algorithm.transferEveryPerTile = try TrainOptions.list(transferEveryPerTile, "--transfer-every-per-tile", "algorithm.transfer_every_per_tile") }
+        if let transferLrPerTile { c.algorithm.transferLRPerTile = try TrainOptions.list(transferLrPerTile, "--transfer-lr-per-tile", "algorithm.transfer_lr_per_tile") }
         if let riderEta { c.algorithm.riderEta = riderEta }
         if let tileSize { c.model.tileSize = tileSize }
-        if let hidden {
-            let parts = hidden.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
-                throw ConfigError(key: "model.hidden", option: "--hidden", message: "must be comma-separated integers such as 256,128; got \(hidden)")
-            }
-            c.model.hidden = parts.map { $0! }
-        }
+        if let hidden { c.model.hidden = try TrainOptions.list(hidden, "--hidden", "model.hidden") }
         if let activation { c.model.activation = activation }
         if let trainLimit { c.training.trainLimit = trainLimit }
         if let testLimit { c.training.testLimit = testLimit }
@@ -178,5 +176,14 @@ struct TrainOptions: ParsableArguments {
         }
         if let desiredBl { c.update.desiredBL = desiredBl }
         return c
+    }
+
+    /// A comma-separated list of numbers.
+    static func list<T: LosslessStringConvertible>(_ text: String, _ option: String, _ key: String) throws -> [T] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { T(String($0).trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
+            throw ConfigError(key: key, option: option, message: "must be a comma-separated list of numbers; got \(text)")
+        }
+        return parts.map { $0! }
     }
 }

@@ -95,6 +95,22 @@ struct AlgorithmTests {
         #expect(abs(Double(b.effective[0]) - composite) < 1e-7)
     }
 
+    @Test("Multi-tile: explicit per-tile periods and rates, gradient tile first, replace the geometric rules")
+    func perTileSchedule() throws {
+        let (b, _) = handBlock(.multiTileResidual, rows: 1, cols: 1) {
+            $0.algorithm.tiles = 4
+            $0.algorithm.transferEveryPerTile = [2, 10, 50]
+            $0.algorithm.transferLRPerTile = [0.3, 0.2, 0.1]
+        }
+        #expect(b.periods == [0, 50, 10, 2])
+        #expect(b.rates == [0, 0.1, 0.2, 0.3])
+        var bad = ExperimentConfig.default
+        bad.algorithm.name = .multiTileResidual
+        bad.algorithm.tiles = 3
+        bad.algorithm.transferEveryPerTile = [1, 2, 3]
+        #expect(throws: ConfigError.self) { try bad.validate() }
+    }
+
     @Test("Multi-tile warm start fills W(0) first from the gradient tile, then moves on")
     func warmStart() {
         let (b, _) = handBlock(.multiTileResidual, rows: 1, cols: 1) { $0.algorithm.tiles = 3; $0.algorithm.warmStart = true }

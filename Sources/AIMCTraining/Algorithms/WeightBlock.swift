@@ -102,10 +102,17 @@ public final class WeightBlock {
         }
         // Schedule: source s transfers every transfer_every * growth^(N - s) steps at rate transfer_lr * growth^(s - 1).
         let N = max(count - 1, 0)
+        let perTile = algorithm == .multiTileResidual
         periods = (0...max(N, 0)).map { s in
-            s == 0 ? 0 : max(1, Int((Double(a.transferEvery) * pow(a.transferEveryGrowth, Double(N - s))).rounded()))
+            if s == 0 { return 0 }
+            if perTile && a.transferEveryPerTile.count == N { return a.transferEveryPerTile[N - s] }
+            return max(1, Int((Double(a.transferEvery) * pow(a.transferEveryGrowth, Double(N - s))).rounded()))
         }
-        rates = (0...max(N, 0)).map { s in s == 0 ? 0 : Float(a.transferLR * pow(a.transferLRGrowth, Double(s - 1))) }
+        rates = (0...max(N, 0)).map { s in
+            if s == 0 { return 0 }
+            if perTile && a.transferLRPerTile.count == N { return Float(a.transferLRPerTile[N - s]) }
+            return Float(a.transferLR * pow(a.transferLRGrowth, Double(s - 1)))
+        }
         columns = Array(repeating: 0, count: N + 1)
         warmTarget = algorithm == .multiTileResidual && a.warmStart ? 0 : N
         column = [Float](repeating: 0, count: info.rows)

@@ -131,7 +131,7 @@ public enum ConfigLoader {
     /// Keys whose values are integers (list elements included). `ConfigTests` checks that this set matches the
     /// schema: every other numeric key accepts a fraction.
     public static let integerKeys: Set<String> = [
-        "seed", "model.hidden", "model.tile_size", "algorithm.transfer_every", "algorithm.zero_shift_pulses", "algorithm.tiles", "algorithm.transfer_columns",
+        "seed", "model.hidden", "model.tile_size", "algorithm.transfer_every", "algorithm.zero_shift_pulses", "algorithm.tiles", "algorithm.transfer_columns", "algorithm.transfer_every_per_tile",
         "training.epochs", "training.batch_size", "training.train_limit", "training.test_limit",
         "training.eval_batch_size", "training.steps_per_epoch", "update.desired_bl", "replicas", "data.features", "data.classes", "data.train_samples", "data.test_samples",
     ]

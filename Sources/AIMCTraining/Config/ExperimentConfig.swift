@@ -115,6 +115,10 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
     public var transferEveryGrowth: Double = 2
     /// Multi-tile: the transfer rate of level n is transfer_lr * growth^(N-1-n) (its code: 0.1 * 1.2^n).
     public var transferLRGrowth: Double = 1.2
+    /// Multi-tile: explicit transfer periods and rates per source tile, in aihwkit's order (first the gradient tile
+    /// W(N), then W(N-1), ..., W(1)); when given (N entries) they replace the geometric rules above.
+    public var transferEveryPerTile: [Int] = []
+    public var transferLRPerTile: [Double] = []
     /// Multi-tile: Algorithm 1's warm start: fill W(0), W(1), ... in turn from the gradient tile, moving on at each
     /// plateau of the epoch training loss, before the cascade starts.
     public var warmStart: Bool = false
@@ -129,6 +133,7 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
         case updatePer = "update_per", expectedNoise = "expected_noise", zeroShift = "zero_shift"
         case zeroShiftPulses = "zero_shift_pulses", tiles, transferEveryGrowth = "transfer_every_growth"
         case transferLRGrowth = "transfer_lr_growth", warmStart = "warm_start", riderEta = "rider_eta"
+        case transferEveryPerTile = "transfer_every_per_tile", transferLRPerTile = "transfer_lr_per_tile"
     }
 
     /// Per-sample updates? (`auto`: pulsed per sample, expected per mini-batch.)
@@ -241,6 +246,16 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
                                 "--transfer-every-growth", "must lie in [1, 100]", algorithm.transferEveryGrowth)
         try ConfigError.require(algorithm.transferLRGrowth > 0 && algorithm.transferLRGrowth <= 100, "algorithm.transfer_lr_growth",
                                 "--transfer-lr-growth", "must lie in (0, 100]", algorithm.transferLRGrowth)
+        if algorithm.name == .multiTileResidual {
+            let n = algorithm.tiles - 1
+            for (list, key, option) in [(algorithm.transferEveryPerTile.map(Double.init), "transfer_every_per_tile", "--transfer-every-per-tile"),
+                                        (algorithm.transferLRPerTile, "transfer_lr_per_tile", "--transfer-lr-per-tile")] where !list.isEmpty {
+                if list.count != n {
+                    throw ConfigError(key: "algorithm." + key, option: option, message: "must list \(n) values (one per source tile, gradient tile first) for \(algorithm.tiles) tiles; got \(list.count)")
+                }
+                for v in list { try ConfigError.require(v > 0 && v <= 1e6 && v.isFinite, "algorithm." + key, option, "values must lie in (0, 1e6]", v) }
+            }
+        }
         try ConfigError.require(algorithm.riderEta > 0 && algorithm.riderEta <= 1, "algorithm.rider_eta", "--rider-eta", "must lie in (0, 1]", algorithm.riderEta)
         try ConfigError.require(algorithm.transferEvery >= 1, "algorithm.transfer_every", "--transfer-every", "must be an integer >= 1", Double(algorithm.transferEvery))
         try ConfigError.require(training.epochs >= 1 && training.epochs <= 100_000, "training.epochs", "--epochs", "must be an integer in 1...100000", Double(training.epochs))
