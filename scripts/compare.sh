@@ -9,7 +9,7 @@ ranks=8
 extra=()
 while (($#)); do
     case "$1" in
-        -n|--ranks) ranks="$2"; shift 2 ;;
+        -n) ranks="$2"; shift 2 ;;
         *) extra+=("$1"); shift ;;
     esac
 done

@@ -82,6 +82,7 @@ public enum TrainingRun {
             if comm.rank == 0 {
                 do {
                     let d = try RunDirectory(path: output, overwrite: overwrite, files: ["summary.csv"])
+                    try d.removeRunFolders()
                     let header = (["run"] + keys + ["final_test_accuracy", "best_test_accuracy", "final_train_loss", "epochs",
                                                      "seconds", "weights_digest"]).joined(separator: ",") + "\n"
                     try d.write("summary.csv", text: header)
@@ -331,9 +332,9 @@ public enum TrainingRun {
         let compute = try comm.sum(trainer.timing.computeSeconds) / Double(comm.size)
         let communication = try comm.sum(trainer.timing.communicationSeconds) / Double(comm.size)
         let pulses = trainer.pulseStatistics
-        let totalPulses = UInt64(try comm.sum(Double(pulses.gradient.coincidences &+ pulses.transfer.coincidences)))
-        let zeroShift = UInt64(try comm.sum(Double(trainer.zeroShiftPulses)))
-        say(comm, String(format: "time: %.1f s; per rank on average: compute %.1f s, communication and waiting %.1f s; %llu device pulses",
+        let totalPulses = UInt64(try comm.sum(Double(pulses.gradient.coincidences &+ pulses.transfer.coincidences))) / UInt64(config.replicas)
+        let zeroShift = UInt64(try comm.sum(Double(trainer.zeroShiftPulses))) / UInt64(config.replicas)
+        say(comm, String(format: "time: %.1f s; per rank on average: compute %.1f s, communication and waiting %.1f s; %llu device pulses (per replica)",
                          elapsed, compute, communication, totalPulses)
             + (zeroShift > 0 ? "; \(zeroShift) zero-shift pulses" : ""))
         if !trainer.stepSeconds.isEmpty {

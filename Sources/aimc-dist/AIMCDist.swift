@@ -49,12 +49,27 @@ struct AIMCDist: ParsableCommand {
                 if Launcher.current.isPrintingRank { print(fullMessage(for: error)) }
                 Foundation.exit(0)
             }
-            var text = message(for: error).split(whereSeparator: \.isNewline).joined(separator: "; ")
+            var text = message(for: error).split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
+            // "Please provide one of the following:; - a; - b" -> "choose one of: a, b".
+            if let range = text.range(of: "Please provide one of the following:; ") {
+                let choices = text[range.upperBound...].split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .map { $0.hasPrefix("- ") ? String($0.dropFirst(2)) : $0 }
+                text = text[..<range.lowerBound] + "choose one of: " + choices.joined(separator: ", ")
+            }
             if text.contains("is invalid for"),
                let option = ranges.keys.sorted(by: { $0.count > $1.count }).first(where: { text.contains("'\($0) ") }) {
                 text += "; expected \(ranges[option]!)"
             }
-            Foundation.exit(TrainingRun.argumentFailure(text + " (see aimc-dist --help)"))
+            Foundation.exit(TrainingRun.argumentFailure(text + " (see aimc-dist COMMAND --help)"))
         }
+    }
+}
+
+/// Commands that run on one process (inspection, planning, benchmarks): started by a launcher with more than one
+/// task they refuse, so that N copies do not print N reports.
+func requireSingleProcess(_ command: String) throws {
+    if let size = Launcher.current.expectedSize, size > 1 {
+        throw ValidationError("\(command) runs on one process; run it without mpirun (the launcher started \(size))")
     }
 }

@@ -22,9 +22,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Repeats (the median is reported).") var repeats = 7
 
     func validate() throws {
-        if let size = Launcher.current.expectedSize, size > 1 {
-            throw ValidationError("bench measures one process; run it without mpirun (the launcher started \(size))")
-        }
+        try requireSingleProcess("bench")
         guard size >= 1 && size <= 16384 else { throw ValidationError("--size must be an integer in 1...16384; got \(size)") }
         guard batch >= 1 && batch <= 4096 else { throw ValidationError("--batch must be an integer in 1...4096; got \(batch)") }
         guard bl >= 1 && bl <= 32 else { throw ValidationError("--bl must be an integer in 1...32; got \(bl)") }

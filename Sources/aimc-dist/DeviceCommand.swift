@@ -9,20 +9,25 @@ struct DeviceCommand: ParsableCommand {
         commandName: "device",
         abstract: "Inspect a device: q_+, q_-, F, G, symmetric point, states, and its pulse response.",
         discussion: """
-        Prints the nominal device's response at five points of its range and the end points of the classic
-        pulse-response curve (N up pulses, then N down pulses from w0, without and with cycle-to-cycle noise).
-        With --output it writes response.csv (w, q_plus, q_minus, F, G) and pulse_response.csv (pulse, w_ideal,
+        Prints the nominal device's response at five points of its range and the end points of the classic \
+        pulse-response curve (N up pulses, then N down pulses from w0, without and with cycle-to-cycle noise). \
+        With --output it writes response.csv (w, q_plus, q_minus, F, G) and pulse_response.csv (pulse, w_ideal, \
         w_c2c); scripts/plot.py draws both.
+
+        Examples:
           aimc-dist device --device-preset paper-power
           aimc-dist device --family exponential --gamma-res 2 --tau 0.7 --output runs/exp-device
         """)
 
     @OptionGroup(title: "Device") var device: DeviceOptions
-    @Option(help: ArgumentHelp("Up pulses, then as many down pulses (1...100000; default 1000).", valueName: "n")) var pulses = 1000
+    @Option(help: ArgumentHelp("Up pulses, then as many down pulses (1...100000).", valueName: "n")) var pulses = 1000
     @Option(parsing: .unconditional, help: ArgumentHelp("Starting state of the pulse response (default w_min).", valueName: "w")) var w0: Double?
-    @Option(help: ArgumentHelp("Grid points of response.csv (default 201).", valueName: "n")) var points = 201
+    @Option(help: ArgumentHelp("Grid points of response.csv (2...100000).", valueName: "n")) var points = 201
     @Option(help: ArgumentHelp("Seed of the cycle-to-cycle noise.", valueName: "n")) var seed: UInt64 = 0
     @Option(help: ArgumentHelp("Folder for response.csv and pulse_response.csv.", valueName: "dir")) var output: String?
+    @Flag(help: "Replace response.csv and pulse_response.csv in --output if they exist.") var overwrite = false
+
+    func validate() throws { try requireSingleProcess("device") }
 
     func run() throws {
         let d = try device.apply(to: .softBoundsDefault)
@@ -57,6 +62,9 @@ struct DeviceCommand: ParsableCommand {
         print(String(format: "pulse response from w0 = %g: after %d up pulses %.6g (c2c: %.6g), after %d down %.6g (c2c: %.6g)",
                      start, pulses, ideal[pulses], noisy[pulses], pulses, ideal[2 * pulses], noisy[2 * pulses]))
         if let output {
+            if !overwrite, FileManager.default.fileExists(atPath: (output as NSString).appendingPathComponent("response.csv")) {
+                throw ConfigError(key: "", option: "--output", message: "\(output) already holds response.csv; choose another folder or pass --overwrite")
+            }
             do {
                 try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             } catch {

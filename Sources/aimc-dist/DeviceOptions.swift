@@ -43,13 +43,16 @@ struct DeviceOptions: ParsableArguments {
         var d = base
         if let devicePreset {
             guard let p = DevicePresets.named(devicePreset) else {
-                throw ConfigError(key: "device", option: "--device-preset",
+                throw ConfigError(key: "", option: "--device-preset",
                                   message: "must be one of \(DevicePresets.names.joined(separator: ", ")); got \(devicePreset)")
             }
             d = p.device
         }
+        if dwMin != nil && nStates != nil {
+            throw ConfigError(key: "", option: "--dw-min", message: "and --n-states set the same thing; give one of them")
+        }
         if let family { d.family = family }
-        if let dwMin { d.dwMin = dwMin }
+        if let dwMin { d.dwMin = dwMin; d.nStates = 0 }
         if let nStates { d.nStates = nStates }
         if let tau { d.wMax = tau; d.wMin = -tau }
         if let wMax { d.wMax = wMax }
@@ -81,6 +84,8 @@ struct DeviceOptions: ParsableArguments {
 /// `aimc-dist presets`: the named devices.
 struct Presets: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the named devices (use with --device-preset).")
+
+    func validate() throws { try requireSingleProcess("presets") }
 
     func run() throws {
         let width = DevicePresets.names.map(\.count).max() ?? 0

@@ -42,7 +42,9 @@ struct LsqCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Longest pulse train BL (default 8).", valueName: "n")) var desiredBl: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Random seed (default 0).", valueName: "n")) var seed: UInt64?
     @Option(help: ArgumentHelp("Folder for lsq.csv and config.json.", valueName: "dir")) var output: String?
-    @OptionGroup(title: "Device") var device: DeviceOptions
+    @Flag(help: "Replace lsq.csv and config.json in --output if they exist.") var overwrite = false
+    @OptionGroup(title: "Device (lsq starts from a generalized linear device, tau 3.5, dw_min 1e-4, no noise; the defaults named below are train's)")
+    var device: DeviceOptions
 
     func list<T>(_ text: String?, _ option: String, _ parse: (String) -> T?) throws -> [T]? {
         guard let text else { return nil }
@@ -78,19 +80,24 @@ struct LsqCommand: ParsableCommand {
         if let updateMode { c.base.algorithm.updateMode = updateMode }
         if let desiredBl { c.base.update.desiredBL = desiredBl }
         if let seed { c.seed = seed }
+        if device.asymmetry != nil {
+            throw ConfigError(key: "", option: "--asymmetry", message: "is set per run by --asymmetries in lsq; use --asymmetries 0.1,0.2")
+        }
         c.base.device = try device.apply(to: c.base.device)
+        c.base.resolve()
         try c.validate()
         return c
     }
 
     func validate() throws {
-        if let size = Launcher.current.expectedSize, size > 1 {
-            throw ValidationError("lsq runs on one process; run it without mpirun (the launcher started \(size))")
-        }
+        try requireSingleProcess("lsq")
     }
 
     func run() throws {
         let c = try experiment()
+        if let output, !overwrite, FileManager.default.fileExists(atPath: (output as NSString).appendingPathComponent("lsq.csv")) {
+            throw ConfigError(key: "", option: "--output", message: "\(output) already holds lsq.csv; choose another folder or pass --overwrite")
+        }
         let started = Date()
         print("least squares: D \(c.inputs), outputs \(c.outputs), N \(c.samples), \(c.batchSize == 0 ? "full batch" : "batch \(c.batchSize)"), "
             + "label noise \(c.labelNoise), \(c.steps) steps; device: \(Report.device(c.base.device))")

@@ -10,6 +10,8 @@ struct PlanCommand: ParsableCommand {
         abstract: "Print the block grid, the owner of every block, memory and messages per rank, without training.",
         discussion: """
         Uses the same options as train; --ranks is the world size the run would have.
+
+        Examples:
           aimc-dist plan --ranks 8
           aimc-dist plan --ranks 8 --hidden 8192,8192 --tile-size 512 --placement balanced
           aimc-dist plan --ranks 4 --replicas 2
@@ -18,6 +20,8 @@ struct PlanCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("World size (MPI ranks) of the planned run.", valueName: "n")) var ranks: Int = 8
     @Option(help: ArgumentHelp("Experiment configuration (JSON or YAML).", valueName: "file")) var config: String?
     @OptionGroup(title: "Training") var options: TrainOptions
+
+    func validate() throws { try requireSingleProcess("plan") }
 
     func run() throws {
         var c = ExperimentConfig.default
@@ -51,8 +55,12 @@ struct PlanCommand: ParsableCommand {
         }
         let traffic = CommunicationModel.perStep(layout: layout, placement: placement, replicas: c.replicas, batch: c.training.batchSize)
         let perDevice = Trainer.bytesPerDevice(c)
-        print("memory model: \(perDevice) bytes per device (per block: \(arrays) x (4 state + \(MemoryLayout<DeviceCell>.stride) parameters) + buffers)")
-        print(" rank  blocks     devices     block MiB   sent/step   received/step  messages/step")
+        if c.algorithm.arrayCount == 0 {
+            print("memory model: \(perDevice) bytes per weight (digital float32)")
+        } else {
+            print("memory model: \(perDevice) bytes per weight (\(arrays) array(s) x (4 state + \(MemoryLayout<DeviceCell>.stride) device parameters) + buffers)")
+        }
+        print(" rank  blocks     weights     block MiB   sent/step   received/step  messages/step")
         for w in 0..<ranks {
             let m = w % modelRanks
             let owned = placement.blocks(of: m)
@@ -61,7 +69,7 @@ struct PlanCommand: ParsableCommand {
                          Double(devices * perDevice) / 1_048_576, traffic[w].sent, traffic[w].received, traffic[w].messages))
         }
         let total = layout.deviceCount * perDevice
-        print(String(format: "total: %d devices, %.2f GiB of block state over the replica's %d ranks", layout.deviceCount,
-                     Double(total) / 1_073_741_824, modelRanks))
+        print(String(format: "total: %d weights (%d devices), %.2f GiB of block state over the replica's %d ranks", layout.deviceCount,
+                     layout.deviceCount * c.algorithm.arrayCount, Double(total) / 1_073_741_824, modelRanks))
     }
 }

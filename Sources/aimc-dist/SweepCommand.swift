@@ -10,10 +10,13 @@ struct SweepCommand: ParsableCommand {
         commandName: "sweep",
         abstract: "Run a grid of experiments in one MPI job and write one summary CSV.",
         discussion: """
-        The grid is the Cartesian product of the --experiment preset's axes and every --set key=v1,v2 (any
-        configuration key; device.tau sets both bounds), with --seeds as a last axis. Options set the base
-        experiment of every point. Each run writes DIR/run-NNN/{config.json,metrics.csv,summary.json}; DIR/summary.csv
-        gets one row per run (axis values, final and best test accuracy, final train loss, epochs, seconds, digest).
+        The grid is the Cartesian product of the --experiment preset's axes and every --set key=v1,v2 (any \
+        configuration key; device.tau sets both bounds), with --seeds as a last axis. Options set the base \
+        experiment of every point. Each run writes DIR/run-NNN/{config.json,metrics.csv,summary.json}; \
+        DIR/summary.csv gets one row per run (axis values, final and best test accuracy, final train loss, epochs, \
+        seconds, digest).
+
+        Examples:
           scripts/run.sh -n 2 sweep --experiment fig4-fcn --seeds 0,1,2 --epochs 3 --output runs/fig4
           scripts/run.sh -n 2 sweep --set algorithm.name=analog-sgd,residual --set device.asymmetry=0,0.2 --output runs/c
           aimc-dist sweep --list
@@ -25,7 +28,7 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("An axis: key=v1,v2,... (repeatable).", valueName: "key=values"))
     var axes: [String] = []
     @Option(help: ArgumentHelp("Seeds, comma separated (a last axis).", valueName: "list")) var seeds: String?
-    @Option(help: ArgumentHelp("Sweep folder (summary.csv and one folder per run).", valueName: "dir")) var output: String?
+    @Option(help: ArgumentHelp("Sweep folder (summary.csv and one folder per run); required.", valueName: "dir")) var output: String?
     @Flag(help: "Replace a sweep (and its runs) in --output.") var overwrite = false
     @OptionGroup(title: "Training") var options: TrainOptions
 
@@ -46,7 +49,7 @@ struct SweepCommand: ParsableCommand {
         }
         if let seeds { grid.append(try Sweep.axis("seed=" + seeds)) }
         guard output != nil else {
-            throw ConfigError(key: "output", option: "--output", message: "must name the sweep folder")
+            throw ConfigError(key: "", option: "--output", message: "must name the sweep folder (sweep writes summary.csv and one folder per run there)")
         }
         if grid.isEmpty {
             throw ConfigError(key: "sweep", option: "--set", message: "a sweep needs at least one axis (--experiment with axes, --set or --seeds)")
@@ -60,6 +63,7 @@ struct SweepCommand: ParsableCommand {
 
     func run() throws {
         if list {
+            guard Launcher.current.isPrintingRank else { return }
             for p in ExperimentPresets.all {
                 print("\(p.name): \(p.summary)")
                 for a in p.axes { print("    \(a.key) = \(a.values.joined(separator: ","))") }

@@ -46,8 +46,9 @@ struct Train: ParsableCommand {
         if let experiment { c = try ExperimentPresets.named(experiment).config }
         if let config { c = try ConfigLoader.load(path: config, over: c) }
         c = try options.apply(to: c)
+        c.resolve()
         if overwrite && output == nil {
-            throw ConfigError(key: "output", option: "--overwrite", message: "needs --output (the run folder to replace)")
+            throw ConfigError(key: "", option: "--overwrite", message: "needs --output (the run folder to replace)")
         }
         try c.validate()
         return c

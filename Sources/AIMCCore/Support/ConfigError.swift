@@ -11,8 +11,10 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
         self.message = message
     }
 
+    /// "<option> (config key <key>) <message>"; without a key (an option that is not a configuration value, such as
+    /// a preset name) "<option> <message>".
     public var description: String {
-        if let option { return "\(option) (config key \(key)) \(message)" }
+        if let option { return key.isEmpty ? "\(option) \(message)" : "\(option) (config key \(key)) \(message)" }
         return "config key \(key) \(message)"
     }
 

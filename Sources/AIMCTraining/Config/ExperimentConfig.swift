@@ -178,8 +178,8 @@ public struct DataConfig: Codable, Sendable, Equatable {
     public enum Source: String, Codable, Sendable, CaseIterable {
         /// MNIST-format IDX files in `dir` (Fashion-MNIST by default).
         case idx
-        /// A synthetic teacher-student task: random inputs in [0, 1]^features labelled by a fixed random
-        /// network (features -> 64 tanh -> classes), for models of any width without data files.
+        /// A synthetic teacher-student task: inputs in [0, 1]^features near random class prototypes, labelled by a
+        /// fixed random teacher (the nearest prototype), for models of any width without data files.
         case teacher
     }
 
@@ -222,6 +222,11 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     /// Learning on a soft-bounds device (tau 0.6, dw_min 1e-3, 30% cycle-to-cycle and device-to-device variability)
     /// behind the Table 4 periphery, 3 epochs, seed 0.
     public static var `default`: ExperimentConfig { ExperimentConfig() }
+
+    /// Writes derived values out, so `config.json` states what a run uses: dw_min from n_states when that is set.
+    public mutating func resolve() {
+        if device.nStates > 0 { device.dwMin = device.effectiveDwMin }
+    }
 
     /// Checks every value; the error names the key and the command-line option.
     public func validate() throws(ConfigError) {

@@ -53,7 +53,7 @@ public enum ExperimentPresets {
     /// - Throws: `ConfigError` naming `--experiment` and the known names.
     public static func named(_ name: String) throws(ConfigError) -> Preset {
         guard let p = all.first(where: { $0.name == name }) else {
-            throw ConfigError(key: "experiment", option: "--experiment", message: "must be one of \(names.joined(separator: ", ")); got \(name)")
+            throw ConfigError(key: "", option: "--experiment", message: "must be one of \(names.joined(separator: ", ")); got \(name)")
         }
         return p
     }

@@ -44,7 +44,11 @@ public enum Sweep {
         }
         var table: Any = scalar(value)
         for part in key.split(separator: ".").reversed() { table = [String(part): table] }
-        return try ConfigLoader.overlay(table as! [String: Any], over: base, source: "--set \(key)")
+        do {
+            return try ConfigLoader.overlay(table as! [String: Any], over: base, source: "--set \(key)")
+        } catch let e as ConfigFileError {
+            throw ConfigError(key: key, option: "--set", message: "value \(value) is not accepted: \(e.message)")
+        }
     }
 
     /// Every point of the product, validated before any runs (so a bad value fails at once).
@@ -58,6 +62,11 @@ public enum Sweep {
                 }
             }
             points = next
+        }
+        points = points.map { p in
+            var c = p.config
+            c.resolve()
+            return Point(labels: p.labels, config: c)
         }
         for p in points { try p.config.validate() }
         return points

@@ -205,30 +205,30 @@ public struct Dataset: Sendable, Equatable {
 }
 
 extension Dataset {
-    /// The synthetic teacher-student task of `DataConfig.Source.teacher`: `count` samples of `features` random bytes
-    /// (pixels uniform in [0, 1]) labelled by argmax of a fixed random network features -> 64 tanh -> classes
-    /// (weights N(0, 1/fan-in)), all from keyed streams of `seed` (`part` 0 for training, 1 for test data).
+    /// The synthetic teacher-student task of `DataConfig.Source.teacher`: a fixed random teacher holds `classes`
+    /// prototype images (pixels uniform in [0, 1]) and labels an input by its nearest prototype; inputs are drawn as
+    /// x = 0.25 p_c + 0.75 u (a random prototype p_c in uniform noise u): learnable at any width, not trivially.
+    /// All draws come from keyed streams of `seed` (`part` 0 for training, 1 for test data).
     public static func teacher(features: Int, classes: Int, count: Int, seed: UInt64, part: UInt64) -> Dataset {
-        let hidden = 64
         var w = RandomStream(key: StreamKey(seed: seed, purpose: .syntheticData, 2))
-        let w1 = (0..<(hidden * features)).map { _ in w.nextNormal() / Float(features).squareRoot() }
-        let w2 = (0..<(classes * hidden)).map { _ in w.nextNormal() / Float(hidden).squareRoot() }
+        let prototypes = (0..<(classes * features)).map { _ in w.nextUniform() }
         var x = RandomStream(key: StreamKey(seed: seed, purpose: .syntheticData, 3, part))
         var pixels = [UInt8](repeating: 0, count: count * features)
         var labels = [Int32](repeating: 0, count: count)
-        var h = [Float](repeating: 0, count: hidden)
+        var v = [Float](repeating: 0, count: features)
         for i in 0..<count {
-            for j in 0..<features { pixels[i * features + j] = UInt8(truncatingIfNeeded: x.nextUInt32() >> 24) }
-            for k in 0..<hidden {
-                var s: Float = 0
-                for j in 0..<features { s += w1[k * features + j] * (Float(pixels[i * features + j]) / 255 - 0.5) }
-                h[k] = tanh(4 * s)
+            let c = x.nextInt(below: classes)
+            for j in 0..<features {
+                let q = UInt8(min(255, (0.25 * prototypes[c * features + j] + 0.75 * x.nextUniform()) * 256))
+                pixels[i * features + j] = q
+                v[j] = Float(q) / 255
             }
-            var best = 0, bestValue = -Float.infinity
-            for c in 0..<classes {
-                var s: Float = 0
-                for k in 0..<hidden { s += w2[c * hidden + k] * h[k] }
-                if s > bestValue { bestValue = s; best = c }
+            // The teacher: the nearest prototype.
+            var best = 0, bestDistance = Float.infinity
+            for k in 0..<classes {
+                var d: Float = 0
+                for j in 0..<features { let e = v[j] - prototypes[k * features + j]; d += e * e }
+                if d < bestDistance { bestDistance = d; best = k }
             }
             labels[i] = Int32(best)
         }

@@ -188,13 +188,14 @@ public final class Trainer {
         return devices * bytesPerDevice(config)
     }
 
-    /// Bytes per device of one weight block: 4 (state) + 48 (parameters) per analog array, 4 per reference,
+    /// Bytes per weight of one weight block: 4 for a digital weight; else 4 (state) + 48 (parameters) per analog
+    /// array, 4 per reference,
     /// 4 for the effective weights when they are not W itself, 4 for a digital buffer (H or Q), 4 for the update
     /// buffer of expected or per-batch updates.
     public static func bytesPerDevice(_ c: ExperimentConfig) -> Int {
         let a = c.algorithm
         let arrays = a.arrayCount
-        if arrays == 0 { return 8 }
+        if arrays == 0 { return 4 }
         var bytes = arrays * (4 + MemoryLayout<DeviceCell>.stride)
         if a.zeroShift != .none { bytes += 4 }
         if a.name.mixes || a.zeroShift != .none { bytes += 4 }

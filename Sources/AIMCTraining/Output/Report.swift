@@ -7,24 +7,36 @@ public enum Report {
 
     public static func algorithm(_ c: ExperimentConfig) -> String {
         let a = c.algorithm
-        let mode = a.updateMode == .pulsed ? "pulsed updates (BL <= \(c.update.desiredBL))" : "expected updates (Eq. 2)"
+        var mode: String
+        switch (a.updateMode, a.perSample) {
+        case (.pulsed, true): mode = "pulsed updates per sample (BL <= \(c.update.desiredBL))"
+        case (.pulsed, false): mode = "pulsed updates per mini-batch (binomial counts, BL \(c.update.desiredBL))"
+        case (.expected, true): mode = "expected updates (Eq. 2) per sample"
+        case (.expected, false): mode = "expected updates (Eq. 2) per mini-batch"
+        }
+        if a.updateMode == .expected && a.expectedNoise { mode += " with Lemma 1 noise" }
+        if a.zeroShift != .none {
+            mode += ", \(a.name == .analogSGD ? "W" : "the gradient array") zero-shifted (\(a.zeroShift.rawValue)\(a.zeroShift == .pulsed ? ", \(a.zeroShiftPulses) pulses" : ""))"
+        }
         switch a.name {
         case .digitalSGD: return "digital SGD (floating point, exact products): lr \(g(a.lr))"
         case .analogSGD: return "Analog SGD (Eq. 2): alpha \(g(a.lr)), \(mode)"
         case .tikiTaka:
-            return "Tiki-Taka v1 (gamma 0): alpha \(g(a.lr)), beta \(g(a.transferLR)), one column every \(a.transferEvery) step(s), \(mode)"
+            return "Tiki-Taka v1 (gamma 0): alpha \(g(a.lr)), beta \(g(a.transferLR)), \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
         case .residual:
-            return "Residual Learning (Eqs. 9-11): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), one column every \(a.transferEvery) step(s), \(mode)"
+            return "Residual Learning (Eqs. 9-11): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
         case .tikiTakaV2:
-            return "Tiki-Taka v2 (App. D): alpha \(g(a.lr)), beta \(g(a.transferLR)) into a digital buffer, threshold transfers, one column every \(a.transferEvery) step(s), \(mode)"
+            return "Tiki-Taka v2 (App. D): alpha \(g(a.lr)), beta \(g(a.transferLR)) into a digital buffer, threshold transfers, \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
         case .residualV2:
-            return "Residual Learning v2 (Section 5): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), digital buffer with one-pulse threshold transfers, one column every \(a.transferEvery) step(s), \(mode)"
+            return "Residual Learning v2 (Section 5): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), digital buffer with one-pulse threshold transfers, \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
         case .multiTileResidual:
             return "multi-tile residual learning (arXiv 2510.02516): \(a.tiles) tiles, alpha \(g(a.lr)), gamma \(g(a.gamma)), beta \(g(a.transferLR)) x \(g(a.transferLRGrowth))^(s-1), periods \(a.transferEvery) x \(g(a.transferEveryGrowth))^(N-s)\(a.warmStart ? ", warm start" : ""), \(mode)"
         case .rider:
-            return "RIDER (arXiv 2602.21321): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), eta \(g(a.riderEta)), one column every \(a.transferEvery) step(s), \(mode)"
+            return "RIDER (arXiv 2602.21321): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), eta \(g(a.riderEta)), \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
         }
     }
+
+    static func columns(_ a: AlgorithmConfig) -> String { a.transferColumns == 1 ? "one column" : "\(a.transferColumns) columns" }
 
     public static func device(_ d: DeviceConfig) -> String {
         var s = "\(d.family.rawValue): dw_min \(g(d.effectiveDwMin)), w in [\(g(d.wMin)), \(g(d.wMax))]"
@@ -67,7 +79,7 @@ public enum Report {
     public static func header(config c: ExperimentConfig, layout: NetworkLayout, placement: Placement,
                               train: Dataset, test: Dataset, dataName: String) -> [String] {
         var lines = [String]()
-        lines.append("aimc-dist: FCN \(layout.description) (\(c.model.activation.rawValue)) on \(dataName), \(train.count) training / \(c.training.testLimit > 0 ? min(c.training.testLimit, test.count) : test.count) test images")
+        lines.append("aimc-dist: FCN \(layout.description) (\(c.model.activation.rawValue)) on \(dataName), \(train.count) training / \(c.training.testLimit > 0 ? min(c.training.testLimit, test.count) : test.count) test samples")
         lines.append("  algorithm  " + algorithm(c))
         if c.algorithm.name != .digitalSGD {
             lines.append("  device     " + device(c.device))
@@ -75,11 +87,13 @@ public enum Report {
             lines.append("             backward: " + periphery(c.backward) + "; transfer read: " + periphery(c.transfer))
         }
         let grids = layout.layers.map { "\($0.rowBlocks)x\($0.colBlocks)" }.joined(separator: ", ")
-        let arrays = max(c.algorithm.arrayCount, 1)
-        lines.append("  tiles      \(layout.blocks.count) weight blocks of at most \(c.model.tileSize)x\(c.model.tileSize) (grids per layer: \(grids)), \(arrays) array(s) each, \(layout.deviceCount * arrays) devices")
+        let arrays = c.algorithm.arrayCount
+        lines.append("  tiles      \(layout.blocks.count) weight blocks of at most \(c.model.tileSize)x\(c.model.tileSize) (grids per layer: \(grids)); "
+            + (arrays == 0 ? "\(layout.deviceCount) digital weights" : "\(arrays) array(s) each: \(layout.deviceCount) weights, \(layout.deviceCount * arrays) devices"))
         let perRank = (0..<placement.ranks).map { placement.blocks(of: $0).count }
         let idle = perRank.indices.filter { perRank[$0] == 0 }
-        lines.append("  ranks      \(placement.ranks) (\(c.placement.rawValue) placement); blocks per rank: \(perRank.map(String.init).joined(separator: " "))"
+        let world = c.replicas > 1 ? "\(placement.ranks * c.replicas) = \(c.replicas) replicas x \(placement.ranks)" : "\(placement.ranks)"
+        lines.append("  ranks      \(world) (\(c.placement.rawValue) placement); blocks per rank: \(perRank.map(String.init).joined(separator: " "))"
             + (idle.isEmpty ? "" : "; ranks without a block: \(idle.map(String.init).joined(separator: " ")) (they relay activations only)"))
         lines.append("  training   \(c.training.epochs) epoch(s), batch \(c.training.batchSize), seed \(c.seed)")
         return lines

@@ -64,6 +64,19 @@ public final class RunDirectory {
 
     deinit { close(lock) }
 
+    /// Removes the `run-NNN` folders of an earlier sweep (called when a sweep replaces one with --overwrite).
+    public func removeRunFolders() throws(OutputError) {
+        let fm = FileManager.default
+        let names = (try? fm.contentsOfDirectory(atPath: path)) ?? []
+        for name in names where name.hasPrefix("run-") && name.dropFirst(4).allSatisfy(\.isNumber) {
+            do {
+                try fm.removeItem(atPath: (path as NSString).appendingPathComponent(name))
+            } catch {
+                throw OutputError("--output \(path): cannot remove the old \(name) (\(RunDirectory.reason(error)))")
+            }
+        }
+    }
+
     static func reason(_ error: Error) -> String {
         let e = error as NSError
         if let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
