@@ -58,8 +58,8 @@ public enum Periphery {
         let nOut = transposed ? cols : rows
         guard batch > 0, nOut > 0 else { return }
         if io.isPerfect {
-            Linear.gemm(transA: false, transB: !transposed, m: batch, n: nOut, k: nIn, alpha: 1,
-                        a: input, lda: inputStride, b: weights, ldb: cols, beta: 0, c: output, ldc: nOut)
+            Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights, ldw: cols, batch: batch,
+                                 x: input, ldx: inputStride, y: output, ldy: nOut)
             return
         }
         let inLevels = io.inpRes > 0 ? Float(1 / (io.inpRes * 2 * io.inpBound)) : 0
@@ -75,7 +75,7 @@ public enum Periphery {
             scratch.raw.withUnsafeMutableBufferPointer { rb in
                 scratch.row.withUnsafeMutableBufferPointer { rowb in
                     let q = qb.baseAddress!, raw = rb.baseAddress!, rowBuf = rowb.baseAddress!
-                    // Scales and first-round DAC for the whole batch, then one product.
+                    // Scales and first-round DAC for the whole batch, then the products.
                     var scales = [Float](repeating: 1, count: batch)
                     for b in 0..<batch {
                         let x = input + b * inputStride
@@ -88,8 +88,8 @@ public enum Periphery {
                         scales[b] = s
                         dac(x, count: nIn, scale: s, levels: inLevels, bound: inBound, into: q + b * nIn)
                     }
-                    Linear.gemm(transA: false, transB: !transposed, m: batch, n: nOut, k: nIn, alpha: 1,
-                                a: q, lda: nIn, b: weights, ldb: cols, beta: 0, c: raw, ldc: nOut)
+                    Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights, ldw: cols,
+                                         batch: batch, x: q, ldx: nIn, y: raw, ldy: nOut)
                     for b in 0..<batch {
                         let y = output + b * nOut
                         let s = scales[b]
@@ -106,8 +106,8 @@ public enum Periphery {
                             reduction *= 2
                             dac(input + b * inputStride, count: nIn, scale: s * reduction, levels: inLevels,
                                 bound: inBound, into: rowBuf)
-                            Linear.gemm(transA: false, transB: !transposed, m: 1, n: nOut, k: nIn, alpha: 1,
-                                        a: rowBuf, lda: nIn, b: weights, ldb: cols, beta: 0, c: y, ldc: nOut)
+                            Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights,
+                                                 ldw: cols, batch: 1, x: rowBuf, ldx: nIn, y: y, ldy: nOut)
                             var s2 = noise.stream(sample: b, round: round)
                             saturated = adc(y, count: nOut, sigma: sigma, levels: outLevels, bound: outBound,
                                             stream: &s2, into: y)
