@@ -111,6 +111,37 @@ struct AlgorithmTests {
         #expect(throws: ConfigError.self) { try bad.validate() }
     }
 
+    /// Schedules that overflow an integer step count or a Float rate, and a Residual Learning v2 averaging weight above
+    /// 1 (H would grow without bound), are configuration errors naming the option, in training and least squares.
+    @Test("Transfer schedules out of range are errors naming the option, before any block is built")
+    func scheduleLimits() throws {
+        func message(_ body: (inout ExperimentConfig) -> Void) -> String? {
+            var c = ExperimentConfig.default
+            body(&c)
+            do { try c.validate(); return nil } catch { return error.description }
+        }
+        #expect(message { $0.algorithm.transferEvery = Int.max }?.contains("--transfer-every") == true)
+        #expect(message { $0.algorithm.transferEvery = 1_000_000_000_000 } == nil)
+        let grown = message { $0.algorithm.name = .multiTileResidual; $0.algorithm.tiles = 12; $0.algorithm.transferEveryGrowth = 100 }
+        #expect(grown?.contains("--transfer-every-growth") == true)
+        let small = message { $0.algorithm.name = .multiTileResidual; $0.algorithm.tiles = 12; $0.algorithm.transferLRGrowth = 1e-4 }
+        #expect(small?.contains("--transfer-lr-growth") == true)
+        #expect(message { $0.algorithm.name = .residualV2; $0.algorithm.transferLR = 3 }?.contains("(0, 1]") == true)
+        #expect(message { $0.algorithm.name = .residualV2; $0.algorithm.transferLR = 1 } == nil)
+        #expect(message { $0.algorithm.name = .tikiTakaV2; $0.algorithm.transferLR = 3 } == nil)
+        var lsq = LeastSquaresConfig()
+        lsq.algorithms = [.residual, .residualV2]
+        lsq.base.algorithm.transferLR = 3
+        #expect(throws: ConfigError.self) { try lsq.validate() }
+        lsq.algorithms = [.residual, .multiTileResidual]
+        lsq.base.algorithm.transferLR = 0.1
+        lsq.tiles = [3, 12]
+        lsq.base.algorithm.transferEveryGrowth = 100
+        #expect(throws: ConfigError.self) { try lsq.validate() }
+        lsq.tiles = [3]
+        try lsq.validate()
+    }
+
     @Test("Multi-tile warm start fills W(0) first from the gradient tile, then moves on")
     func warmStart() {
         let (b, _) = handBlock(.multiTileResidual, rows: 1, cols: 1) { $0.algorithm.tiles = 3; $0.algorithm.warmStart = true }

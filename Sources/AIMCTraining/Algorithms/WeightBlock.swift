@@ -100,19 +100,11 @@ public final class WeightBlock {
         coefficients = (0..<count).map { k in
             k == 0 ? 1 : (a.name.mixes ? Float(pow(a.effectiveGamma, Double(k))) : 0)
         }
-        // Schedule: source s transfers every transfer_every * growth^(N - s) steps at rate transfer_lr * growth^(s - 1).
+        // Schedule: source s transfers every periods[s] steps at rate rates[s] (validated: periods <= 1e12).
         let N = max(count - 1, 0)
-        let perTile = algorithm == .multiTileResidual
-        periods = (0...max(N, 0)).map { s in
-            if s == 0 { return 0 }
-            if perTile && a.transferEveryPerTile.count == N { return a.transferEveryPerTile[N - s] }
-            return max(1, Int((Double(a.transferEvery) * pow(a.transferEveryGrowth, Double(N - s))).rounded()))
-        }
-        rates = (0...max(N, 0)).map { s in
-            if s == 0 { return 0 }
-            if perTile && a.transferLRPerTile.count == N { return Float(a.transferLRPerTile[N - s]) }
-            return Float(a.transferLR * pow(a.transferLRGrowth, Double(s - 1)))
-        }
+        let schedule = a.transferSchedule
+        periods = schedule.periods.map { Int($0) }
+        rates = schedule.rates.map { Float($0) }
         columns = Array(repeating: 0, count: N + 1)
         warmTarget = algorithm == .multiTileResidual && a.warmStart ? 0 : N
         column = [Float](repeating: 0, count: info.rows)
@@ -317,7 +309,8 @@ public final class WeightBlock {
                 for i in 0..<rows {
                     let e = i * cols + k
                     h[e] = decay * h[e] + rate * col[i]
-                    let n = min(Int((abs(h[e]) / dw).rounded(.down)), maxPulses)
+                    let steps = (abs(h[e]) / dw).rounded(.down)
+                    let n = steps < Float(maxPulses) ? Int(steps) : maxPulses  // NaN or huge: the cap
                     if n > 0 {
                         dst.firePulses(element: e, count: n, down: h[e] < 0, noisy: mode == .pulsed, noise: &c2c)
                         h[e] -= (h[e] < 0 ? -1 : 1) * Float(n) * dw

@@ -1,3 +1,4 @@
+import Foundation
 import AIMCCore
 
 /// The training algorithms (paper Sections 3-5; arXiv 2510.02516; arXiv 2602.21321).
@@ -150,6 +151,64 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
 
     /// Analog arrays per block.
     public var arrayCount: Int { name.arrayCount(tiles: tiles) }
+
+    /// Longest transfer period accepted (steps): longer than any run, and exact in Double.
+    public static let maxTransferPeriod: Double = 1e12
+
+    /// The transfer schedule of source arrays s = 1...N (N = arrayCount - 1; entry 0 is unused and 0): source s
+    /// transfers into s - 1 every `periods[s]` mini-batches at rate `rates[s]`. Multi-tile residual learning
+    /// (arXiv 2510.02516, Section 3.2): periods transfer_every x growth^(N - s), rates transfer_lr x growth^(s - 1),
+    /// or the per-tile lists (aihwkit order, gradient tile first); every other algorithm has one source with
+    /// transfer_every and transfer_lr. Values are computed in Double; `validate()` keeps them finite and bounded.
+    public var transferSchedule: (periods: [Double], rates: [Double]) {
+        let n = max(arrayCount - 1, 0)
+        let perTile = name == .multiTileResidual
+        let periods = (0...n).map { s -> Double in
+            if s == 0 { return 0 }
+            if perTile && transferEveryPerTile.count == n { return Double(transferEveryPerTile[n - s]) }
+            return max(1, (Double(transferEvery) * pow(transferEveryGrowth, Double(n - s))).rounded())
+        }
+        let rates = (0...n).map { s -> Double in
+            if s == 0 { return 0 }
+            if perTile && transferLRPerTile.count == n { return transferLRPerTile[n - s] }
+            return transferLR * pow(transferLRGrowth, Double(s - 1))
+        }
+        return (periods, rates)
+    }
+
+    /// Checks the transfer schedule: every period at most `maxTransferPeriod`, every rate a normal Float in
+    /// (0, 1e6]; Residual Learning v2's rate is the averaging weight of H and must lie in (0, 1].
+    func validateSchedule() throws(ConfigError) {
+        let (periods, rates) = transferSchedule
+        let perTile = name == .multiTileResidual && !transferEveryPerTile.isEmpty
+        for s in 1..<max(periods.count, 1) {
+            let p = periods[s]
+            if !(p <= Self.maxTransferPeriod) {
+                if name == .multiTileResidual && !perTile {
+                    throw ConfigError(key: "algorithm.transfer_every", option: "--transfer-every",
+                                      message: "x --transfer-every-growth^\(periods.count - 1 - s) = \(transferEvery) x \(transferEveryGrowth)^\(periods.count - 1 - s) = \(p) steps, more than 1e12; use fewer tiles, a smaller growth or a smaller --transfer-every")
+                }
+                throw ConfigError(key: perTile ? "algorithm.transfer_every_per_tile" : "algorithm.transfer_every",
+                                  option: perTile ? "--transfer-every-per-tile" : "--transfer-every",
+                                  message: "must be at most 1e12 steps; got \(p)")
+            }
+        }
+        for s in 1..<max(rates.count, 1) {
+            let r = rates[s], f = Float(r)
+            if !(r > 0 && r <= 1e6 && f.isNormal) {
+                let grown = name == .multiTileResidual && transferLRPerTile.isEmpty && s > 1
+                throw ConfigError(key: grown ? "algorithm.transfer_lr_growth" : "algorithm.transfer_lr",
+                                  option: grown ? "--transfer-lr-growth" : "--transfer-lr",
+                                  message: grown
+                                      ? "gives source tile \(s) the rate \(transferLR) x \(transferLRGrowth)^\(s - 1) = \(r), outside (1.2e-38, 1e6]; choose a growth closer to 1"
+                                      : "gives the rate \(r), outside the range of Float (1.2e-38, 1e6]")
+            }
+        }
+        if name == .residualV2 && !(transferLR <= 1) {
+            throw ConfigError(key: "algorithm.transfer_lr", option: "--transfer-lr",
+                              message: "is Residual Learning v2's averaging weight of H (H = (1 - beta) H + beta P) and must lie in (0, 1]; got \(transferLR)")
+        }
+    }
 }
 
 public struct TrainingConfig: Codable, Sendable, Equatable {
@@ -263,6 +322,7 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         }
         try ConfigError.require(algorithm.riderEta > 0 && algorithm.riderEta <= 1, "algorithm.rider_eta", "--rider-eta", "must lie in (0, 1]", algorithm.riderEta)
         try ConfigError.require(algorithm.transferEvery >= 1, "algorithm.transfer_every", "--transfer-every", "must be an integer >= 1", Double(algorithm.transferEvery))
+        try algorithm.validateSchedule()
         try ConfigError.require(training.epochs >= 1 && training.epochs <= 100_000, "training.epochs", "--epochs", "must be an integer in 1...100000", Double(training.epochs))
         try ConfigError.require(training.batchSize >= 1 && training.batchSize <= 65_536, "training.batch_size", "--batch-size", "must be an integer in 1...65536", Double(training.batchSize))
         try ConfigError.require(training.trainLimit >= 0, "training.train_limit", "--train-limit", "must be an integer >= 0 (0 = all images)", Double(training.trainLimit))

@@ -65,9 +65,25 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
         }
         for c in asymmetries { try ConfigError.require(c > -1 && c < 1, "asymmetries", "--asymmetries", "each must lie in (-1, 1)", c) }
         for t in tiles { try ConfigError.require(t >= 2 && t <= 12, "tiles", "--tiles", "each must be an integer in 2...12", Double(t)) }
-        var check = base
-        check.device.asymmetry = asymmetries[0]
-        try check.validate()
+        for algorithm in algorithms {
+            for t in algorithm == .multiTileResidual ? tiles : [base.algorithm.tiles] {
+                for c in asymmetries {
+                    for z in zeroShifts { try experiment(algorithm: algorithm, asymmetry: c, zeroShift: z, tiles: t).validate() }
+                }
+            }
+        }
+    }
+
+    /// The configuration of one curve: `base` with the algorithm, tile count, device asymmetry c and zero-shift
+    /// (for the algorithms that transfer) of that curve, and the experiment's seed.
+    public func experiment(algorithm: Algorithm, asymmetry: Double, zeroShift: ZeroShift, tiles: Int) -> ExperimentConfig {
+        var config = base
+        config.algorithm.tiles = tiles
+        config.seed = seed
+        config.algorithm.name = algorithm
+        config.algorithm.zeroShift = algorithm.transfers ? zeroShift : .none
+        config.device.asymmetry = asymmetry
+        return config
     }
 }
 
@@ -175,12 +191,7 @@ public enum LeastSquares {
     /// at W = 0 (P at its reference), as in the paper's script.
     public static func run(_ c: LeastSquaresConfig, problem p: Problem, algorithm: Algorithm, asymmetry: Double,
                            zeroShift: ZeroShift, tiles: Int = 3) -> LeastSquaresRun {
-        var config = c.base
-        config.algorithm.tiles = tiles
-        config.seed = c.seed
-        config.algorithm.name = algorithm
-        config.algorithm.zeroShift = algorithm.transfers ? zeroShift : .none
-        config.device.asymmetry = asymmetry
+        let config = c.experiment(algorithm: algorithm, asymmetry: asymmetry, zeroShift: zeroShift, tiles: tiles)
         let info = BlockInfo(index: 0, layer: 0, rowBlock: 0, colBlock: 0, rowStart: 0, rows: p.outputs, colStart: 0, cols: p.inputs)
         let block = WeightBlock(info: info, config: config, model: DeviceModel(validated: config.device),
                                 initialWeights: [Float](repeating: 0, count: info.devices))
@@ -236,7 +247,7 @@ public enum LeastSquares {
         let p = problem(c)
         var runs = [LeastSquaresRun]()
         for algorithm in c.algorithms {
-            for tiles in algorithm == .multiTileResidual ? c.tiles : [3] {
+            for tiles in algorithm == .multiTileResidual ? c.tiles : [c.base.algorithm.tiles] {
                 for shift in algorithm.transfers ? c.zeroShifts : [.none] {
                     for a in c.asymmetries {
                         let r = run(c, problem: p, algorithm: algorithm, asymmetry: a, zeroShift: shift, tiles: tiles)
