@@ -205,6 +205,11 @@ public enum TrainingRun {
         }
     }
 
+    /// Ranks of this job on this node (OpenMPI's local size; 1 without a launcher).
+    static var localRanks: Double {
+        Double(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1)
+    }
+
     /// Bytes of memory available to new allocations on this node (Linux MemAvailable), or nil.
     static func availableMemory() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
@@ -228,6 +233,13 @@ public enum TrainingRun {
                 if d.source == .teacher {
                     let trainCount = config.training.trainLimit > 0 ? min(config.training.trainLimit, d.trainSamples) : d.trainSamples
                     let testCount = config.training.testLimit > 0 ? min(config.training.testLimit, d.testSamples) : d.testSamples
+                    // Every rank holds the data set, and a serialised copy while it travels.
+                    let bytes = 2 * Double(trainCount + testCount) * Double(d.features + 1) * 4
+                    if let available = availableMemory(), bytes * localRanks > 0.9 * Double(available) {
+                        throw RunError("teacher data of \(trainCount + testCount) samples x \(d.features) features needs about \(gib(bytes)) on "
+                            + "every rank, more than this node's available memory allows for its \(Int(localRanks)) rank(s); use fewer "
+                            + "--train-samples or --features, or a --train-limit")
+                    }
                     train = Dataset.teacher(features: d.features, classes: d.classes, count: trainCount, seed: config.seed, part: 0)
                     test = Dataset.teacher(features: d.features, classes: d.classes, count: testCount, seed: config.seed, part: 1)
                 } else {
@@ -240,7 +252,7 @@ public enum TrainingRun {
                 trainBytes = train.serialized()
                 testBytes = test.serialized()
             } catch {
-                failure = error.description
+                failure = "\(error)"
             }
         }
         try agree(comm, failure)
@@ -261,20 +273,24 @@ public enum TrainingRun {
                       overwrite: Bool, dataName: String, quiet: Bool = false, reportCommunication: Bool = false) throws -> Result {
         let (train, test) = data
         // Memory: refuse a model that cannot fit before allocating it.
-        let layout = NetworkLayout(widths: [train.features] + config.model.hidden + [train.classes], tileSize: config.model.tileSize)
+        let widths = [train.features] + config.model.hidden + [train.classes]
+        do { try NetworkLayout.check(widths: widths, tileSize: config.model.tileSize) } catch { throw RunError(error.description, exitCode: 2) }
+        let layout = NetworkLayout(widths: widths, tileSize: config.model.tileSize)
         if comm.size % config.replicas != 0 {
             throw RunError("--replicas \(config.replicas) must divide the number of ranks \(comm.size) (ranks = replicas x ranks per model)", exitCode: 2)
         }
         let modelSize = comm.size / config.replicas
         let placement = Placement(layout: layout, ranks: modelSize, policy: config.placement)
-        let need = Double(Trainer.blockBytes(config: config, layout: layout, placement: placement, rank: comm.rank % modelSize))
-        let localRanks = Double(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1)
+        let blockBytes = Trainer.blockBytes(config: config, layout: layout, placement: placement, rank: comm.rank % modelSize)
+        let working = Trainer.workingBytes(config: config, layout: layout, placement: placement, rank: comm.rank % modelSize)
+        let need = Double(blockBytes + working)
         var tooBig = 0.0
         if let available = availableMemory(), need * localRanks > 0.9 * Double(available) { tooBig = need }
         let largest = try comm.maximum(tooBig)
         if largest > 0 {
-            throw RunError("the weight blocks need about \(gib(largest)) on the busiest rank, more than this node's available "
-                + "memory allows for its ranks; use more ranks or nodes, a smaller --hidden, or another --placement")
+            throw RunError("the weight blocks and the buffers of a batch need about \(gib(largest)) on the busiest rank, more than this "
+                + "node's available memory allows for its \(Int(localRanks)) rank(s); use more ranks or nodes, a smaller --hidden or "
+                + "--batch-size, a larger --tile-size, or another --placement")
         }
 
 

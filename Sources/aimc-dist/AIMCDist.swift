@@ -44,6 +44,10 @@ struct AIMCDist: ParsableCommand {
             Foundation.exit(TrainingRun.argumentFailure(e.description))
         } catch let e as ConfigFileError {
             Foundation.exit(TrainingRun.argumentFailure(e.description))
+        } catch let e as DataError {
+            // A data file problem found at run time: status 1, as in training.
+            FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
+            Foundation.exit(1)
         } catch {
             if exitCode(for: error) == .success {
                 if Launcher.current.isPrintingRank { print(fullMessage(for: error)) }

@@ -36,7 +36,9 @@ struct PlanCommand: ParsableCommand {
         }
         let features = c.data.source == .teacher ? c.data.features : try Dataset.features(directory: c.data.dir)
         let classes = c.data.source == .teacher ? c.data.classes : 10
-        let layout = NetworkLayout(widths: [features] + c.model.hidden + [classes], tileSize: c.model.tileSize)
+        let widths = [features] + c.model.hidden + [classes]
+        try NetworkLayout.check(widths: widths, tileSize: c.model.tileSize)
+        let layout = NetworkLayout(widths: widths, tileSize: c.model.tileSize)
         let modelRanks = ranks / c.replicas
         let placement = Placement(layout: layout, ranks: modelRanks, policy: c.placement)
         let arrays = max(c.algorithm.arrayCount, 1)
@@ -60,13 +62,17 @@ struct PlanCommand: ParsableCommand {
         } else {
             print("memory model: \(perDevice) bytes per weight (\(arrays) array(s) x (4 state + \(MemoryLayout<DeviceCell>.stride) device parameters) + buffers)")
         }
-        print(" rank  blocks     weights     block MiB   sent/step   received/step  messages/step")
+        print("working MiB: activations and errors of a batch (training or evaluation), exchange buffers, replica gathers")
+        print(" rank  blocks     weights     block MiB  working MiB   sent/step   received/step  messages/step")
+        var working = [Int: Int]()
         for w in 0..<ranks {
             let m = w % modelRanks
             let owned = placement.blocks(of: m)
             let devices = owned.reduce(0) { $0 + layout.blocks[$1].devices }
-            print(String(format: "%5d  %6d  %10d  %12.1f  %10llu  %14llu  %13d", w, owned.count, devices,
-                         Double(devices * perDevice) / 1_048_576, traffic[w].sent, traffic[w].received, traffic[w].messages))
+            if working[m] == nil { working[m] = Trainer.workingBytes(config: c, layout: layout, placement: placement, rank: m) }
+            print(String(format: "%5d  %6d  %10d  %12.1f  %11.1f  %10llu  %14llu  %13d", w, owned.count, devices,
+                         Double(devices * perDevice) / 1_048_576, Double(working[m]!) / 1_048_576,
+                         traffic[w].sent, traffic[w].received, traffic[w].messages))
         }
         let total = layout.deviceCount * perDevice
         print(String(format: "total: %d weights (%d devices), %.2f GiB of block state over the replica's %d ranks", layout.deviceCount,

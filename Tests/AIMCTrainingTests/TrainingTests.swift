@@ -62,6 +62,49 @@ struct LayoutTests {
     }
 }
 
+@Suite("Memory model")
+struct MemoryModelTests {
+    /// Working memory by hand for widths 4-3, tiles of 2 (blocks 2x2, 2x2, 1x2, 1x2), one rank, batch 8 (training
+    /// and evaluation), pulsed per-sample Residual Learning: activations and errors 2 x 8 x (4 + 3) = 112 floats;
+    /// the forward reduce sends and receives each block's rows (6), reduces and gathers the 3 outputs: 8 x 18 = 144;
+    /// per block a transfer column and a one-hot input (14); the shared periphery buffers (8 + 1) x 2 x 2 = 36;
+    /// no update buffer. (112 + 144 + 14 + 36) x 4 bytes + 4 blocks x the per-block allowance.
+    @Test("Working memory: known answer for a small layout, and linear in the rank's blocks for a wide one")
+    func working() throws {
+        var c = ExperimentConfig.default
+        c.training.batchSize = 8
+        c.training.evalBatchSize = 8
+        let small = NetworkLayout(widths: [4, 3], tileSize: 2)
+        let one = Placement(layout: small, ranks: 1, policy: .roundRobin)
+        #expect(Trainer.workingBytes(config: c, layout: small, placement: one, rank: 0) == 306 * 4 + 4 * Trainer.blockOverheadBytes)
+        c.algorithm.updateMode = .expected  // adds one update buffer of the largest block (4 devices)
+        #expect(Trainer.workingBytes(config: c, layout: small, placement: one, rank: 0) == 310 * 4 + 4 * Trainer.blockOverheadBytes)
+
+        // 16-8192-10 in tiles of 1 on 2 ranks: 106496 blocks per rank. Each rank sends each of its blocks' partials
+        // once (at most 65536 + 40960 rows or columns per sample), so the buffers are O(batch x its blocks), far
+        // below batch x width x blocks per row (500 x 8192 x 8192 floats = 128 GiB).
+        c = ExperimentConfig.default
+        let wide = NetworkLayout(widths: [16, 8192, 10], tileSize: 1)
+        let two = Placement(layout: wide, ranks: 2, policy: .roundRobin)
+        let bound = 4 * (2 * 500 * (16 + 8192 + 10) + 4 * 500 * 106496 + 3 * 106496 + 501 * 2 + 2) + 106496 * Trainer.blockOverheadBytes
+        for rank in 0..<2 { #expect(Trainer.workingBytes(config: c, layout: wide, placement: two, rank: rank) <= bound) }
+    }
+
+    @Test("A network cut into more than 2^20 blocks is an error naming --tile-size")
+    func blockLimit() throws {
+        #expect(NetworkLayout.blockCount(widths: [784, 256, 128, 10], tileSize: 128) == 17)
+        #expect(NetworkLayout.blockCount(widths: [784, 1 << 20, 1 << 20, 10], tileSize: 1) == 784 << 20 + 1 << 40 + 10 << 20)
+        #expect(throws: ConfigError.self) { try NetworkLayout.check(widths: [784, 1 << 20, 1 << 20, 10], tileSize: 1) }
+        do {
+            try NetworkLayout.check(widths: [784, 4096, 4096, 10], tileSize: 2)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.option == "--tile-size" && error.description.contains("use a larger --tile-size"))
+        }
+        try NetworkLayout.check(widths: [784, 4096, 4096, 10], tileSize: 8)
+    }
+}
+
 @Suite("Training")
 struct TrainingTests {
     /// One digital-SGD step on the full batch moves W by -lr * dL/dW, with L the mean cross-entropy. Central

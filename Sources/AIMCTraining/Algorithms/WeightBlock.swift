@@ -54,8 +54,8 @@ public final class WeightBlock {
     public private(set) var zeroShiftPulses: UInt64 = 0
     public private(set) var devicesWithoutSymmetricPoint = 0
 
-    let scratch = PeripheryScratch()
-    var deltaBuffer: [Float] = []
+    /// Scratch space shared by the blocks of a rank (they run one at a time).
+    let workspace: BlockWorkspace
     var column: [Float]
     var oneHot: [Float]
 
@@ -70,10 +70,13 @@ public final class WeightBlock {
     ///   - model: the device family of `config.device` (shared by the blocks of a rank).
     ///   - initialWeights: rows x cols, row-major: programmed into W(0) (analog) or the digital matrix; the other
     ///     arrays start at weight 0.
-    public init(info: BlockInfo, config: ExperimentConfig, model: DeviceModel, initialWeights: [Float]) {
+    ///   - workspace: scratch space; blocks that never run concurrently may share one.
+    public init(info: BlockInfo, config: ExperimentConfig, model: DeviceModel, initialWeights: [Float],
+                workspace: BlockWorkspace = BlockWorkspace()) {
         precondition(initialWeights.count == info.devices)
         let a = config.algorithm
         self.info = info
+        self.workspace = workspace
         algorithm = a.name
         seed = config.seed
         alpha = Float(a.lr)
@@ -175,7 +178,7 @@ public final class WeightBlock {
                         noise: NoiseSource) {
         Periphery.multiply(weights: effective, rows: info.rows, cols: info.cols, transposed: false,
                            input: input + info.colStart, inputStride: inputStride, batch: batch, output: output,
-                           io: forwardIO, noise: noise, scratch: scratch)
+                           io: forwardIO, noise: noise, scratch: workspace.periphery)
     }
 
     /// Partial backward output z = W_eff^T d_slice for a batch, through the backward periphery.
@@ -186,15 +189,15 @@ public final class WeightBlock {
                          noise: NoiseSource) {
         Periphery.multiply(weights: effective, rows: info.rows, cols: info.cols, transposed: true,
                            input: delta + info.rowStart, inputStride: deltaStride, batch: batch, output: output,
-                           io: backwardIO, noise: noise, scratch: scratch)
+                           io: backwardIO, noise: noise, scratch: workspace.periphery)
     }
 
     // MARK: Gradient update
 
     func withDeltaBuffer<T>(_ body: (UnsafeMutablePointer<Float>) -> T) -> T {
         let n = info.devices
-        if deltaBuffer.count < n { deltaBuffer = [Float](repeating: 0, count: n) }
-        return deltaBuffer.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+        if workspace.delta.count < n { workspace.delta = [Float](repeating: 0, count: n) }
+        return workspace.delta.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
     }
 
     /// The gradient update of one mini-batch, requesting dW = -alpha sum_b d_b x_b^T: digital SGD applies it
@@ -364,4 +367,12 @@ public final class WeightBlock {
         if let b = buffer { h.update(bufferPointer: UnsafeRawBufferPointer(start: b, count: n)) }
         return Array(h.finalize())
     }
+}
+
+/// Scratch space of weight blocks: the periphery's buffers (batch x fan-in and batch x fan-out floats) and the
+/// summed update dW of expected and per-batch updates (rows x cols floats). One per rank: its blocks run in turn.
+public final class BlockWorkspace {
+    let periphery = PeripheryScratch()
+    var delta: [Float] = []
+    public init() {}
 }

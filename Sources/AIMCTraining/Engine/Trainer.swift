@@ -148,30 +148,21 @@ public final class Trainer {
         cross = replicas > 1 ? try comm.split(color: modelRank, key: replica) : nil
 
         let L = layout.layers.count
-        let owners = (0..<L).map { l -> Set<Int> in
-            let layer = layout.layers[l]
-            return Set((layer.firstBlock..<(layer.firstBlock + layer.blockCount)).map { placement.owner[$0] })
-        }
+        (forwardMembers, backwardMembers) = Trainer.groupMembers(layout: layout, placement: placement)
         for l in 0..<L {
-            var f = owners[l].union(l + 1 < L ? owners[l + 1] : [])
-            if l == L - 1 { f.insert(0) }
-            forwardMembers.append(f.sorted())
+            let f = forwardMembers[l], b = backwardMembers[l]
             forwardGroups.append(try model.split(color: f.contains(modelRank) ? 1 : nil, key: modelRank))
-            let b = l >= 1 ? owners[l].union(owners[l - 1]) : []
-            backwardMembers.append(b.sorted())
             backwardGroups.append(l >= 1 ? try model.split(color: b.contains(modelRank) ? 1 : nil, key: modelRank) : nil)
-            forwardPlans.append(f.contains(modelRank)
-                ? ReducePlan(layout: layout, placement: placement, layer: l, members: f.sorted(), rank: modelRank, transposed: false) : nil)
-            backwardPlans.append(l >= 1 && b.contains(modelRank)
-                ? ReducePlan(layout: layout, placement: placement, layer: l, members: b.sorted(), rank: modelRank, transposed: true) : nil)
         }
+        (forwardPlans, backwardPlans) = Trainer.reducePlans(layout: layout, placement: placement, rank: modelRank)
         ownedByLayer = Array(repeating: [], count: L)
         let deviceModel = DeviceModel(validated: config.device)
+        let workspace = BlockWorkspace()
         for bi in placement.blocks(of: modelRank) {
             let info = layout.blocks[bi]
             let w = Trainer.initialValues(seed: config.seed, layer: info.layer, rowStart: info.rowStart, rows: info.rows,
                                           colStart: info.colStart, cols: info.cols, fanIn: layout.widths[info.layer], bias: false)
-            let block = WeightBlock(info: info, config: config, model: deviceModel, initialWeights: w)
+            let block = WeightBlock(info: info, config: config, model: deviceModel, initialWeights: w, workspace: workspace)
             blocks.append(block)
             ownedByLayer[info.layer].append(block)
             if info.colBlock == 0 {
@@ -180,6 +171,77 @@ public final class Trainer {
             }
         }
     }
+
+    /// Model ranks (sorted) of each layer's groups: forward, the owners of layer l and of layer l + 1 (the coordinator
+    /// for the last layer); backward (l >= 1), the owners of layers l and l - 1 (empty for l = 0).
+    static func groupMembers(layout: NetworkLayout, placement: Placement) -> (forward: [[Int]], backward: [[Int]]) {
+        let L = layout.layers.count
+        let owners = (0..<L).map { l -> Set<Int> in
+            let layer = layout.layers[l]
+            return Set((layer.firstBlock..<(layer.firstBlock + layer.blockCount)).map { placement.owner[$0] })
+        }
+        var forward = [[Int]](), backward = [[Int]]()
+        for l in 0..<L {
+            var f = owners[l].union(l + 1 < L ? owners[l + 1] : [])
+            if l == L - 1 { f.insert(0) }
+            forward.append(f.sorted())
+            backward.append(l >= 1 ? owners[l].union(owners[l - 1]).sorted() : [])
+        }
+        return (forward, backward)
+    }
+
+    /// Model rank `rank`'s two-phase reduce plans of every layer (nil where it is not a member).
+    static func reducePlans(layout: NetworkLayout, placement: Placement, rank: Int) -> (forward: [ReducePlan?], backward: [ReducePlan?]) {
+        let (f, b) = groupMembers(layout: layout, placement: placement)
+        let forward = (0..<layout.layers.count).map { l in
+            f[l].contains(rank) ? ReducePlan(layout: layout, placement: placement, layer: l, members: f[l], rank: rank, transposed: false) : nil
+        }
+        let backward = (0..<layout.layers.count).map { l in
+            l >= 1 && b[l].contains(rank)
+                ? ReducePlan(layout: layout, placement: placement, layer: l, members: b[l], rank: rank, transposed: true) : nil
+        }
+        return (forward, backward)
+    }
+
+    /// Floats per sample of the exchange buffers of a rank with these plans: (send, receive, reduced, gathered).
+    static func exchangeUnits(_ plans: [ReducePlan?]) -> (send: Int, receive: Int, reduced: Int, gathered: Int) {
+        var u = (send: 0, receive: 0, reduced: 0, gathered: 0)
+        for case let p? in plans {
+            u.send = max(u.send, p.sendCounts.reduce(0, +))
+            u.receive = max(u.receive, p.receiveCounts.reduce(0, +))
+            u.reduced = max(u.reduced, p.gatherCounts[p.me])
+            u.gathered = max(u.gathered, p.gatherCounts.reduce(0, +))
+        }
+        return u
+    }
+
+    /// Bytes of working memory of model rank `rank` besides its blocks and the data: activations and errors of the
+    /// largest batch (training or evaluation), the exchange buffers of its reduce plans, the replica gathers of its
+    /// blocks' inputs and errors, and a fixed allowance per block (objects, column buffers).
+    public static func workingBytes(config: ExperimentConfig, layout: NetworkLayout, placement: Placement, rank: Int) -> Int {
+        let t = config.training
+        let batch = max(t.batchSize, t.evalBatchSize)
+        let (f, b) = reducePlans(layout: layout, placement: placement, rank: rank)
+        let u = exchangeUnits(f + b)
+        var floats = 2 * batch * layout.widths.reduce(0, +) + batch * (u.send + u.receive + u.reduced + u.gathered)
+        let mine = placement.blocks(of: rank).map { layout.blocks[$0] }
+        if config.replicas > 1 {
+            let perSample = mine.reduce(0) { $0 + $1.rows + $1.cols }
+            let widest = layout.layers.map { $0.inputs + $0.outputs }.max() ?? 0
+            floats += t.batchSize * (perSample * 2 + widest)
+        }
+        // Per block: the transfer column and one-hot input; shared by the blocks: the periphery's buffers and dW.
+        floats += mine.reduce(0) { $0 + $1.rows + $1.cols }
+        let widestIn = mine.map { max($0.rows, $0.cols) }.max() ?? 0
+        floats += (batch + 1) * 2 * widestIn
+        if config.algorithm.updateMode == .expected || !config.algorithm.perSample {
+            floats += mine.map(\.devices).max() ?? 0
+        }
+        return 4 * floats + mine.count * blockOverheadBytes
+    }
+
+    /// Bytes of objects and bookkeeping per weight block, beyond its per-device state (an upper estimate).
+    public static let blockOverheadBytes = 2048
 
     /// Bytes of weight-block state on model rank `rank` (arrays, per-device parameters, references, effective weights,
     /// update buffers): the memory model of design.md, "memory per rank ~ (its blocks' devices) x (bytes per device)".
@@ -190,8 +252,8 @@ public final class Trainer {
 
     /// Bytes per weight of one weight block: 4 for a digital weight; else 4 (state) + 48 (parameters) per analog
     /// array, 4 per reference,
-    /// 4 for the effective weights when they are not W itself, 4 for a digital buffer (H or Q), 4 for the update
-    /// buffer of expected or per-batch updates.
+    /// 4 for the effective weights when they are not W itself, 4 for a digital buffer (H or Q). (The update buffer of
+    /// expected or per-batch updates is one per rank: see `workingBytes`.)
     public static func bytesPerDevice(_ c: ExperimentConfig) -> Int {
         let a = c.algorithm
         let arrays = a.arrayCount
@@ -200,7 +262,6 @@ public final class Trainer {
         if a.zeroShift != .none { bytes += 4 }
         if a.name.mixes || a.zeroShift != .none { bytes += 4 }
         if [.tikiTakaV2, .residualV2, .rider].contains(a.name) { bytes += 4 }
-        if a.updateMode == .expected || !a.perSample { bytes += 4 }
         return bytes
     }
 
@@ -225,12 +286,11 @@ public final class Trainer {
         capacity = batch
         activations = layout.widths.map { [Float](repeating: 0, count: batch * $0) }
         deltas = layout.widths.map { [Float](repeating: 0, count: batch * $0) }
-        let maxWidth = layout.widths.max() ?? 1
-        let maxBlocks = layout.layers.map { max($0.rowBlocks, $0.colBlocks) }.max() ?? 1
-        sendBuffer = [Float](repeating: 0, count: batch * maxWidth * maxBlocks)
-        receiveBuffer = [Float](repeating: 0, count: batch * maxWidth * maxBlocks)
-        reducedBuffer = [Float](repeating: 0, count: batch * maxWidth)
-        gatherBuffer = [Float](repeating: 0, count: batch * maxWidth)
+        let u = Trainer.exchangeUnits(forwardPlans + backwardPlans)
+        sendBuffer = [Float](repeating: 0, count: max(batch * u.send, 1))
+        receiveBuffer = [Float](repeating: 0, count: max(batch * u.receive, 1))
+        reducedBuffer = [Float](repeating: 0, count: max(batch * u.reduced, 1))
+        gatherBuffer = [Float](repeating: 0, count: max(batch * u.gathered, 1))
         labelsBuffer = [Int32](repeating: 0, count: batch)
         sampleLoss = [Double](repeating: 0, count: batch)
         sampleCorrect = [Double](repeating: 0, count: batch)

@@ -1,3 +1,4 @@
+import AIMCCore
 /// One weight block: a tile-sized block of a layer's weight matrix (rows = outputs, columns = inputs).
 public struct BlockInfo: Sendable, Equatable {
     /// Global block index: layers in order, then row blocks, then column blocks.
@@ -54,6 +55,26 @@ public struct NetworkLayout: Sendable, Equatable {
     public let layers: [LayerLayout]
     public let blocks: [BlockInfo]
 
+    /// Most weight blocks a network may split into: each block carries objects and buffers besides its devices.
+    public static let maxBlocks = 1 << 20
+
+    /// Weight blocks of a network of these widths cut into tiles of at most `tileSize` x `tileSize`.
+    public static func blockCount(widths: [Int], tileSize: Int) -> Int {
+        zip(widths, widths.dropFirst()).reduce(0) { n, w in
+            n + ((w.1 + tileSize - 1) / tileSize) * ((w.0 + tileSize - 1) / tileSize)
+        }
+    }
+
+    /// - Throws: `ConfigError` naming `--tile-size` if the network would split into more than `maxBlocks` blocks.
+    public static func check(widths: [Int], tileSize: Int) throws(ConfigError) {
+        let n = blockCount(widths: widths, tileSize: tileSize)
+        if n > maxBlocks {
+            throw ConfigError(key: "model.tile_size", option: "--tile-size",
+                              message: "\(tileSize) cuts the \(widths.map(String.init).joined(separator: "-")) network into \(n) blocks, more than \(maxBlocks); use a larger --tile-size")
+        }
+    }
+
+    /// - Precondition: widths positive and at least two; `check(widths:tileSize:)` passed.
     public init(widths: [Int], tileSize: Int) {
         precondition(widths.count >= 2 && widths.allSatisfy { $0 > 0 } && tileSize > 0)
         self.widths = widths
