@@ -45,7 +45,10 @@ struct AIMCDist: ParsableCommand {
         } catch let e as ConfigFileError {
             Foundation.exit(TrainingRun.argumentFailure(e.description))
         } catch let e as DataError {
-            // A data file problem found at run time: status 1, as in training.
+            // Data and output folder problems found at run time: status 1, as in training.
+            FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
+            Foundation.exit(1)
+        } catch let e as OutputError {
             FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
             Foundation.exit(1)
         } catch {

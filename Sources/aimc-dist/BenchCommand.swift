@@ -11,15 +11,15 @@ struct Bench: ParsableCommand {
         abstract: "Benchmark the pulsed update (ns per pulse coincidence) on one process.",
         discussion: "Prints the median over --repeats runs; run it on an idle machine and compare figures of one run only.")
 
-    @Option(help: "Tile edge N (N x N devices).") var size = 512
-    @Option(help: "Mini-batch size (rank-one updates per step).") var batch = 1
+    @Option(parsing: .unconditional, help: "Tile edge N (N x N devices).") var size = 512
+    @Option(parsing: .unconditional, help: "Mini-batch size (rank-one updates per step).") var batch = 1
     @Option(parsing: .unconditional, help: "Learning rate.") var lr: Float = 0.1
-    @Option(help: "Longest pulse train BL.") var bl = 31
+    @Option(parsing: .unconditional, help: "Longest pulse train BL.") var bl = 31
     @Option(parsing: .unconditional, help: "Cycle-to-cycle noise (relative to dw_min).") var c2c = 0.3
     @Option(parsing: .unconditional, help: "Device-to-device spread of dw_min, w_max and w_min.") var d2d = 0.3
     @Option(help: "Cycle-to-cycle form (default multiplicative, as aihwkit's SoftBounds).") var c2cMode: DeviceConfig.CycleToCycleMode = .multiplicative
-    @Option(help: "Timed steps per repeat.") var steps = 20
-    @Option(help: "Repeats (the median is reported).") var repeats = 7
+    @Option(parsing: .unconditional, help: "Timed steps per repeat.") var steps = 20
+    @Option(parsing: .unconditional, help: "Repeats (the median is reported).") var repeats = 7
 
     func validate() throws {
         try requireSingleProcess("bench")

@@ -20,10 +20,10 @@ struct DeviceCommand: ParsableCommand {
         """)
 
     @OptionGroup(title: "Device") var device: DeviceOptions
-    @Option(help: ArgumentHelp("Up pulses, then as many down pulses (1...100000).", valueName: "n")) var pulses = 1000
+    @Option(parsing: .unconditional, help: ArgumentHelp("Up pulses, then as many down pulses (1...100000).", valueName: "n")) var pulses = 1000
     @Option(parsing: .unconditional, help: ArgumentHelp("Starting state of the pulse response (default w_min).", valueName: "w")) var w0: Double?
-    @Option(help: ArgumentHelp("Grid points of response.csv (2...100000).", valueName: "n")) var points = 201
-    @Option(help: ArgumentHelp("Seed of the cycle-to-cycle noise.", valueName: "n")) var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: ArgumentHelp("Grid points of response.csv (2...100000).", valueName: "n")) var points = 201
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the cycle-to-cycle noise.", valueName: "n")) var seed: UInt64 = 0
     @Option(help: ArgumentHelp("Folder for response.csv and pulse_response.csv.", valueName: "dir")) var output: String?
     @Flag(help: "Replace response.csv and pulse_response.csv in --output if they exist.") var overwrite = false
 
@@ -33,16 +33,18 @@ struct DeviceCommand: ParsableCommand {
         let d = try device.apply(to: .softBoundsDefault)
         try d.validate()
         guard (1...100_000).contains(pulses) else {
-            throw ConfigError(key: "pulses", option: "--pulses", message: "must be an integer in 1...100000; got \(pulses)")
+            throw ConfigError(key: "", option: "--pulses", message: "must be an integer in 1...100000; got \(pulses)")
         }
         guard (2...100_000).contains(points) else {
-            throw ConfigError(key: "points", option: "--points", message: "must be an integer in 2...100000; got \(points)")
+            throw ConfigError(key: "", option: "--points", message: "must be an integer in 2...100000; got \(points)")
         }
         let start = w0 ?? d.wMin
         guard start >= d.wMin && start <= d.wMax else {
-            throw ConfigError(key: "w0", option: "--w0", message: "must lie in [w_min, w_max] = [\(d.wMin), \(d.wMax)]; got \(start)")
+            throw ConfigError(key: "", option: "--w0", message: "must lie in [w_min, w_max] = [\(d.wMin), \(d.wMax)]; got \(start)")
         }
         let model = try DeviceModel(d)
+        // Claim the output folder before computing: a bad folder fails at once, and the lock keeps other runs out.
+        let directory = try output.map { try RunDirectory(path: $0, overwrite: overwrite, files: ["response.csv", "pulse_response.csv"]) }
         print("device     " + Report.device(d))
         print(String(format: "states     %.1f  (dw_min %g over [%g, %g])", d.stateCount, d.effectiveDwMin, d.wMin, d.wMax))
         switch model.nominalSymmetricPoint {
@@ -61,15 +63,7 @@ struct DeviceCommand: ParsableCommand {
         print("")
         print(String(format: "pulse response from w0 = %g: after %d up pulses %.6g (c2c: %.6g), after %d down %.6g (c2c: %.6g)",
                      start, pulses, ideal[pulses], noisy[pulses], pulses, ideal[2 * pulses], noisy[2 * pulses]))
-        if let output {
-            if !overwrite, FileManager.default.fileExists(atPath: (output as NSString).appendingPathComponent("response.csv")) {
-                throw ConfigError(key: "", option: "--output", message: "\(output) already holds response.csv; choose another folder or pass --overwrite")
-            }
-            do {
-                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            } catch {
-                throw ConfigError(key: "output", option: "--output", message: "cannot create \(output): \(error.localizedDescription)")
-            }
+        if let output, let directory {
             var response = "w,q_plus,q_minus,F,G\n"
             for k in 0..<points {
                 let w = d.wMin + (d.wMax - d.wMin) * Double(k) / Double(points - 1)
@@ -77,8 +71,8 @@ struct DeviceCommand: ParsableCommand {
             }
             var curve = "pulse,w_ideal,w_c2c\n"
             for k in 0..<ideal.count { curve += "\(k),\(ideal[k]),\(noisy[k])\n" }
-            try RunDirectory.writeAtomically(Data(response.utf8), to: (output as NSString).appendingPathComponent("response.csv"))
-            try RunDirectory.writeAtomically(Data(curve.utf8), to: (output as NSString).appendingPathComponent("pulse_response.csv"))
+            try directory.write("response.csv", text: response)
+            try directory.write("pulse_response.csv", text: curve)
             print("wrote \(output)/response.csv and \(output)/pulse_response.csv")
         }
     }

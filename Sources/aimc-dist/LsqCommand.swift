@@ -42,16 +42,23 @@ struct LsqCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Longest pulse train BL (default 8).", valueName: "n")) var desiredBl: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Random seed (default 0).", valueName: "n")) var seed: UInt64?
     @Option(help: ArgumentHelp("Folder for lsq.csv and config.json.", valueName: "dir")) var output: String?
-    @Flag(help: "Replace lsq.csv and config.json in --output if they exist.") var overwrite = false
+    @Flag(help: "Replace what --output holds (an earlier lsq, training run or sweep).") var overwrite = false
     @OptionGroup(title: "Device (lsq starts from a generalized linear device, tau 3.5, dw_min 1e-4, no noise; the defaults named below are train's)")
     var device: DeviceOptions
 
-    func list<T>(_ text: String?, _ option: String, _ parse: (String) -> T?) throws -> [T]? {
+    /// A comma-separated list; an empty or unknown item is an error naming it (and the choices, for names).
+    func list<T>(_ text: String?, _ option: String, choices: [String]? = nil, _ parse: (String) -> T?) throws -> [T]? {
         guard let text else { return nil }
-        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let values = parts.compactMap(parse)
-        guard !parts.isEmpty, values.count == parts.count else {
-            throw ConfigError(key: option, option: option, message: "must be a comma-separated list; got \(text)")
+        var values = [T]()
+        for item in text.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard !item.isEmpty else {
+                throw ConfigError(key: "", option: option, message: "must be a comma-separated list without empty items; got \"\(text)\"")
+            }
+            guard let v = parse(item) else {
+                let expected = choices.map { "choose from \($0.joined(separator: ", "))" } ?? "expected a number"
+                throw ConfigError(key: "", option: option, message: "has an invalid item \"\(item)\" in \"\(text)\"; \(expected)")
+            }
+            values.append(v)
         }
         return values
     }
@@ -67,8 +74,8 @@ struct LsqCommand: ParsableCommand {
         if let steps { c.steps = steps }
         if let recordEvery { c.recordEvery = recordEvery }
         if let v = try list(asymmetries, "--asymmetries", { Double($0) }) { c.asymmetries = v }
-        if let v = try list(algorithms, "--algorithms", { Algorithm(rawValue: $0) }) { c.algorithms = v }
-        if let v = try list(zeroShifts, "--zero-shifts", { ZeroShift(rawValue: $0) }) { c.zeroShifts = v }
+        if let v = try list(algorithms, "--algorithms", choices: Algorithm.allCases.map(\.rawValue), { Algorithm(rawValue: $0) }) { c.algorithms = v }
+        if let v = try list(zeroShifts, "--zero-shifts", choices: ZeroShift.allCases.map(\.rawValue), { ZeroShift(rawValue: $0) }) { c.zeroShifts = v }
         if let v = try list(tiles, "--tiles", { Int($0) }) { c.tiles = v }
         if let transferLrGrowth { c.base.algorithm.transferLRGrowth = transferLrGrowth }
         if let transferEveryGrowth { c.base.algorithm.transferEveryGrowth = transferEveryGrowth }
@@ -95,9 +102,11 @@ struct LsqCommand: ParsableCommand {
 
     func run() throws {
         let c = try experiment()
-        if let output, !overwrite, FileManager.default.fileExists(atPath: (output as NSString).appendingPathComponent("lsq.csv")) {
-            throw ConfigError(key: "", option: "--output", message: "\(output) already holds lsq.csv; choose another folder or pass --overwrite")
+        // Claim the output folder before computing; a folder holding a training run or a sweep is refused as well.
+        let directory = try output.map {
+            try RunDirectory(path: $0, overwrite: overwrite, files: ["lsq.csv", "summary.csv"] + RunDirectory.runFiles)
         }
+        if overwrite { try directory?.removeRunFolders() }
         let started = Date()
         print("least squares: D \(c.inputs), outputs \(c.outputs), N \(c.samples), \(c.batchSize == 0 ? "full batch" : "batch \(c.batchSize)"), "
             + "label noise \(c.labelNoise), \(c.steps) steps; device: \(Report.device(c.base.device))")
@@ -119,14 +128,11 @@ struct LsqCommand: ParsableCommand {
             print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + rows[name]!.map { String(format: "%12.3e", $0) }.joined())
         }
         print(String(format: "%.1f s", Date().timeIntervalSince(started)))
-        if let output {
-            do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
-                throw ConfigError(key: "output", option: "--output", message: "cannot create \(output): \(error.localizedDescription)")
-            }
-            try RunDirectory.writeAtomically(Data(LeastSquares.csv(runs).utf8), to: (output as NSString).appendingPathComponent("lsq.csv"))
+        if let output, let directory {
+            try directory.write("lsq.csv", text: LeastSquares.csv(runs))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try RunDirectory.writeAtomically(try encoder.encode(c), to: (output as NSString).appendingPathComponent("config.json"))
+            try directory.write("config.json", try encoder.encode(c))
             print("wrote \(output)/lsq.csv and \(output)/config.json")
         }
     }

@@ -29,7 +29,7 @@ struct PlanCommand: ParsableCommand {
         c = try options.apply(to: c)
         try c.validate()
         guard ranks >= 1 && ranks <= 1 << 20 else {
-            throw ConfigError(key: "ranks", option: "--ranks", message: "must be an integer in 1...1048576; got \(ranks)")
+            throw ConfigError(key: "", option: "--ranks", message: "must be an integer in 1...1048576; got \(ranks)")
         }
         guard ranks % c.replicas == 0 else {
             throw ConfigError(key: "replicas", option: "--replicas", message: "must divide --ranks \(ranks); got \(c.replicas)")

@@ -61,7 +61,13 @@ struct Train: ParsableCommand {
         runOptions.reportCommunication = reportComm
         let status: Int32
         do {
-            status = TrainingRun.main(config: try resolved(), options: runOptions)
+            let config = try resolved()
+            if Launcher.current.isPrintingRank {
+                for note in options.unused(in: config) {
+                    FileHandle.standardError.write(Data("aimc-dist: note: \(note)\n".utf8))
+                }
+            }
+            status = TrainingRun.main(config: config, options: runOptions)
         } catch let e as ConfigError {
             status = TrainingRun.argumentFailure(e.description)
         } catch let e as ConfigFileError {
@@ -177,6 +183,41 @@ struct TrainOptions: ParsableArguments {
         }
         if let desiredBl { c.update.desiredBL = desiredBl }
         return c
+    }
+
+    /// Options given on the command line that the experiment `c` does not use. They are notes, not errors: a
+    /// configuration file or a sweep over algorithms may carry them on purpose.
+    func unused(in c: ExperimentConfig) -> [String] {
+        let a = c.algorithm, name = a.name
+        let multi = name == .multiTileResidual
+        var notes = [String]()
+        func note(_ given: Bool, _ options: String, _ why: String) {
+            let verb = options.contains("/") || options.hasPrefix("the ") ? "have" : "has"
+            if given { notes.append("\(options) \(verb) no effect: \(why)") }
+        }
+        note(tiles != nil && !multi, "--tiles", "only multi-tile-residual has more than two arrays")
+        note(warmStart && !multi, "--warm-start", "it belongs to multi-tile-residual")
+        note((transferEveryGrowth != nil || transferLrGrowth != nil) && !multi, "--transfer-every-growth/--transfer-lr-growth",
+             "they set multi-tile-residual's schedule")
+        note((transferEveryGrowth != nil && !a.transferEveryPerTile.isEmpty) || (transferLrGrowth != nil && !a.transferLRPerTile.isEmpty),
+             "--transfer-every-growth/--transfer-lr-growth", "the per-tile lists replace the growth rules")
+        note((transferEveryPerTile != nil || transferLrPerTile != nil) && !multi, "--transfer-every-per-tile/--transfer-lr-per-tile",
+             "they set multi-tile-residual's schedule")
+        note(riderEta != nil && name != .rider, "--rider-eta", "only rider keeps the moving average Q")
+        note(gamma != nil && !name.mixes, "--gamma", "\(name.rawValue) reads W alone")
+        note((transferLr != nil || transferEvery != nil || transferColumns != nil) && !name.transfers,
+             "--transfer-lr/--transfer-every/--transfer-columns", "\(name.rawValue) has no transfers")
+        note(expectedNoise && a.updateMode != .expected, "--expected-noise", "it applies to --update-mode expected")
+        note(zeroShiftPulses != nil && a.zeroShift != .pulsed, "--zero-shift-pulses", "it applies to --zero-shift pulsed")
+        if name == .digitalSGD {
+            note(updateMode != nil || updatePer != nil || zeroShift != nil || desiredBl != nil,
+                 "--update-mode/--update-per/--zero-shift/--desired-bl", "digital-sgd updates exactly")
+            note(device.devicePreset != nil || device.family != nil || device.dwMin != nil || device.nStates != nil,
+                 "the device options", "digital-sgd has no devices")
+            note(idealIo || dacBits != nil || adcBits != nil || outNoise != nil || outBound != nil,
+                 "the periphery options", "digital-sgd computes exact products")
+        }
+        return notes
     }
 
     /// A comma-separated list of numbers.

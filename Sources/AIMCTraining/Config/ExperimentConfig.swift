@@ -300,7 +300,7 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         try ConfigError.require(model.tileSize >= 1 && model.tileSize <= 1 << 16, "model.tile_size", "--tile-size", "must be an integer in 1...65536", Double(model.tileSize))
         try ConfigError.require(algorithm.lr >= 1e-30 && algorithm.lr <= 1e6, "algorithm.lr", "--lr", "must lie in [1e-30, 1e6]", algorithm.lr)
         try ConfigError.require(algorithm.transferLR >= 1e-30 && algorithm.transferLR <= 1e6, "algorithm.transfer_lr", "--transfer-lr", "must lie in [1e-30, 1e6]", algorithm.transferLR)
-        try ConfigError.require(algorithm.gamma >= 0 && algorithm.gamma <= 1e6, "algorithm.gamma", "--gamma", "must lie in [0, 1e6]", algorithm.gamma)
+        try ConfigError.require(algorithm.gamma == 0 || (algorithm.gamma >= 1e-30 && algorithm.gamma <= 1e6), "algorithm.gamma", "--gamma", "must be 0 or lie in [1e-30, 1e6]", algorithm.gamma)
         try ConfigError.require(algorithm.zeroShiftPulses >= 1 && algorithm.zeroShiftPulses <= 10_000_000, "algorithm.zero_shift_pulses",
                                 "--zero-shift-pulses", "must be an integer in 1...10000000", Double(algorithm.zeroShiftPulses))
         try ConfigError.require(algorithm.transferColumns >= 1 && algorithm.transferColumns <= 65_536, "algorithm.transfer_columns",
@@ -320,7 +320,7 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
                 for v in list { try ConfigError.require(v > 0 && v <= 1e6 && v.isFinite, "algorithm." + key, option, "values must lie in (0, 1e6]", v) }
             }
         }
-        try ConfigError.require(algorithm.riderEta > 0 && algorithm.riderEta <= 1, "algorithm.rider_eta", "--rider-eta", "must lie in (0, 1]", algorithm.riderEta)
+        try ConfigError.require(algorithm.riderEta >= 1e-30 && algorithm.riderEta <= 1, "algorithm.rider_eta", "--rider-eta", "must lie in [1e-30, 1]", algorithm.riderEta)
         try ConfigError.require(algorithm.transferEvery >= 1, "algorithm.transfer_every", "--transfer-every", "must be an integer >= 1", Double(algorithm.transferEvery))
         try algorithm.validateSchedule()
         try ConfigError.require(training.epochs >= 1 && training.epochs <= 100_000, "training.epochs", "--epochs", "must be an integer in 1...100000", Double(training.epochs))

@@ -54,7 +54,7 @@ public enum Report {
         case .everywhere: s += " (symmetric everywhere)"
         case .none: s += " (no symmetric point in range)"
         }
-        s += ", \(String(format: "%.0f", d.stateCount)) states, c2c \(g(d.dwMinStd)) (\(d.c2cMode.rawValue))"
+        s += ", \(g(d.stateCount)) states, c2c \(g(d.dwMinStd)) (\(d.c2cMode.rawValue))"
         var spreads = [String]()
         for (v, k) in [(d.dwMinDtod, "dw_min"), (d.wMaxDtod, "w_max"), (d.wMinDtod, "w_min"), (d.asymmetryDtod, "c"),
                        (d.upDownDtod, "up_down"), (d.gammaDtod, "gamma"), (d.symmetricPointDtod, "symmetric point")] where v > 0 {
