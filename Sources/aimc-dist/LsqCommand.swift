@@ -112,7 +112,19 @@ struct LsqCommand: ParsableCommand {
             + "label noise \(c.labelNoise), \(c.steps) steps; device: \(Report.device(c.base.device))")
         print("  alpha \(c.base.algorithm.lr), beta \(c.base.algorithm.transferLR), gamma \(c.base.algorithm.gamma), "
             + "\(c.base.algorithm.updateMode.rawValue) updates, BL \(c.base.update.desiredBL)")
-        let runs = LeastSquares.runAll(c)
+        // Large problems take minutes: a progress line at most every 10 s (on standard error, off the table).
+        let curves = c.algorithms.reduce(0) { n, a in
+            n + (a == .multiTileResidual ? c.tiles.count : 1) * (a.transfers ? c.zeroShifts.count : 1)
+        } * c.asymmetries.count
+        var done = 0, lastLine = Date()
+        let runs = LeastSquares.runAll(c) { _ in
+            done += 1
+            if Date().timeIntervalSince(lastLine) > 10 && done < curves {
+                lastLine = Date()
+                FileHandle.standardError.write(Data(String(format: "lsq: %d of %d curves done (%.0f s)\n", done, curves,
+                                                           lastLine.timeIntervalSince(started)).utf8))
+            }
+        }
         let header = "||W - W*||^2/||W*||^2, last quarter".padding(toLength: 44, withPad: " ", startingAt: 0)
             + c.asymmetries.map { ("c = \($0)" as String).leftPadded(12) }.joined()
         print(header)
