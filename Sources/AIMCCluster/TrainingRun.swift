@@ -66,7 +66,9 @@ public enum TrainingRun {
 
     /// Runs every point of a sweep in one MPI job (the data is read once), each into `output`/run-NNN, and writes
     /// `output`/summary.csv with one row per run: its axis values, final and best test accuracy, final train
-    /// loss, epochs, seconds and weights digest.
+    /// loss, epochs, seconds and weights digest. Before the first run, every point passes the checks a training
+    /// run makes at start (replicas dividing the ranks, weight blocks fitting the node's memory), so a sweep does
+    /// not fail midway on a value it could have refused at once.
     public static func sweep(points: [Sweep.Point]?, argumentError: String? = nil, output: String, overwrite: Bool) -> Int32 {
         job(argumentError: argumentError) { comm in
             guard let points, let first = points.first else { return 2 }
@@ -75,16 +77,33 @@ public enum TrainingRun {
                 || ($0.config.data.source == .teacher && $0.config.seed != first.config.seed) }) {
                 throw RunError("a sweep reads one data set: data keys, training.train_limit and training.test_limit (and the seed, for teacher data) cannot be swept", exitCode: 2)
             }
+            for p in points where comm.size % p.config.replicas != 0 {
+                throw RunError("\(p.option(for: "replicas") ?? "--replicas") (config key replicas) must divide the number of ranks \(comm.size) "
+                    + "(ranks = replicas x ranks per model); got \(p.config.replicas) (\(p.context))", exitCode: 2)
+            }
             let data = try loadData(comm, first.config)
+            // Memory of every point: the first point too large on any rank, and its largest need.
+            let available = availableMemory()
+            var mine = points.count, mineNeed = 0.0
+            for (i, p) in points.enumerated() {
+                let need = try memoryShortfall(p.config, data: data, comm: comm, available: available)
+                if need > 0 { mine = i; mineNeed = need; break }
+            }
+            let worst = points.count - Int(try comm.maximum(Double(points.count - mine)))
+            if worst < points.count {
+                let need = try comm.maximum(mine == worst ? mineNeed : 0)
+                throw RunError("the weight blocks and the buffers of a batch need about \(gib(need)) on the busiest rank at \(points[worst].context), "
+                    + "more than this node's available memory allows for its ranks; use more ranks or nodes, a smaller model or batch, "
+                    + "a larger tile size, or another --placement")
+            }
             var root: RunDirectory? = nil
             var failure: String? = nil
             let keys = first.labels.map(\.key)
             if comm.rank == 0 {
                 do {
-                    let d = try RunDirectory(path: output, overwrite: overwrite, files: ["summary.csv"])
-                    try d.removeRunFolders()
+                    let d = try RunDirectory(path: output, overwrite: overwrite)
                     let header = (["run"] + keys + ["final_test_accuracy", "best_test_accuracy", "final_train_loss", "epochs",
-                                                     "seconds", "weights_digest"]).joined(separator: ",") + "\n"
+                                                     "seconds", "weights_digest"]).map(csvCell).joined(separator: ",") + "\n"
                     try d.write("summary.csv", text: header)
                     root = d
                 } catch {
@@ -102,12 +121,35 @@ public enum TrainingRun {
                     let last = r.rows.last
                     let cells = [name] + p.labels.map(\.value) + ["\(last?.testAccuracy ?? .nan)", "\(best)", "\(last?.trainLoss ?? .nan)",
                                                                    "\(r.rows.count)", String(format: "%.1f", r.seconds), r.digest]
-                    try root.append("summary.csv", cells.joined(separator: ",") + "\n")
+                    try root.append("summary.csv", cells.map(csvCell).joined(separator: ",") + "\n")
                 }
             }
             say(comm, "wrote \(output)/summary.csv")
             return 0
         }
+    }
+
+    /// A CSV cell: quoted when it holds a comma, a quote or a line break.
+    static func csvCell(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// This rank's bytes of weight blocks and working buffers for `config` when they exceed its share of the node's
+    /// available memory (with `available` bytes on the node), else 0.
+    /// - Throws: `RunError` (status 2) if the network would split into more than `NetworkLayout.maxBlocks` blocks.
+    static func memoryShortfall(_ config: ExperimentConfig, data: (train: Dataset, test: Dataset), comm: Communicator,
+                                available: Int?) throws -> Double {
+        let widths = [data.train.features] + config.model.hidden + [data.train.classes]
+        do { try NetworkLayout.check(widths: widths, tileSize: config.model.tileSize) } catch { throw RunError(error.description, exitCode: 2) }
+        let layout = NetworkLayout(widths: widths, tileSize: config.model.tileSize)
+        let modelSize = comm.size / config.replicas
+        let placement = Placement(layout: layout, ranks: modelSize, policy: config.placement)
+        let rank = comm.rank % modelSize
+        let need = Double(Trainer.blockBytes(config: config, layout: layout, placement: placement, rank: rank)
+            + Trainer.workingBytes(config: config, layout: layout, placement: placement, rank: rank))
+        if let available, need * localRanks > 0.9 * Double(available) { return need }
+        return 0
     }
 
     /// MPI start, launcher check, agreement on command-line errors, then `body` on the world communicator, with
@@ -273,20 +315,10 @@ public enum TrainingRun {
                       overwrite: Bool, dataName: String, quiet: Bool = false, reportCommunication: Bool = false) throws -> Result {
         let (train, test) = data
         // Memory: refuse a model that cannot fit before allocating it.
-        let widths = [train.features] + config.model.hidden + [train.classes]
-        do { try NetworkLayout.check(widths: widths, tileSize: config.model.tileSize) } catch { throw RunError(error.description, exitCode: 2) }
-        let layout = NetworkLayout(widths: widths, tileSize: config.model.tileSize)
         if comm.size % config.replicas != 0 {
             throw RunError("--replicas \(config.replicas) must divide the number of ranks \(comm.size) (ranks = replicas x ranks per model)", exitCode: 2)
         }
-        let modelSize = comm.size / config.replicas
-        let placement = Placement(layout: layout, ranks: modelSize, policy: config.placement)
-        let blockBytes = Trainer.blockBytes(config: config, layout: layout, placement: placement, rank: comm.rank % modelSize)
-        let working = Trainer.workingBytes(config: config, layout: layout, placement: placement, rank: comm.rank % modelSize)
-        let need = Double(blockBytes + working)
-        var tooBig = 0.0
-        if let available = availableMemory(), need * localRanks > 0.9 * Double(available) { tooBig = need }
-        let largest = try comm.maximum(tooBig)
+        let largest = try comm.maximum(try memoryShortfall(config, data: data, comm: comm, available: availableMemory()))
         if largest > 0 {
             throw RunError("the weight blocks and the buffers of a batch need about \(gib(largest)) on the busiest rank, more than this "
                 + "node's available memory allows for its \(Int(localRanks)) rank(s); use more ranks or nodes, a smaller --hidden or "

@@ -25,9 +25,12 @@ struct DeviceCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Grid points of response.csv (2...100000).", valueName: "n")) var points = 201
     @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the cycle-to-cycle noise.", valueName: "n")) var seed: UInt64 = 0
     @Option(help: ArgumentHelp("Folder for response.csv and pulse_response.csv.", valueName: "dir")) var output: String?
-    @Flag(help: "Replace response.csv and pulse_response.csv in --output if they exist.") var overwrite = false
+    @Flag(help: "Replace what --output holds (earlier device output, a run or a sweep).") var overwrite = false
 
-    func validate() throws { try requireSingleProcess("device") }
+    func validate() throws {
+        try requireSingleProcess("device")
+        if output?.isEmpty == true { throw ValidationError("--output must name a folder; got an empty path") }
+    }
 
     func run() throws {
         let d = try device.apply(to: .softBoundsDefault)
@@ -44,7 +47,7 @@ struct DeviceCommand: ParsableCommand {
         }
         let model = try DeviceModel(d)
         // Claim the output folder before computing: a bad folder fails at once, and the lock keeps other runs out.
-        let directory = try output.map { try RunDirectory(path: $0, overwrite: overwrite, files: ["response.csv", "pulse_response.csv"]) }
+        let directory = try output.map { try RunDirectory(path: $0, overwrite: overwrite, resultFiles: ["response.csv", "pulse_response.csv"]) }
         print("device     " + Report.device(d))
         print(String(format: "states     %.1f  (dw_min %g over [%g, %g])", d.stateCount, d.effectiveDwMin, d.wMin, d.wMax))
         switch model.nominalSymmetricPoint {

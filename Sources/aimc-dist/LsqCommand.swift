@@ -98,15 +98,15 @@ struct LsqCommand: ParsableCommand {
 
     func validate() throws {
         try requireSingleProcess("lsq")
+        if output?.isEmpty == true { throw ValidationError("--output must name a folder; got an empty path") }
     }
 
     func run() throws {
         let c = try experiment()
         // Claim the output folder before computing; a folder holding a training run or a sweep is refused as well.
         let directory = try output.map {
-            try RunDirectory(path: $0, overwrite: overwrite, files: ["lsq.csv", "summary.csv"] + RunDirectory.runFiles)
+            try RunDirectory(path: $0, overwrite: overwrite, resultFiles: ["lsq.csv"])
         }
-        if overwrite { try directory?.removeRunFolders() }
         let started = Date()
         print("least squares: D \(c.inputs), outputs \(c.outputs), N \(c.samples), \(c.batchSize == 0 ? "full batch" : "batch \(c.batchSize)"), "
             + "label noise \(c.labelNoise), \(c.steps) steps; device: \(Report.device(c.base.device))")

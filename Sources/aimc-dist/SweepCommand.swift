@@ -12,9 +12,13 @@ struct SweepCommand: ParsableCommand {
         discussion: """
         The grid is the Cartesian product of the --experiment preset's axes and every --set key=v1,v2 (any \
         configuration key; device.tau sets both bounds), with --seeds as a last axis. Options set the base \
-        experiment of every point. Each run writes DIR/run-NNN/{config.json,metrics.csv,summary.json}; \
-        DIR/summary.csv gets one row per run (axis values, final and best test accuracy, final train loss, epochs, \
-        seconds, digest).
+        experiment of every point. A list key takes [a,b] or AxB values: --set 'model.hidden=[256,128],[512,256]' \
+        or --set model.hidden=256x128,512x256 (a single number is a one-element list). Each key may be swept once, \
+        not together with a shorthand that sets it (device.tau with device.w_max/w_min, device.n_states with \
+        device.dw_min), and not while an option sets it too (--seed with --seeds, --n-states with device.dw_min). \
+        Every point is checked before the first run; at most 10000 points. Each run writes \
+        DIR/run-NNN/{config.json,metrics.csv,summary.json}; DIR/summary.csv gets one row per run (axis values, \
+        final and best test accuracy, final train loss, epochs, seconds, digest).
 
         Examples:
           scripts/run.sh -n 2 sweep --experiment fig4-fcn --seeds 0,1,2 --epochs 3 --output runs/fig4
@@ -29,36 +33,40 @@ struct SweepCommand: ParsableCommand {
     var axes: [String] = []
     @Option(help: ArgumentHelp("Seeds, comma separated (a last axis).", valueName: "list")) var seeds: String?
     @Option(help: ArgumentHelp("Sweep folder (summary.csv and one folder per run); required.", valueName: "dir")) var output: String?
-    @Flag(help: "Replace a sweep (and its runs) in --output.") var overwrite = false
+    @Flag(help: "Replace what --output holds (a sweep and its runs, or a training run).") var overwrite = false
     @OptionGroup(title: "Training") var options: TrainOptions
 
+    /// The grid: the --experiment preset's axes (a --set of the same key replaces one), every --set, then --seeds;
+    /// each point built over the base (defaults, --experiment, --config, options), resolved and validated.
     func points() throws -> [Sweep.Point] {
+        guard let output else {
+            throw ConfigError(key: "", option: "--output", message: "must name the sweep folder (sweep writes summary.csv and one folder per run there)")
+        }
+        guard !output.isEmpty else {
+            throw ConfigError(key: "", option: "--output", message: "must name a folder; got an empty name")
+        }
         var base = ExperimentConfig.default
-        var grid = [(key: String, values: [String])]()
+        var grid = [Sweep.Axis]()
         if let experiment {
             let p = try ExperimentPresets.named(experiment)
             base = p.config
-            grid = p.axes
+            grid = p.axes.map { Sweep.Axis(key: $0.key, values: $0.values, option: "--experiment \(experiment)") }
         }
         if let config { base = try ConfigLoader.load(path: config, over: base) }
         base = try options.apply(to: base)
-        for a in axes {
-            let axis = try Sweep.axis(a)
-            grid.removeAll { $0.key == axis.key }
-            grid.append(axis)
-        }
-        if let seeds { grid.append(try Sweep.axis("seed=" + seeds)) }
-        guard output != nil else {
-            throw ConfigError(key: "", option: "--output", message: "must name the sweep folder (sweep writes summary.csv and one folder per run there)")
-        }
+        var given = try axes.map { (a) throws(ConfigError) in try Sweep.axis(a) }
+        if let seeds { given.append(Sweep.Axis(key: "seed", values: try Sweep.values(seeds, key: "seed", option: "--seeds"), option: "--seeds")) }
+        grid.removeAll { preset in given.contains { $0.key == preset.key } }
+        grid += given
         if grid.isEmpty {
-            throw ConfigError(key: "sweep", option: "--set", message: "a sweep needs at least one axis (--experiment with axes, --set or --seeds)")
+            throw ConfigError(key: "", option: "--set", message: "is needed: a sweep needs at least one axis (--experiment with axes, --set key=v1,v2 or --seeds)")
         }
-        let points = try Sweep.expand(base: base, axes: grid)
-        if points.count > 10_000 {
-            throw ConfigError(key: "sweep", option: "--set", message: "the grid has \(points.count) points; at most 10000")
-        }
-        return points
+        // The fixed options again, without the starting points (a device preset, the ideal periphery) that axes
+        // may refine: a point they change has an axis that an option also sets.
+        var fixed = options
+        fixed.device.devicePreset = nil
+        fixed.idealIo = false
+        return try Sweep.expand(base: base, axes: grid, fixed: { try fixed.apply(to: $0) })
     }
 
     func run() throws {

@@ -47,6 +47,9 @@ struct Train: ParsableCommand {
         if let config { c = try ConfigLoader.load(path: config, over: c) }
         c = try options.apply(to: c)
         c.resolve()
+        if output?.isEmpty == true {
+            throw ConfigError(key: "", option: "--output", message: "must name a folder; got an empty path")
+        }
         if overwrite && output == nil {
             throw ConfigError(key: "", option: "--overwrite", message: "needs --output (the run folder to replace)")
         }

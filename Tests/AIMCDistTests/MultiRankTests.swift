@@ -273,9 +273,86 @@ struct MultiRankTests {
         #expect(FileManager.default.fileExists(atPath: out + "/summary.json"))
     }
 
+    static let sweepArgs = ["sweep", "--hidden", "8", "--epochs", "1", "--progress-seconds", "0", "--data-dir", Launch.data]
+
+    /// Errors of a run: the lines aimc-dist printed on standard error.
+    static func errors(_ r: Launch.Result) -> [Substring] {
+        r.stderr.split(separator: "\n").filter { $0.hasPrefix("aimc-dist: error:") }
+    }
+
+    @Test("A sweep checks every grid point, rank-dependent checks included, before its first run")
+    func sweepChecksFirst() throws {
+        let out = IDXWriter.temporaryDirectory("sweep-check") + "/S"
+        let replicas = try Launch.run(ranks: 2, Self.sweepArgs + ["--set", "replicas=1,3", "--output", out], timeout: 60)
+        #expect(replicas.status == 2 && Self.errors(replicas).count == 1, "\(replicas.stderr)")
+        #expect(replicas.stderr.contains("--set (config key replicas) must divide the number of ranks 2")
+            && replicas.stderr.contains("(grid point 2 of 2: replicas=3)"), "\(replicas.stderr)")
+        #expect(!replicas.stdout.contains("== run-") && !FileManager.default.fileExists(atPath: out))
+        for (args, expected) in [(["--set", "training.epochs=1,0"], "--set (config key training.epochs) must be an integer in 1...100000; got 0 (grid point 2 of 2: training.epochs=0)"),
+                                 (["--set", "seed=1,2", "--seeds", "3,4"], "--seeds (config key seed) is already swept by --set"),
+                                 (["--n-states", "10", "--set", "device.dw_min=0.01,0.1"], "--set (config key device.dw_min) is swept, but a command-line option also sets"),
+                                 (["--set", "algorithm.name=bogus"], "must be one of digital-sgd,"),
+                                 (["--set", "algorithm..name=residual"], "--set key algorithm..name is malformed")] {
+            let r = try Launch.run(ranks: 2, Self.sweepArgs + args + ["--output", out], timeout: 60)
+            #expect(r.status == 2 && Self.errors(r).count == 1 && r.stderr.contains(expected), "\(args): \(r.stderr)")
+            #expect(!r.stdout.contains("== run-") && !FileManager.default.fileExists(atPath: out))
+        }
+        let empty = try Launch.run(ranks: 2, Self.sweepArgs + ["--seeds", "1", "--output", ""], timeout: 60)
+        #expect(empty.status == 2 && Self.errors(empty).count == 1 && empty.stderr.contains("--output must name a folder"), "\(empty.stderr)")
+    }
+
+    @Test("Sweep seeds beyond 2^63 train exactly the seed they are labelled with")
+    func sweepExactSeeds() throws {
+        let dir = IDXWriter.temporaryDirectory("sweep-seeds")
+        let seeds = ["9223372036854775808", "18446744073709551615"]
+        let sweep = try Launch.run(ranks: 2, Self.sweepArgs + ["--seeds", seeds.joined(separator: ","), "--output", dir + "/S"])
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        let rows = try String(contentsOfFile: dir + "/S/summary.csv", encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+        #expect(rows.map { String($0[1]) } == seeds)
+        for (i, seed) in seeds.enumerated() {
+            let config = try String(contentsOfFile: dir + "/S/run-00\(i + 1)/config.json", encoding: .utf8)
+            #expect(config.contains("\"seed\" : \(seed),"), "\(seed)")
+            let train = try Launch.run(ranks: 1, Array(Self.sweepArgs.dropFirst()) + ["--seed", seed])
+            #expect(train.status == 0 && Launch.digest(train.stdout) == rows.map { String($0.last!) }[i], "\(seed)")
+        }
+    }
+
+    @Test("A sweep and a training run never share a folder; --overwrite replaces either, without stale run folders")
+    func sweepFolders() throws {
+        let fm = FileManager.default
+        let out = IDXWriter.temporaryDirectory("sweep-folders") + "/X"
+        let train = Array(Self.sweepArgs.dropFirst()) + ["--output", out]
+        #expect(try Launch.run(ranks: 2, train).status == 0)
+        let sweepOverRun = try Launch.run(ranks: 2, Self.sweepArgs + ["--seeds", "1,2,3", "--output", out])
+        #expect(sweepOverRun.status == 1 && Self.errors(sweepOverRun).count == 1
+            && sweepOverRun.stderr.contains("already holds a run (config.json, metrics.csv, summary.json); choose another folder or pass --overwrite"), "\(sweepOverRun.stderr)")
+        #expect(fm.fileExists(atPath: out + "/config.json") && !fm.fileExists(atPath: out + "/summary.csv"))
+        let replaced = try Launch.run(ranks: 2, Self.sweepArgs + ["--seeds", "1,2,3", "--output", out, "--overwrite"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        #expect(RunDirectoryFiles.list(out) == ["run-001", "run-002", "run-003", "summary.csv"])
+        // A smaller sweep over it: no stale run folders or rows.
+        let smaller = try Launch.run(ranks: 2, Self.sweepArgs + ["--seeds", "4", "--output", out, "--overwrite"])
+        #expect(smaller.status == 0, "\(smaller.stderr)")
+        #expect(RunDirectoryFiles.list(out) == ["run-001", "summary.csv"])
+        #expect(try String(contentsOfFile: out + "/summary.csv", encoding: .utf8).split(separator: "\n").count == 2)
+        let runOverSweep = try Launch.run(ranks: 2, train)
+        #expect(runOverSweep.status == 1 && Self.errors(runOverSweep).count == 1
+            && runOverSweep.stderr.contains("already holds a sweep (summary.csv, 1 run folder); choose another folder or pass --overwrite"), "\(runOverSweep.stderr)")
+        let runReplaces = try Launch.run(ranks: 2, train + ["--overwrite"])
+        #expect(runReplaces.status == 0, "\(runReplaces.stderr)")
+        #expect(RunDirectoryFiles.list(out) == ["config.json", "metrics.csv", "summary.json"])
+    }
+
     @Test("--help shows examples and exits 0")
     func help() throws {
         let r = try Launch.run(ranks: nil, ["train", "--help"], timeout: 30)
         #expect(r.status == 0 && r.stdout.contains("Examples") && r.stdout.contains("scripts/run.sh -n 8"))
+    }
+}
+
+/// The visible entries of a folder, sorted.
+enum RunDirectoryFiles {
+    static func list(_ path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
     }
 }

@@ -45,12 +45,12 @@ struct ConfigTests {
         #expect(try message("{not json").contains("not valid JSON"))
         #expect(try message("- 1\n- 2\n", "yaml").contains("table"))
         #expect(try message("", "json").count > 0)
-        #expect(try message(#"{"training": {"epochs": 2.5}}"#).contains("training.epochs must be an integer"))
-        #expect(try message(#"{"training": {"epochs": null}}"#).contains("training.epochs is null"))
-        #expect(try message(#"{"model": {"hidden": [16, 1.5]}}"#).contains("model.hidden[1] must be an integer"))
+        #expect(try message(#"{"training": {"epochs": 2.5}}"#).contains("(config key training.epochs) must be an integer"))
+        #expect(try message(#"{"training": {"epochs": null}}"#).contains("(config key training.epochs) is null"))
+        #expect(try message(#"{"model": {"hidden": [16, 1.5]}}"#).contains("(config key model.hidden[1]) must be an integer"))
         #expect(try message(#"{"seed": -1}"#).contains("seed"))
-        #expect(try message("algorithm:\n  lr: .nan\n", "yaml").contains("algorithm.lr must be a finite number"))
-        #expect(try message("device:\n  dw_min: abc\n", "yaml").contains("device.dw_min must be a number"))
+        #expect(try message("algorithm:\n  lr: .nan\n", "yaml").contains("(config key algorithm.lr) must be a finite number"))
+        #expect(try message("device:\n  dw_min: abc\n", "yaml").contains("(config key device.dw_min) must be a number"))
         #expect(try message("training: [1, 2\n", "yaml").split(separator: "\n").count == 1)
         var bomb = "a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
         for level in 1...8 { bomb += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
@@ -68,6 +68,9 @@ struct ConfigTests {
     func accepted() throws {
         let c = try ConfigLoader.load(path: try file("s.yaml", "seed: 18446744073709551615\ndevice:\n  gamma: 0.5\n"), over: .default)
         #expect(c.seed == UInt64.max && c.device.gamma == 0.5)
+        // Integral numbers written with a fraction part are integers; doubles keep every bit.
+        let d = try ConfigLoader.load(path: try file("i.json", #"{"training": {"epochs": 2.0}, "model": {"hidden": [16.0]}, "algorithm": {"lr": 0.12345678901234568}}"#), over: .default)
+        #expect(d.training.epochs == 2 && d.model.hidden == [16] && d.algorithm.lr == 0.12345678901234568)
     }
 
     /// `ConfigLoader.integerKeys` must list exactly the integer-typed keys: every numeric key of the default

@@ -1,74 +1,368 @@
 import AIMCCore
 import Foundation
 
-/// Sweeps: the Cartesian product of configuration axes ("key=v1,v2,..."), each point a full experiment.
+/// Sweeps: the Cartesian product of configuration axes, each point a full experiment.
+///
+/// An axis is a configuration key and its values (`--set key=v1,v2,...`, `--seeds`, or a named experiment's axes).
+/// Values are read by the kind of the key: integers exactly (seeds up to 2^64 - 1), numbers, true/false, one of a
+/// key's choices, text; a list key takes `[a,b,...]` or `AxB...` (a bare value is a one-element list). Two
+/// pseudo-keys resolve like the command line's shorthands: `device.tau` sets w_max = tau and w_min = -tau;
+/// `device.dw_min` clears n_states (as `--dw-min` does).
+///
+/// Every point is built, resolved and validated before anything runs, and every axis must be the only source of its
+/// key's value: the same key twice, a shorthand together with a key it sets (device.tau with device.w_max or
+/// device.w_min, device.n_states with device.dw_min), or a fixed option that sets an axis's key are errors, so a
+/// label in the summary always states what the run used.
 public enum Sweep {
+    /// Most points a sweep may have.
+    public static let maximumPoints = 10_000
+
+    public struct Axis: Sendable, Equatable {
+        public let key: String
+        public let values: [String]
+        /// Where the axis was given, for errors: "--set", "--seeds" or "--experiment NAME".
+        public let option: String
+
+        public init(key: String, values: [String], option: String) {
+            self.key = key
+            self.values = values
+            self.option = option
+        }
+
+        /// The configuration keys this axis sets.
+        var keys: [String] {
+            switch key {
+            case "device.tau": return ["device.w_max", "device.w_min"]
+            case "device.dw_min", "device.n_states": return ["device.dw_min", "device.n_states"]
+            default: return [key]
+            }
+        }
+    }
+
     public struct Point: Sendable {
-        /// (key, value) of every axis, in axis order.
+        /// (key, value) of every axis, in axis order; list values are written AxB (CSV-safe).
         public let labels: [(key: String, value: String)]
         public let config: ExperimentConfig
-    }
+        /// The option that gave each axis (parallel to `labels`).
+        public let options: [String]
+        /// 1-based position in the grid, and the grid's size.
+        public let number: Int
+        public let count: Int
 
-    /// Parses "key=v1,v2,...". `device.tau` sets both bounds (w_max = tau, w_min = -tau).
-    public static func axis(_ text: String) throws(ConfigError) -> (key: String, values: [String]) {
-        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2, !parts[0].isEmpty else {
-            throw ConfigError(key: "sweep", option: "--set", message: "must look like key=v1,v2 (for example algorithm.name=residual,analog-sgd); got \(text)")
+        /// "grid point 2 of 4: algorithm.name=residual seed=1".
+        public var context: String {
+            "grid point \(number) of \(count): " + labels.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
-        let values = parts[1].split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !values.isEmpty, values.allSatisfy({ !$0.isEmpty }) else {
-            throw ConfigError(key: "sweep", option: "--set", message: "\(parts[0]) needs a comma-separated list of values; got \(parts[1])")
+
+        /// The option of the axis that sets `key`, if one does.
+        public func option(for key: String) -> String? {
+            labels.indices.first { i in
+                let axis = Axis(key: labels[i].key, values: [], option: options[i])
+                return axis.keys.contains(key) || axis.key == key || key.hasPrefix(axis.key + "[")
+            }.map { options[$0] }
         }
-        return (parts[0], values)
     }
 
-    /// A scalar from its text: integer, number, true/false, or text.
-    static func scalar(_ s: String) -> Any {
-        if let i = Int(s) { return i }
-        if let d = Double(s) { return d }
-        if s == "true" { return true }
-        if s == "false" { return false }
-        return s
+    /// Parses "key=v1,v2,..." (a `--set` argument).
+    public static func axis(_ text: String, option: String = "--set") throws(ConfigError) -> Axis {
+        guard let equals = text.firstIndex(of: "=") else {
+            throw ConfigError(key: "", option: option, message: "must look like key=v1,v2 (for example algorithm.name=residual,analog-sgd); got \(text)")
+        }
+        let key = text[..<equals].trimmingCharacters(in: .whitespaces)
+        guard !key.isEmpty else {
+            throw ConfigError(key: "", option: option, message: "must look like key=v1,v2 (for example algorithm.name=residual,analog-sgd); got \(text)")
+        }
+        let parts = key.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") } }) else {
+            throw ConfigError(key: "", option: option, message: "key \(key) is malformed: a key is names joined by single dots, such as algorithm.name or device.dw_min")
+        }
+        return Axis(key: key, values: try values(String(text[text.index(after: equals)...]), key: key, option: option), option: option)
     }
 
-    /// `base` with one key set (checked like a configuration file's keys).
-    public static func set(_ key: String, _ value: String, in base: ExperimentConfig) throws -> ExperimentConfig {
-        if key == "device.tau" {
-            guard let tau = Double(value) else {
-                throw ConfigError(key: key, option: "--set", message: "must be a number; got \(value)")
+    /// Splits "v1,v2,..." at the commas outside brackets ("[256,128],[512,256]" is two values).
+    public static func values(_ text: String, key: String, option: String) throws(ConfigError) -> [String] {
+        var values = [String](), current = "", depth = 0
+        for ch in text {
+            switch ch {
+            case "[": depth += 1
+            case "]": depth -= 1
+            default: break
             }
-            var c = base
-            c.device.wMax = tau
-            c.device.wMin = -tau
-            return c
+            if depth < 0 || depth > 1 {
+                throw ConfigError(key: key, option: option, message: "has unbalanced or nested brackets; write a list value as [a,b]; got \(text)")
+            }
+            if ch == "," && depth == 0 {
+                values.append(current.trimmingCharacters(in: .whitespaces))
+                current = ""
+            } else {
+                current.append(ch)
+            }
         }
-        var table: Any = scalar(value)
-        for part in key.split(separator: ".").reversed() { table = [String(part): table] }
-        do {
-            return try ConfigLoader.overlay(table as! [String: Any], over: base, source: "--set \(key)")
-        } catch let e as ConfigFileError {
-            throw ConfigError(key: key, option: "--set", message: "value \(value) is not accepted: \(e.message)")
+        guard depth == 0 else {
+            throw ConfigError(key: key, option: option, message: "has unbalanced or nested brackets; write a list value as [a,b]; got \(text)")
+        }
+        values.append(current.trimmingCharacters(in: .whitespaces))
+        guard values.allSatisfy({ !$0.isEmpty }) else {
+            throw ConfigError(key: key, option: option, message: "needs a comma-separated list of values, none empty; got \(text.isEmpty ? "nothing" : text)")
+        }
+        return values
+    }
+
+    /// Number of points of the product of `axes`, or nil beyond `Int.max`.
+    public static func size(_ axes: [Axis]) -> Int? {
+        var n = 1
+        for a in axes {
+            let (product, overflow) = n.multipliedReportingOverflow(by: a.values.count)
+            if overflow { return nil }
+            n = product
+        }
+        return n
+    }
+
+    /// Refuses a grid larger than `maximumPoints` from the axis lengths alone.
+    public static func checkSize(_ axes: [Axis]) throws(ConfigError) {
+        let n = size(axes)
+        guard let n, n <= maximumPoints else {
+            let factors = axes.map { String($0.values.count) }.joined(separator: " x ")
+            throw ConfigError(key: "", option: axes.last?.option ?? "--set",
+                              message: "makes a grid of \(n.map(String.init) ?? "more than \(Int.max)") points (\(factors) values); at most \(maximumPoints): sweep fewer values, or split the grid into several sweeps")
         }
     }
 
-    /// Every point of the product, validated before any runs (so a bad value fails at once).
-    public static func expand(base: ExperimentConfig, axes: [(key: String, values: [String])]) throws -> [Point] {
-        var points = [Point(labels: [], config: base)]
-        for (key, values) in axes {
-            var next = [Point]()
-            for p in points {
-                for v in values {
-                    next.append(Point(labels: p.labels + [(key, v)], config: try set(key, v, in: p.config)))
+    /// Refuses two axes of one key and axes that set each other's keys.
+    public static func checkAxes(_ axes: [Axis]) throws(ConfigError) {
+        for (j, b) in axes.enumerated() {
+            for a in axes[..<j] {
+                if a.key == b.key {
+                    throw ConfigError(key: b.key, option: b.option, message: a.option == b.option
+                        ? "is swept twice; give all its values in one \(b.option)"
+                        : "is already swept by \(a.option); give all its values in one axis")
+                }
+                let shared = Set(a.keys).intersection(b.keys)
+                if !shared.isEmpty {
+                    let shorthand = [a, b].first { $0.key == "device.tau" } ?? [a, b].first { $0.key == "device.n_states" }
+                    let why = shorthand?.key == "device.tau" ? "device.tau sets device.w_max and device.w_min"
+                        : "device.n_states sets device.dw_min = (w_max - w_min)/n_states"
+                    throw ConfigError(key: b.key, option: b.option,
+                                      message: "cannot be swept together with \(a.key) (from \(a.option)): \(why), so one axis would override the other; sweep one of them")
                 }
             }
-            points = next
         }
-        points = points.map { p in
-            var c = p.config
+    }
+
+    /// One value of an axis: its label and the (key, value) pairs it writes into the configuration table.
+    struct Value {
+        let label: String
+        let assignments: [(key: String, value: Any)]
+        /// Equal for values that give equal configurations (0.1 and 0.10).
+        let identity: String
+    }
+
+    /// Reads the values of `axis` against `base` (the key must exist and each value must fit it).
+    static func parse(_ axis: Axis, base: ExperimentConfig, table: [String: Any]) throws(ConfigError) -> [Value] {
+        var parsed = [Value]()
+        for text in axis.values {
+            let v: Value
+            if axis.key == "device.tau" {
+                let tau = try number(text, key: axis.key, option: axis.option, integer: false, base: base)
+                v = Value(label: text, assignments: [("device.w_max", tau), ("device.w_min", -(tau as! Double))], identity: "\(tau)")
+            } else {
+                let existing = try lookup(axis.key, in: table, option: axis.option)
+                let (value, label) = try parse(text, key: axis.key, like: existing, option: axis.option, base: base)
+                var assignments: [(key: String, value: Any)] = [(axis.key, value)]
+                if axis.key == "device.dw_min" { assignments.append(("device.n_states", 0.0)) }
+                let identity = ConfigLoader.jsonText(value) ?? text
+                v = Value(label: label, assignments: assignments, identity: identity)
+            }
+            if let twin = parsed.first(where: { $0.identity == v.identity }) {
+                throw ConfigError(key: axis.key, option: axis.option, message: "lists one value twice (\(twin.label) and \(v.label)); each value gives one run")
+            }
+            // The same checks as a configuration file's keys, on this value alone.
+            var overlay = [String: Any]()
+            for (key, value) in v.assignments { overlay = ConfigLoader.setting(overlay, key.split(separator: ".")[...], to: value) }
+            do {
+                _ = try ConfigLoader.overlay(overlay, over: base, source: axis.option)
+            } catch let e as ConfigFileError {
+                throw ConfigError(key: e.key ?? axis.key, option: axis.option, message: e.problem ?? e.message)
+            } catch {
+                throw ConfigError(key: axis.key, option: axis.option, message: "value \(text) is not accepted: \(error)")
+            }
+            parsed.append(v)
+        }
+        return parsed
+    }
+
+    /// The default value at a dotted key; an error names an unknown key or a table of keys.
+    static func lookup(_ key: String, in table: [String: Any], option: String) throws(ConfigError) -> Any {
+        var current: Any = table
+        var prefix = ""
+        for part in key.split(separator: ".").map(String.init) {
+            guard let t = current as? [String: Any] else {
+                throw ConfigError(key: "", option: option, message: "names an unknown key \(key): \(prefix) is a value, not a table of keys")
+            }
+            guard let next = t[part] else {
+                let known = t.keys.sorted().joined(separator: ", ")
+                throw ConfigError(key: "", option: option, message: "names an unknown key \(key) (the keys \(prefix.isEmpty ? "at the top level" : "of " + prefix): \(known))")
+            }
+            current = next
+            prefix = prefix.isEmpty ? part : prefix + "." + part
+        }
+        if let t = current as? [String: Any] {
+            throw ConfigError(key: "", option: option, message: "names \(key), a table of keys; sweep one of its keys (\(t.keys.sorted().joined(separator: ", ")))")
+        }
+        return current
+    }
+
+    /// One value's text read by the kind of `existing` (the key's current value): (value, label).
+    static func parse(_ text: String, key: String, like existing: Any, option: String, base: ExperimentConfig) throws(ConfigError) -> (Any, String) {
+        if existing is [Any] {
+            let elements: [String]
+            if text.hasPrefix("[") && text.hasSuffix("]") {
+                let body = text.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+                elements = body.isEmpty ? [] : body.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            } else {
+                elements = text.split(separator: "x", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            }
+            guard elements.allSatisfy({ !$0.isEmpty }) else {
+                throw ConfigError(key: key, option: option, message: "is a list: write a value as [a,b,...] or AxB... (a single number is a one-element list); got \(text)")
+            }
+            let integer = ConfigLoader.integerKeys.contains(key)
+            let values = try elements.map { (e) throws(ConfigError) in try number(e, key: key, option: option, integer: integer, base: base) }
+            return (values, elements.isEmpty ? "[]" : elements.joined(separator: "x"))
+        }
+        switch ConfigLoader.kind(existing) {
+        case .boolean:
+            guard text == "true" || text == "false" else {
+                throw ConfigError(key: key, option: option, message: "must be true or false; got \(text)")
+            }
+            return (text == "true", text)
+        case .string:
+            if let allowed = ConfigLoader.choices[key], !allowed.contains(text) {
+                throw ConfigError(key: key, option: option, message: "must be one of \(allowed.joined(separator: ", ")); got \(text)")
+            }
+            return (text, text)
+        default:
+            return (try number(text, key: key, option: option, integer: ConfigLoader.integerKeys.contains(key), base: base), text)
+        }
+    }
+
+    /// A number from its text; integers exactly (Int, or UInt64 for seeds beyond 2^63), with the key's range in
+    /// the error when the text is not a 64-bit integer.
+    static func number(_ text: String, key: String, option: String, integer: Bool, base: ExperimentConfig) throws(ConfigError) -> Any {
+        let d = Double(text)
+        if !integer {
+            guard let d, d.isFinite else {
+                throw ConfigError(key: key, option: option, message: "must be a finite number; got \(text)")
+            }
+            return d
+        }
+        if let i = Int(text) {
+            if key == "seed" && i < 0 {
+                throw ConfigError(key: key, option: option, message: "must be an integer in 0...\(UInt64.max); got \(text)")
+            }
+            return i
+        }
+        if key == "seed", let u = UInt64(text) { return u }
+        let integral = d.map { $0.isFinite && $0 == $0.rounded() } ?? false
+        let fits = d.map { $0 >= -9_223_372_036_854_775_808.0 && $0 < 9_223_372_036_854_775_808.0 } ?? false
+        if integral && !fits {
+            let rule = ConfigLoader.integerRule(key, base: base, above: d! > 0) ?? "must be an integer in \(Int64.min)...\(Int64.max)"
+            throw ConfigError(key: key, option: option, message: "\(rule); got \(text)")
+        }
+        let rule = ConfigLoader.integerRule(key, base: base, above: false) ?? ConfigLoader.integerRule(key, base: base, above: true) ?? "must be an integer"
+        throw ConfigError(key: key, option: option, message: "\(rule), written in digits; got \(text)")
+    }
+
+    /// `base` with one axis value set (checked like a configuration file's keys); for tests and tools.
+    public static func set(_ key: String, _ value: String, in base: ExperimentConfig) throws -> ExperimentConfig {
+        try expand(base: base, axes: [Axis(key: key, values: [value], option: "--set")])[0].config
+    }
+
+    /// Every point of the product (the first axis varies slowest), resolved and validated before anything runs.
+    ///
+    /// - Parameters:
+    ///   - fixed: re-applies the command line's fixed options (not its starting points such as a device preset) to
+    ///     a configuration; a point it changes has an axis that a fixed option also sets, which is an error.
+    /// - Throws: `ConfigError` naming the axis's option and key and, for a point's problem, the grid point.
+    public static func expand(base: ExperimentConfig, axes: [Axis],
+                              fixed: ((ExperimentConfig) throws -> ExperimentConfig)? = nil) throws -> [Point] {
+        try checkSize(axes)
+        try checkAxes(axes)
+        let table = try ConfigLoader.encodedTable(base)
+        let parsed = try axes.map { (a) throws(ConfigError) in try parse(a, base: base, table: table) }
+        let count = parsed.reduce(1) { $0 * $1.count }
+        let options = axes.map(\.option)
+        var points = [Point]()
+        points.reserveCapacity(count)
+        for n in 0..<count {
+            var rest = n
+            var chosen = [Value]()
+            for values in parsed.reversed() {
+                chosen.append(values[rest % values.count])
+                rest /= values.count
+            }
+            chosen.reverse()
+            var t = table
+            for v in chosen { for (key, value) in v.assignments { t = ConfigLoader.setting(t, key.split(separator: ".")[...], to: value) } }
+            var c = try ConfigLoader.decode(t, source: "--set")
             c.resolve()
-            return Point(labels: p.labels, config: c)
+            let point = Point(labels: zip(axes, chosen).map { ($0.key, $1.label) }, config: c, options: options, number: n + 1, count: count)
+            do {
+                try c.validate()
+            } catch {
+                throw ConfigError(key: error.key, option: point.option(for: error.key) ?? error.option, message: "\(error.message) (\(point.context))")
+            }
+            if let fixed {
+                var again = try fixed(c)
+                again.resolve()
+                if again != c { throw conflict(point, axes, c, again) }
+            }
+            if let first = points.first, let axis = dataAxis(first.config, c, axes) {
+                throw ConfigError(key: axis.key, option: axis.option, message: "cannot be swept: a sweep reads one data set, so the data keys, "
+                    + "training.train_limit and training.test_limit (and the seed, for teacher data) must be the same for every point")
+            }
+            points.append(point)
         }
-        for p in points { try p.config.validate() }
         return points
+    }
+
+    /// The error for a point whose axis a fixed option also sets.
+    static func conflict(_ point: Point, _ axes: [Axis], _ c: ExperimentConfig, _ again: ExperimentConfig) -> ConfigError {
+        let a = (try? ConfigLoader.encodedTable(c)) ?? [:], b = (try? ConfigLoader.encodedTable(again)) ?? [:]
+        var keys = [String]()
+        func walk(_ x: [String: Any], _ y: [String: Any], _ prefix: String) {
+            for k in x.keys.sorted() {
+                let key = prefix.isEmpty ? k : prefix + "." + k
+                if let sx = x[k] as? [String: Any], let sy = y[k] as? [String: Any] {
+                    walk(sx, sy, key)
+                } else if !isEqual(x[k], y[k]) {
+                    keys.append(key)
+                }
+            }
+        }
+        walk(a, b, "")
+        let axis = axes.first { !Set($0.keys + [$0.key]).isDisjoint(with: keys) } ?? axes[0]
+        var hints = [String]()
+        if keys.contains("device.w_max") || keys.contains("device.w_min") { hints.append("--tau sets device.w_max and device.w_min") }
+        if keys.contains("device.dw_min") || keys.contains("device.n_states") { hints.append("--dw-min and --n-states both set device.dw_min") }
+        let hint = hints.isEmpty ? "" : " (\(hints.joined(separator: "; ")))"
+        return ConfigError(key: axis.key, option: axis.option,
+                           message: "is swept, but a command-line option also sets \(keys.joined(separator: " and ")) for every point\(hint), so the option and the axis would override each other; drop one of them")
+    }
+
+    static func isEqual(_ x: Any?, _ y: Any?) -> Bool {
+        guard let x, let y else { return x == nil && y == nil }
+        return ConfigLoader.jsonText(x) == ConfigLoader.jsonText(y)
+    }
+
+    /// The axis that changes the data a point reads from `first`'s, if any.
+    static func dataAxis(_ first: ExperimentConfig, _ c: ExperimentConfig, _ axes: [Axis]) -> Axis? {
+        var changed = [String]()
+        if c.data != first.data { changed.append("data.") }
+        if c.training.trainLimit != first.training.trainLimit { changed.append("training.train_limit") }
+        if c.training.testLimit != first.training.testLimit { changed.append("training.test_limit") }
+        if (c.data.source == .teacher || first.data.source == .teacher) && c.seed != first.seed { changed.append("seed") }
+        if changed.isEmpty { return nil }
+        return axes.first { a in changed.contains { $0.hasSuffix(".") ? a.key.hasPrefix($0) : a.key == $0 } } ?? axes[0]
     }
 }

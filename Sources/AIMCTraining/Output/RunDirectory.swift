@@ -8,24 +8,28 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
 }
 
 /// The folder a run leaves behind: `config.json` (the resolved configuration), `metrics.csv` (one row per
-/// epoch) and `summary.json`.
+/// epoch) and `summary.json`; or a sweep's folder: `summary.csv` and one `run-NNN` run folder per point.
 ///
 /// - The folder is claimed with an exclusive lock (`.aimc-dist.lock`, flock), so two runs never write into one
 ///   folder; the lock goes with the process, so a killed run does not block the next one.
-/// - A folder that holds a run is refused unless `overwrite`; with `overwrite`, the old run's files are removed
-///   before anything new is written, so the folder never mixes two runs.
+/// - A folder that holds a run or a sweep is refused unless `overwrite`, whether a run or a sweep is about to be
+///   written there; with `overwrite`, the old files and run folders are removed before anything new is written, so
+///   the folder never mixes two runs, two sweeps, or a run and a sweep.
 /// - `config.json` and `summary.json` are written whole to a temporary name and renamed into place;
 ///   `metrics.csv` grows by one row per epoch, each appended with a single write.
 public final class RunDirectory {
     public let path: String
     let lock: Int32
     public static let runFiles = ["config.json", "metrics.csv", "summary.json"]
+    /// The file that marks a sweep's folder (its run folders are `run-NNN`).
+    public static let sweepFiles = ["summary.csv"]
     static let metricsHeader = "epoch,train_loss,test_accuracy,seconds,test_loss,train_accuracy\n"
 
-    /// Creates (or claims) the folder.
-    /// - Parameter files: the files that mark a finished or started run (`runFiles`; a sweep's root uses its summary).
-    /// - Throws: `OutputError` if it cannot be created or locked, is in use, or holds a run and `overwrite` is false.
-    public init(path: String, overwrite: Bool, files: [String] = RunDirectory.runFiles) throws(OutputError) {
+    /// Creates (or claims) the folder, for a run or for a sweep's `summary.csv` (its run folders are claimed one by one).
+    /// - Parameter resultFiles: files other commands leave (`lsq.csv`, `response.csv`): they too mark a folder as held.
+    /// - Throws: `OutputError` if it cannot be created or locked, is in use, or holds a run, a sweep or results and
+    ///   `overwrite` is false.
+    public init(path: String, overwrite: Bool, resultFiles: [String] = []) throws(OutputError) {
         guard !path.isEmpty else { throw OutputError("--output must name a folder") }
         self.path = path
         let fm = FileManager.default
@@ -47,34 +51,47 @@ public final class RunDirectory {
             throw OutputError("--output \(path) is in use by another aimc-dist run")
         }
         lock = fd
-        let existing = files.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
-        if !existing.isEmpty {
-            guard overwrite else {
-                close(fd)
-                throw OutputError("--output \(path) already holds a run (\(existing.joined(separator: ", "))); choose another folder or pass --overwrite")
+        let runFiles = (RunDirectory.runFiles + resultFiles).filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
+        let sweepFiles = RunDirectory.sweepFiles.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
+        let runFolders = RunDirectory.runFolders(in: path)
+        if runFiles.isEmpty && sweepFiles.isEmpty && runFolders.isEmpty { return }
+        guard overwrite else {
+            close(fd)
+            let held: String
+            if !sweepFiles.isEmpty || !runFolders.isEmpty {
+                let folders = runFolders.isEmpty ? [] : [runFolders.count == 1 ? "1 run folder" : "\(runFolders.count) run folders"]
+                held = "a sweep (\((sweepFiles + folders).joined(separator: ", ")))" + (runFiles.isEmpty ? "" : " and a run (\(runFiles.joined(separator: ", ")))")
+            } else {
+                held = "a run (\(runFiles.joined(separator: ", ")))"
             }
-            for name in existing {
-                if unlink((path as NSString).appendingPathComponent(name)) != 0 {
-                    close(fd)
-                    throw OutputError("--output \(path): cannot remove the old \(name) (\(String(cString: strerror(errno))))")
-                }
+            throw OutputError("--output \(path) already holds \(held); choose another folder or pass --overwrite to replace it")
+        }
+        for name in runFiles + sweepFiles {
+            if unlink((path as NSString).appendingPathComponent(name)) != 0 {
+                close(fd)
+                throw OutputError("--output \(path): cannot remove the old \(name) (\(String(cString: strerror(errno))))")
+            }
+        }
+        for name in runFolders {
+            do {
+                try fm.removeItem(atPath: (path as NSString).appendingPathComponent(name))
+            } catch {
+                close(fd)
+                throw OutputError("--output \(path): cannot remove the old \(name) (\(RunDirectory.reason(error)))")
             }
         }
     }
 
     deinit { close(lock) }
 
-    /// Removes the `run-NNN` folders of an earlier sweep (called when a sweep replaces one with --overwrite).
-    public func removeRunFolders() throws(OutputError) {
+    /// The `run-NNN` folders of a sweep in `path`, sorted.
+    static func runFolders(in path: String) -> [String] {
         let fm = FileManager.default
-        let names = (try? fm.contentsOfDirectory(atPath: path)) ?? []
-        for name in names where name.hasPrefix("run-") && name.dropFirst(4).allSatisfy(\.isNumber) {
-            do {
-                try fm.removeItem(atPath: (path as NSString).appendingPathComponent(name))
-            } catch {
-                throw OutputError("--output \(path): cannot remove the old \(name) (\(RunDirectory.reason(error)))")
-            }
-        }
+        return ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { name in
+            var isDir: ObjCBool = false
+            return name.hasPrefix("run-") && name.count > 4 && name.dropFirst(4).allSatisfy { $0.isASCII && $0.isNumber }
+                && fm.fileExists(atPath: (path as NSString).appendingPathComponent(name), isDirectory: &isDir) && isDir.boolValue
+        }.sorted()
     }
 
     static func reason(_ error: Error) -> String {
