@@ -48,60 +48,15 @@ struct DeviceCommand: ParsableCommand {
         let model = try DeviceModel(d)
         // Claim the output folder before computing: a bad folder fails at once, and the lock keeps other runs out.
         let directory = try output.map { try RunDirectory(path: $0, overwrite: overwrite, resultFiles: ["response.csv", "pulse_response.csv"]) }
-        print("device     " + Report.device(d))
-        print(String(format: "states     %.1f  (dw_min %g over [%g, %g])", d.stateCount, d.effectiveDwMin, d.wMin, d.wMax))
-        switch model.nominalSymmetricPoint {
-        case .point(let w): print("symmetric  w_sym = \(w) (G(w_sym) = 0)")
-        case .everywhere: print("symmetric  q_+ = q_- everywhere: every state is symmetric")
-        case .none: print("symmetric  none in [w_min, w_max]: G keeps its sign, alternating pulses drift to a bound")
-        }
+        for line in DeviceInspection.summary(d, model: model) { print(line) }
+        let ideal = DeviceInspection.pulseResponse(d, pulses: pulses, noisy: false, from: start, seed: seed)
+        let noisy = DeviceInspection.pulseResponse(d, pulses: pulses, noisy: true, from: start, seed: seed)
         print("")
-        print("         w      q_+(w)      q_-(w)        F(w)        G(w)      M(w)")
-        for w in [d.wMin, d.wMin / 2, 0, d.wMax / 2, d.wMax] {
-            print(String(format: "%10.5g  %10.6f  %10.6f  %10.6f  %10.6f  %8.5f", w, model.qPlus(w), model.qMinus(w),
-                         model.symmetricPart(w), model.asymmetricPart(w), model.saturation(w)))
-        }
-        let ideal = pulseResponse(d, noisy: false, from: start)
-        let noisy = pulseResponse(d, noisy: true, from: start)
-        print("")
-        print(String(format: "pulse response from w0 = %g: after %d up pulses %.6g (c2c: %.6g), after %d down %.6g (c2c: %.6g)",
-                     start, pulses, ideal[pulses], noisy[pulses], pulses, ideal[2 * pulses], noisy[2 * pulses]))
+        print(DeviceInspection.pulseLine(ideal: ideal, noisy: noisy, pulses: pulses, from: start))
         if let output, let directory {
-            var response = "w,q_plus,q_minus,F,G\n"
-            for k in 0..<points {
-                let w = d.wMin + (d.wMax - d.wMin) * Double(k) / Double(points - 1)
-                response += "\(Float(w)),\(model.qPlus(w)),\(model.qMinus(w)),\(model.symmetricPart(w)),\(model.asymmetricPart(w))\n"
-            }
-            var curve = "pulse,w_ideal,w_c2c\n"
-            for k in 0..<ideal.count { curve += "\(k),\(ideal[k]),\(noisy[k])\n" }
-            try directory.write("response.csv", text: response)
-            try directory.write("pulse_response.csv", text: curve)
+            try directory.write("response.csv", text: DeviceInspection.responseCSV(d, model: model, points: points))
+            try directory.write("pulse_response.csv", text: DeviceInspection.pulseCSV(ideal: ideal, noisy: noisy))
             print("wrote \(output)/response.csv and \(output)/pulse_response.csv")
         }
-    }
-
-    /// States after 0...2N pulses (N up, then N down) of the nominal device, fired one at a time through the
-    /// simulator's own pulsed update (x = 1, d = -+1, one slot, both trains certain).
-    func pulseResponse(_ base: DeviceConfig, noisy: Bool, from w0: Double) -> [Double] {
-        var d = base
-        d.dwMinDtod = 0; d.wMaxDtod = 0; d.wMinDtod = 0; d.asymmetryDtod = 0; d.upDownDtod = 0; d.gammaDtod = 0
-        d.symmetricPointDtod = 0; d.t2tDwMin = 0; d.t2tRange = 0; d.t2tSymmetricPoint = 0; d.powUpDownDtod = 0
-        if !noisy { d.dwMinStd = 0 }
-        let array = AnalogArray(rows: 1, cols: 1, device: d, key: StreamKey(seed: seed, purpose: .deviceToDevice))
-        array.setWeights([Float(w0)])
-        var update = UpdateConfig()
-        update.desiredBL = 1
-        update.updateBLManagement = false
-        update.updateManagement = false
-        var out = [Double(array.weights[0])]
-        var x: Float = 1
-        for k in 0..<(2 * pulses) {
-            var dv: Float = k < pulses ? -1 : 1
-            var trains = RandomStream(key: StreamKey(seed: seed, purpose: .pulseTrains), step: UInt64(k), sub: 0)
-            var noise = RandomStream(key: StreamKey(seed: seed, purpose: .cycleToCycle), step: UInt64(k), sub: 0)
-            array.pulsedUpdate(x: &x, d: &dv, lr: 4 * Float(d.effectiveDwMin), update: update, trains: &trains, noise: &noise)
-            out.append(Double(array.weights[0]))
-        }
-        return out
     }
 }

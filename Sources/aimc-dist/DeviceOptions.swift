@@ -19,11 +19,11 @@ struct DeviceOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Lower bound w_min, negative (overrides --tau).", valueName: "x")) var wMin: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Asymmetry c in (-1, 1): up steps x (1+c), down steps x (1-c) (default 0).", valueName: "c")) var asymmetry: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("aihwkit's one-sided asymmetry up_down in (-1, 1) (default 0).", valueName: "x")) var upDown: Double?
-    @Option(parsing: .unconditional, help: ArgumentHelp("gamma_res of the power and exponential families (default 1).", valueName: "g")) var gammaRes: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("gamma_res of the power and exponential families, 0...50 (0: constant step, soft-bounds shape; default 1).", valueName: "g")) var gammaRes: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("aihwkit gamma_up (linear-step slope, exp-step exponent).", valueName: "g")) var gammaUp: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("aihwkit gamma_down (linear-step slope, exp-step exponent).", valueName: "g")) var gammaDown: Double?
-    @Option(parsing: .unconditional, help: ArgumentHelp("aihwkit pow_gamma of the pow-step family (default 1).", valueName: "g")) var powGamma: Double?
-    @Option(help: ArgumentHelp("CSV of w,q_plus,q_minus rows for the piecewise family.", valueName: "file")) var piecewiseTable: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("aihwkit pow_gamma of the pow-step family, 0...50 (0: constant step; default 1).", valueName: "g")) var powGamma: Double?
+    @Option(help: ArgumentHelp("CSV of w,q_plus,q_minus rows for the piecewise family (at most 10000 rows, 1 MiB; a run's config.json embeds it).", valueName: "file")) var piecewiseTable: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Cycle-to-cycle noise, relative to dw_min (default 0.3).", valueName: "x")) var dwMinStd: Double?
     @Option(help: "Cycle-to-cycle noise form: additive (paper Eq. 26, default) or multiplicative (aihwkit).") var c2cMode: DeviceConfig.CycleToCycleMode?
     @Option(parsing: .unconditional, help: ArgumentHelp("Device-to-device spread of dw_min (default 0.3).", valueName: "x")) var dwMinDtod: Double?

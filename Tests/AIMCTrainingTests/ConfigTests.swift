@@ -135,5 +135,8 @@ struct ConfigTests {
         fails({ $0.update.desiredBL = 33 }, mentioning: "--desired-bl")
         fails({ $0.training.trainLimit = -1 }, mentioning: "--train-limit")
         fails({ $0.forward.outNoise = -1 }, mentioning: "--out-noise")
+        fails({ $0.device.family = .power; $0.device.gamma = 1e-300 }, mentioning: "--gamma-res")
+        fails({ $0.device.family = .exponential; $0.device.gamma = 50.5 }, mentioning: "--gamma-res")
+        fails({ $0.device.family = .piecewise; $0.device.piecewiseW = [0, 1] }, mentioning: "piecewise_w")
     }
 }

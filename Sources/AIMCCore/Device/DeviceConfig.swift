@@ -16,12 +16,15 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
         /// aihwkit SoftBounds when c = 0 (aihwkit writes the asymmetry as `up_down`). Symmetric point c*tau.
         case softBounds = "soft-bounds"
         /// The paper's power response (Eq. 148): q_+ = (1 - w/w_max)^gamma, q_- = (1 - w/w_min)^gamma; q(0) = 1.
+        /// gamma = 0 is the constant step (x^0 = 1, also at the bounds).
         case power
         /// The paper's exponential response (Eq. 149): q_+ = (exp(gamma (1 - w/w_max)) - 1)/(exp(gamma) - 1),
-        /// q_- likewise with 1 - w/w_min; q(0) = 1.
+        /// q_- likewise with 1 - w/w_min; q(0) = 1. gamma = 0 is its limit q_+ = 1 - w/w_max, q_- = 1 - w/w_min
+        /// (the soft-bounds shape).
         case exponential
-        /// Piecewise linear q_+(w), q_-(w) from a table of (w, q_+, q_-) points (`piecewise_table`, a CSV file), for
-        /// measured devices; constant beyond the first and last point.
+        /// Piecewise linear q_+(w), q_-(w) from a table of (w, q_+, q_-) points, for measured devices; constant
+        /// beyond the first and last point. The table is a CSV file (`piecewise_table`) or the points themselves
+        /// (`piecewise_w`, `piecewise_q_plus`, `piecewise_q_minus`); a resolved configuration holds the points.
         case piecewise
         /// aihwkit LinearStep: up step dw (1 - gamma_up w/ref_up), down step dw (1 - gamma_down w/ref_down), with
         /// ref the mean bound (`mean_bound_reference`) or the device's own bound; hard bounds.
@@ -59,7 +62,8 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
     public var asymmetry: Double = 0
     /// aihwkit's one-sided asymmetry: up_down > 0 shrinks down steps by up_down * dw_min, < 0 shrinks up steps.
     public var upDown: Double = 0
-    /// gamma_res of the paper's power and exponential families (>= 0; > 0 for exponential).
+    /// gamma_res of the paper's power and exponential families, in [0, 50]; 0 is each family's limit (power: the
+    /// constant step; exponential: the soft-bounds shape).
     public var gamma: Double = 1
     /// aihwkit LinearStep slopes gamma_up, gamma_down; aihwkit ExpStep exponents gamma_up, gamma_down.
     public var gammaUp: Double = 0
@@ -79,8 +83,16 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
     /// aihwkit PiecewiseStep node values (relative steps), equally spaced from w_min to w_max.
     public var piecewiseUp: [Double] = [1]
     public var piecewiseDown: [Double] = [1]
-    /// The `piecewise` family's table: a CSV file with columns w, q_plus, q_minus (header optional), w increasing.
+    /// The `piecewise` family's table: a CSV file with columns w, q_plus, q_minus (header optional), w increasing,
+    /// at most `PiecewiseTable.maximumRows` rows and `PiecewiseTable.maximumFileSize` bytes. When it names a file,
+    /// the file is read and its points replace `piecewise_w`, `piecewise_q_plus`, `piecewise_q_minus`;
+    /// `embedPiecewiseTable()` does that once and clears this name, so a resolved configuration carries the table.
     public var piecewiseTable: String = ""
+    /// The `piecewise` family's points (w strictly increasing, q > 0, same length), used when `piecewise_table` is
+    /// empty: the table embedded in a run's config.json.
+    public var piecewiseW: [Double] = []
+    public var piecewiseQPlus: [Double] = []
+    public var piecewiseQMinus: [Double] = []
 
     /// Cycle-to-cycle noise sigma_c, relative to dw_min (Eq. 26), >= 0.
     public var dwMinStd: Double = 0
@@ -128,6 +140,7 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
         case powUpDownDtod = "pow_up_down_dtod"
         case aUp = "A_up", aDown = "A_down", expA = "a", expB = "b"
         case piecewiseUp = "piecewise_up", piecewiseDown = "piecewise_down", piecewiseTable = "piecewise_table"
+        case piecewiseW = "piecewise_w", piecewiseQPlus = "piecewise_q_plus", piecewiseQMinus = "piecewise_q_minus"
         case dwMinStd = "dw_min_std", c2cMode = "c2c_mode"
         case dwMinDtod = "dw_min_dtod", dwMinDtodLogNormal = "dw_min_dtod_log_normal", wMaxDtod = "w_max_dtod"
         case wMinDtod = "w_min_dtod", asymmetryDtod = "asymmetry_dtod", upDownDtod = "up_down_dtod"
@@ -150,65 +163,170 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
     /// Whether any tile-to-tile spread is set.
     public var hasTileToTile: Bool { t2tDwMin > 0 || t2tSymmetricPoint > 0 || t2tRange > 0 }
 
+    /// A scalar parameter's validated interval: what `validate()` checks, and what tests sweep (so a parameter
+    /// added here is checked at the ends of its range by the family sweep).
+    public struct ParameterRange {
+        /// The configuration key under `device` (e.g. "gamma").
+        public let key: String
+        /// The command-line option that sets it, if any.
+        public let option: String?
+        public let path: WritableKeyPath<DeviceConfig, Double>
+        public let lower: Double, upper: Double
+        /// Whether the ends themselves are excluded.
+        public let lowerOpen: Bool, upperOpen: Bool
+        /// 0 is allowed besides the interval (n_states: 0 means "use dw_min").
+        public let zeroAllowed: Bool
+        /// The rule as the error states it ("must lie in [0, 50] for the power family").
+        public let rule: String
+
+        init(_ key: String, _ option: String?, _ path: WritableKeyPath<DeviceConfig, Double>, _ lower: Double,
+             _ upper: Double, open: (Bool, Bool) = (false, false), zeroAllowed: Bool = false, rule: String? = nil,
+             context: String = "") {
+            self.key = key
+            self.option = option
+            self.path = path
+            self.lower = lower
+            self.upper = upper
+            (lowerOpen, upperOpen) = open
+            self.zeroAllowed = zeroAllowed
+            let interval = (open.0 ? "(" : "[") + Self.number(lower) + ", " + Self.number(upper) + (open.1 ? ")" : "]")
+            self.rule = rule ?? "must lie in \(interval)\(context)"
+        }
+
+        public func contains(_ v: Double) -> Bool {
+            if zeroAllowed && v == 0 { return true }
+            return (lowerOpen ? v > lower : v >= lower) && (upperOpen ? v < upper : v <= upper)
+        }
+
+        /// 1e-09 -> "1e-9", 1e+06 -> "1e6", 50 -> "50".
+        static func number(_ v: Double) -> String {
+            if v == v.rounded() && abs(v) < 1e5 { return String(Int(v)) }
+            return String(format: "%g", v).replacingOccurrences(of: "e-0", with: "e-")
+                .replacingOccurrences(of: "e+0", with: "e").replacingOccurrences(of: "e+", with: "e")
+        }
+    }
+
+    /// The smallest nonzero magnitude a parameter stored as Float may have: Float's smallest normal number
+    /// (about 1.18e-38). A smaller value would become 0 or a denormal with a few bits of precision.
+    public static let smallestFloatMagnitude = Double(Float.leastNormalMagnitude)
+
+    /// The scalar parameters of this device's family with their validated intervals (the symmetric-point spreads'
+    /// upper end is this device's range w_max - w_min).
+    public var parameterRanges: [ParameterRange] {
+        var r: [ParameterRange] = [
+            .init("dw_min", "--dw-min", \.dwMin, 1e-9, 1e6),
+            .init("n_states", "--n-states", \.nStates, 2, 1e9, zeroAllowed: true,
+                  rule: "must be 0 (use dw_min) or a number of states in 2...1e9"),
+            .init("w_max", "--tau / --w-max", \.wMax, 1e-6, 1e6),
+            .init("w_min", "--tau / --w-min", \.wMin, -1e6, -1e-6),
+            .init("asymmetry", "--asymmetry", \.asymmetry, -1, 1, open: (true, true)),
+            .init("up_down", "--up-down", \.upDown, -1, 1, open: (true, true)),
+            .init("dw_min_std", "--dw-min-std", \.dwMinStd, 0, 10),
+        ]
+        switch family {
+        case .power:
+            r.append(.init("gamma", "--gamma-res", \.gamma, 0, 50, context: " for the power family (0: constant step)"))
+        case .exponential:
+            r.append(.init("gamma", "--gamma-res", \.gamma, 0, 50, context: " for the exponential family (0: soft-bounds shape)"))
+        case .linearStep:
+            r.append(.init("gamma_up", "--gamma-up", \.gammaUp, 0, 10))
+            r.append(.init("gamma_down", "--gamma-down", \.gammaDown, 0, 10))
+        case .powStep:
+            r.append(.init("pow_gamma", "--pow-gamma", \.powGamma, 0, 50, context: " (0: constant step)"))
+            r.append(.init("pow_up_down", nil, \.powUpDown, -1, 1, open: (true, true)))
+        case .expStep:
+            for (k, path) in [("A_up", \DeviceConfig.aUp), ("A_down", \.aDown), ("a", \.expA), ("b", \.expB)] {
+                r.append(.init(k, nil, path, -1000, 1000))
+            }
+            r.append(.init("gamma_up", "--gamma-up", \.gammaUp, -1000, 1000))
+            r.append(.init("gamma_down", "--gamma-down", \.gammaDown, -1000, 1000))
+        case .constantStep, .softBounds, .piecewise, .piecewiseStep:
+            break
+        }
+        for (key, option, path) in [("dw_min_dtod", "--dw-min-dtod", \DeviceConfig.dwMinDtod), ("w_max_dtod", "--w-max-dtod", \.wMaxDtod),
+                                    ("w_min_dtod", "--w-min-dtod", \.wMinDtod), ("asymmetry_dtod", "--asymmetry-dtod", \.asymmetryDtod),
+                                    ("up_down_dtod", "--up-down-dtod", \.upDownDtod), ("gamma_dtod", "--gamma-dtod", \.gammaDtod),
+                                    ("pow_up_down_dtod", nil, \.powUpDownDtod),
+                                    ("t2t_dw_min", "--t2t-dw-min", \.t2tDwMin), ("t2t_range", "--t2t-range", \.t2tRange)] as [(String, String?, WritableKeyPath<DeviceConfig, Double>)] {
+            r.append(.init(key, option, path, 0, 2))
+        }
+        let range = wMax - wMin
+        let rule = "must lie in [0, w_max - w_min] = [0, \(ParameterRange.number(range))]"
+        r.append(.init("symmetric_point_dtod", "--symmetric-point-dtod", \.symmetricPointDtod, 0, range, rule: rule))
+        r.append(.init("t2t_symmetric_point", "--t2t-symmetric-point", \.t2tSymmetricPoint, 0, range, rule: rule))
+        return r
+    }
+
     /// Checks every parameter; the error names the config key and the command-line option.
+    ///
+    /// - Throws: `ConfigError` for a value outside its `parameterRanges` interval, a nonzero value of magnitude below
+    ///   `smallestFloatMagnitude` (parameters are stored as Float), dw_min beyond half the range, bad
+    ///   piecewise-step nodes, or a piecewise table that cannot be read or is invalid.
     public func validate() throws(ConfigError) {
-        try ConfigError.require(dwMin >= 1e-9 && dwMin <= 1e6, "device.dw_min", "--dw-min", "must lie in [1e-9, 1e6]", dwMin)
-        try ConfigError.require(nStates == 0 || (nStates >= 2 && nStates <= 1e9), "device.n_states", "--n-states",
-                                "must be 0 (use dw_min) or a number of states in 2...1e9", nStates)
-        try ConfigError.require(wMax >= 1e-6 && wMax <= 1e6, "device.w_max", "--tau / --w-max", "must lie in [1e-6, 1e6]", wMax)
-        try ConfigError.require(wMin <= -1e-6 && wMin >= -1e6, "device.w_min", "--tau / --w-min", "must lie in [-1e6, -1e-6]", wMin)
+        for p in parameterRanges {
+            let v = self[keyPath: p.path]
+            try ConfigError.require(v.isFinite && p.contains(v), "device." + p.key, p.option, p.rule, v)
+            try Self.requireFloatMagnitude(v, "device." + p.key, p.option)
+        }
         try ConfigError.require(effectiveDwMin >= 1e-12, "device.n_states", "--n-states", "gives dw_min below 1e-12", nStates)
         try ConfigError.require(effectiveDwMin <= (wMax - wMin) / 2, "device.dw_min", "--dw-min",
                                 "must be at most half the range (w_max - w_min)/2 = \((wMax - wMin) / 2), i.e. at least 2 states", effectiveDwMin)
-        try ConfigError.require(asymmetry > -1 && asymmetry < 1, "device.asymmetry", "--asymmetry", "must lie in (-1, 1)", asymmetry)
-        try ConfigError.require(upDown > -1 && upDown < 1, "device.up_down", "--up-down", "must lie in (-1, 1)", upDown)
-        try ConfigError.require(dwMinStd >= 0 && dwMinStd <= 10, "device.dw_min_std", "--dw-min-std", "must lie in [0, 10]", dwMinStd)
         switch family {
-        case .power:
-            try ConfigError.require(gamma >= 0 && gamma <= 50, "device.gamma", "--gamma-res", "must lie in [0, 50] for the power family", gamma)
-        case .exponential:
-            try ConfigError.require(gamma > 0 && gamma <= 50, "device.gamma", "--gamma-res", "must lie in (0, 50] for the exponential family", gamma)
-        case .linearStep:
-            try ConfigError.require(gammaUp >= 0 && gammaUp <= 10, "device.gamma_up", "--gamma-up", "must lie in [0, 10]", gammaUp)
-            try ConfigError.require(gammaDown >= 0 && gammaDown <= 10, "device.gamma_down", "--gamma-down", "must lie in [0, 10]", gammaDown)
-        case .powStep:
-            try ConfigError.require(powGamma >= 0 && powGamma <= 50, "device.pow_gamma", "--pow-gamma", "must lie in [0, 50]", powGamma)
-            try ConfigError.require(powUpDown > -1 && powUpDown < 1, "device.pow_up_down", nil, "must lie in (-1, 1)", powUpDown)
-        case .expStep:
-            for (v, k) in [(aUp, "A_up"), (aDown, "A_down"), (expA, "a"), (expB, "b"), (gammaUp, "gamma_up"), (gammaDown, "gamma_down")] {
-                try ConfigError.require(v.isFinite && abs(v) <= 1e3, "device." + k, nil, "must be a finite number of magnitude <= 1000", v)
-            }
         case .piecewiseStep:
             for (list, key) in [(piecewiseUp, "piecewise_up"), (piecewiseDown, "piecewise_down")] {
                 if list.isEmpty || list.count > 256 {
                     throw ConfigError(key: "device." + key, option: nil, message: "must list 1...256 node values; got \(list.count)")
                 }
-                for v in list { try ConfigError.require(v >= 0 && v.isFinite, "device." + key, nil, "node values must be finite and >= 0", v) }
+                for v in list {
+                    try ConfigError.require(v >= 0 && Float(v) <= DeviceCell.largestFactor, "device." + key, nil,
+                                            "node values must lie in [0, 1e22]", v)
+                    try Self.requireFloatMagnitude(v, "device." + key, nil)
+                }
             }
             if piecewiseUp.count != piecewiseDown.count {
                 throw ConfigError(key: "device.piecewise_down", option: nil,
                                   message: "must have as many nodes as piecewise_up (\(piecewiseUp.count)); got \(piecewiseDown.count)")
             }
         case .piecewise:
-            if piecewiseTable.isEmpty {
-                throw ConfigError(key: "device.piecewise_table", option: "--piecewise-table",
-                                  message: "must name a CSV file of (w, q_plus, q_minus) rows for the piecewise family")
-            }
-            _ = try PiecewiseTable.load(path: piecewiseTable)
-        case .constantStep, .softBounds:
+            _ = try piecewiseTableContent()
+        case .constantStep, .softBounds, .power, .exponential, .linearStep, .powStep, .expStep:
             break
         }
-        for (v, key, opt) in [(dwMinDtod, "dw_min_dtod", "--dw-min-dtod"), (wMaxDtod, "w_max_dtod", "--w-max-dtod"),
-                              (wMinDtod, "w_min_dtod", "--w-min-dtod"), (asymmetryDtod, "asymmetry_dtod", "--asymmetry-dtod"),
-                              (upDownDtod, "up_down_dtod", "--up-down-dtod"), (gammaDtod, "gamma_dtod", "--gamma-dtod"),
-                              (powUpDownDtod, "pow_up_down_dtod", nil),
-                              (t2tDwMin, "t2t_dw_min", "--t2t-dw-min"), (t2tRange, "t2t_range", "--t2t-range")] {
-            try ConfigError.require(v >= 0 && v <= 2, "device." + key, opt, "must lie in [0, 2]", v)
+    }
+
+    /// Rejects a nonzero value too small for Float (it would silently become 0 or a denormal).
+    static func requireFloatMagnitude(_ v: Double, _ key: String, _ option: String?) throws(ConfigError) {
+        try ConfigError.require(v == 0 || abs(v) >= smallestFloatMagnitude, key, option,
+                                "is stored as a 32-bit float, so a nonzero value needs magnitude >= 1.2e-38 (give 0 or a larger value)", v)
+    }
+
+    /// The `piecewise` family's table: read from `piecewise_table` when that names a file (the file wins over any
+    /// points), else built from `piecewise_w`, `piecewise_q_plus`, `piecewise_q_minus`.
+    ///
+    /// - Throws: `ConfigError` if neither is given, the file cannot be read or is too large, or a point is invalid.
+    public func piecewiseTableContent() throws(ConfigError) -> PiecewiseTable {
+        if !piecewiseTable.isEmpty { return try PiecewiseTable.load(path: piecewiseTable) }
+        if piecewiseW.isEmpty && piecewiseQPlus.isEmpty && piecewiseQMinus.isEmpty {
+            throw ConfigError(key: "device.piecewise_table", option: "--piecewise-table",
+                              message: "must name a CSV file of (w, q_plus, q_minus) rows for the piecewise family "
+                                + "(or give the points as piecewise_w, piecewise_q_plus, piecewise_q_minus)")
         }
-        let range = wMax - wMin
-        try ConfigError.require(symmetricPointDtod >= 0 && symmetricPointDtod <= range, "device.symmetric_point_dtod",
-                                "--symmetric-point-dtod", "must lie in [0, w_max - w_min]", symmetricPointDtod)
-        try ConfigError.require(t2tSymmetricPoint >= 0 && t2tSymmetricPoint <= range, "device.t2t_symmetric_point",
-                                "--t2t-symmetric-point", "must lie in [0, w_max - w_min]", t2tSymmetricPoint)
+        return try PiecewiseTable(w: piecewiseW, qPlus: piecewiseQPlus, qMinus: piecewiseQMinus,
+                                  source: "the table piecewise_w, piecewise_q_plus, piecewise_q_minus",
+                                  key: "device.piecewise_w", option: nil)
+    }
+
+    /// For the `piecewise` family with a `piecewise_table` file: reads the file into `piecewise_w`,
+    /// `piecewise_q_plus`, `piecewise_q_minus` and clears the file name, so the configuration (a run's config.json)
+    /// carries the table itself and runs from any folder without the file. Other families are left unchanged.
+    ///
+    /// - Throws: `ConfigError` if the file cannot be read or is invalid (the configuration is then unchanged).
+    public mutating func embedPiecewiseTable() throws(ConfigError) {
+        guard family == .piecewise, !piecewiseTable.isEmpty else { return }
+        let t = try PiecewiseTable.load(path: piecewiseTable)
+        piecewiseW = t.w
+        piecewiseQPlus = t.qPlus
+        piecewiseQMinus = t.qMinus
+        piecewiseTable = ""
     }
 }

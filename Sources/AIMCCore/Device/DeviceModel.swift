@@ -28,7 +28,7 @@ public struct TileDraw: Sendable, Equatable {
 /// Where G = q_- - q_+ vanishes in [b_min, b_max].
 public enum SymmetricPoint: Sendable, Equatable {
     case point(Float)
-    /// q_+ = q_- everywhere (a symmetric constant-step device).
+    /// q_+ = q_- everywhere (a symmetric constant-step device, or power and pow-step with gamma 0).
     case everywhere
     /// G does not change sign in the range: the device drifts to a bound under alternating pulses.
     case none
@@ -46,7 +46,8 @@ public final class DeviceModel: @unchecked Sendable {
     let tableGrid: UnsafeMutablePointer<Float>, tableUp: UnsafeMutablePointer<Float>, tableDown: UnsafeMutablePointer<Float>
     let tableCount: Int
 
-    /// - Throws: `ConfigError` if the piecewise table cannot be read or is invalid.
+    /// - Throws: `ConfigError` if the piecewise table cannot be read or is invalid (`piecewise_table` is read when
+    ///   it names a file, else the points `piecewise_w`, `piecewise_q_plus`, `piecewise_q_minus` are used).
     public init(_ config: DeviceConfig) throws(ConfigError) {
         self.config = config
         dwMin = Float(config.effectiveDwMin)
@@ -57,13 +58,15 @@ public final class DeviceModel: @unchecked Sendable {
         nodesDown = .allocate(capacity: nodeCount)
         for k in 0..<nodeCount { nodesUp[k] = Float(up[k]); nodesDown[k] = Float(down[k]) }
         var table: PiecewiseTable? = nil
-        if config.family == .piecewise { table = try PiecewiseTable.load(path: config.piecewiseTable) }
+        if config.family == .piecewise { table = try config.piecewiseTableContent() }
         let t = table ?? (try! PiecewiseTable(w: [0, 1], qPlus: [1, 1], qMinus: [1, 1]))
         tableCount = t.w.count
         tableGrid = .allocate(capacity: tableCount)
         tableUp = .allocate(capacity: tableCount)
         tableDown = .allocate(capacity: tableCount)
-        for k in 0..<tableCount { tableGrid[k] = t.w[k]; tableUp[k] = t.qPlus[k]; tableDown[k] = t.qMinus[k] }
+        for k in 0..<tableCount {
+            tableGrid[k] = Float(t.w[k]); tableUp[k] = Float(t.qPlus[k]); tableDown[k] = Float(t.qMinus[k])
+        }
     }
 
     /// For a configuration already validated (a table that loaded once loads again).
@@ -100,12 +103,13 @@ public final class DeviceModel: @unchecked Sendable {
 
     /// One device's cell from its eight standard normals (zeros for the nominal device) and its tile's draws.
     /// The rules follow aihwkit's PulsedRPUDevice::populate with enforce_consistency, extended by the paper's
-    /// asymmetry c, the symmetric-point offset and tile-to-tile draws.
+    /// asymmetry c, the symmetric-point offset and tile-to-tile draws. A drawn bound keeps at least 1e-6 of its
+    /// nominal magnitude (a draw landing at 0 would make 1/b_max infinite and the response NaN).
     public func cell(_ xi: UnsafePointer<Float>, tile: TileDraw = TileDraw()) -> DeviceCell {
         let d = config
         let gain = d.dwMinDtodLogNormal ? Float.exp(Float(d.dwMinDtod) * xi[0]) : abs(1 + Float(d.dwMinDtod) * xi[0])
-        let bMax = abs(Float(d.wMax) * (1 + Float(d.wMaxDtod) * xi[1])) * tile.rangeScale
-        let bMin = -abs(Float(d.wMin) * (1 + Float(d.wMinDtod) * xi[2])) * tile.rangeScale
+        let bMax = max(abs(Float(d.wMax) * (1 + Float(d.wMaxDtod) * xi[1])) * tile.rangeScale, Float(d.wMax) * 1e-6)
+        let bMin = -max(abs(Float(d.wMin) * (1 + Float(d.wMinDtod) * xi[2])) * tile.rangeScale, Float(-d.wMin) * 1e-6)
         let c = min(max(Float(d.asymmetry) + Float(d.asymmetryDtod) * xi[3], -0.95), 0.95)
         let r = Float(d.upDownDtod) * xi[4]
         let ud = Float(d.upDown)
@@ -137,7 +141,7 @@ public final class DeviceModel: @unchecked Sendable {
             cell.shapeDown = g
             cell.normUp = 1 / bMax
             cell.normDown = 1 / -bMin
-            if d.family == .exponential { cell.aux = 1 / Float.expMinusOne(max(g, 1e-6)) }
+            if d.family == .exponential { cell.aux = Float(ExponentialResponse.inversePsi(Double(g))) }
         case .powStep:
             let g = 1 + Float(d.gammaDtod) * xi[5], rho = Float(d.powUpDownDtod) * xi[6]
             let pud = Float(d.powUpDown)
@@ -174,9 +178,9 @@ public final class DeviceModel: @unchecked Sendable {
     }
 
     /// q_+(w) of the nominal device (the up step in units of dw_min).
-    public func qPlus(_ w: Double) -> Double { Double(steps(nominalCell, at: Float(w)).up / dwMin) }
+    public func qPlus(_ w: Double) -> Double { Double(steps(nominalCell, at: Float(w)).up) / Double(dwMin) }
     /// q_-(w) of the nominal device.
-    public func qMinus(_ w: Double) -> Double { Double(steps(nominalCell, at: Float(w)).down / dwMin) }
+    public func qMinus(_ w: Double) -> Double { Double(steps(nominalCell, at: Float(w)).down) / Double(dwMin) }
     /// F(w) = (q_-(w) + q_+(w))/2 (paper Section 2).
     public func symmetricPart(_ w: Double) -> Double { (qMinus(w) + qPlus(w)) / 2 }
     /// G(w) = (q_-(w) - q_+(w))/2 (paper Section 2).
@@ -184,12 +188,16 @@ public final class DeviceModel: @unchecked Sendable {
     /// M(w) = q_+(w) q_-(w) = F^2 - G^2.
     public func saturation(_ w: Double) -> Double { qPlus(w) * qMinus(w) }
 
-    /// The symmetric point of `cell`: G = 0 in [b_min, b_max]. Closed form for the linear families, else bisection
-    /// on G (which decreases from b_min to b_max for the bounded families) to Float resolution.
+    /// The symmetric point of `cell`: G = 0 in [b_min, b_max]. Closed form for the linear families, bisection on
+    /// ln q_- - ln q_+ in Double for the power-law families (exact even where every q rounds to 1 in Float, as for
+    /// tiny gamma; gamma = 0 on both sides is the constant step), else bisection on G (which increases from b_min
+    /// to b_max for the bounded families) to Float resolution.
     public func symmetricPoint(_ c: DeviceCell) -> SymmetricPoint {
         switch config.family {
         case .constantStep:
             return c.scaleUp == c.scaleDown ? .everywhere : .none
+        case .power, .powStep:
+            return powerSymmetricPoint(c) ?? bisectedSymmetricPoint(c)
         case .softBounds, .linearStep:
             // scale_up (1 - n_up v) = scale_down (1 + n_down v), v = w - shift.
             let den = c.scaleUp * c.normUp + c.scaleDown * c.normDown
@@ -197,22 +205,59 @@ public final class DeviceModel: @unchecked Sendable {
             let w = (c.scaleUp - c.scaleDown) / den + c.shift
             return w >= c.wMin && w <= c.wMax ? .point(w) : .none
         default:
-            func g(_ w: Float) -> Float { let s = steps(c, at: w); return s.down - s.up }
-            var lo = c.wMin, hi = c.wMax
-            let gLo = g(lo), gHi = g(hi)
-            if gLo == 0 && gHi == 0 && g((lo + hi) / 2) == 0 { return .everywhere }
-            if gLo == 0 { return .point(lo) }
-            if gHi == 0 { return .point(hi) }
-            if (gLo > 0) == (gHi > 0) { return .none }
-            for _ in 0..<64 {
-                let mid = (lo + hi) / 2
-                if mid == lo || mid == hi { break }
-                let gm = g(mid)
-                if gm == 0 { return .point(mid) }
-                if (gm > 0) == (gLo > 0) { lo = mid } else { hi = mid }
-            }
-            return .point((lo + hi) / 2)
+            return bisectedSymmetricPoint(c)
         }
+    }
+
+    /// Power-law families: q_- = q_+ where ln s_down + g_down ln B(v) = ln s_up + g_up ln A(v), with
+    /// A = n_up max(b_max - v, 0), B = n_down max(v - b_min, 0), v = w - shift (0^0 = 1 as in `PowerResponse`).
+    /// L = ln q_- - ln q_+ is nondecreasing in w, so bisection in Double finds its sign change. Nil when a scale is 0
+    /// (ln 0 could meet ln 0 in L; the bisection on G handles that case).
+    func powerSymmetricPoint(_ c: DeviceCell) -> SymmetricPoint? {
+        let su = Double(c.scaleUp), sd = Double(c.scaleDown), gu = Double(c.shapeUp), gd = Double(c.shapeDown)
+        guard su > 0 && sd > 0 else { return nil }
+        if gu == 0 && gd == 0 { return su == sd ? .everywhere : SymmetricPoint.none }
+        let nu = Double(c.normUp), nd = Double(c.normDown), bMax = Double(c.wMax), bMin = Double(c.wMin)
+        let shift = Double(c.shift), logRatio = Double.log(sd) - Double.log(su)
+        func l(_ w: Double) -> Double {
+            let v = w - shift
+            let a = nu * max(bMax - v, 0), b = nd * max(v - bMin, 0)
+            // g ln x with 0^0 = 1; A and B are never both 0 (b_max > b_min), so no inf - inf.
+            let up = gu == 0 ? 0 : gu * Double.log(a), down = gd == 0 ? 0 : gd * Double.log(b)
+            return logRatio + down - up
+        }
+        var lo = bMin, hi = bMax
+        let lLo = l(lo), lHi = l(hi)
+        if lLo == 0 { return .point(c.wMin) }
+        if lHi == 0 { return .point(c.wMax) }
+        if lLo > 0 || lHi < 0 { return SymmetricPoint.none }
+        for _ in 0..<200 {
+            let mid = (lo + hi) / 2
+            if mid == lo || mid == hi { break }
+            let lm = l(mid)
+            if lm == 0 { lo = mid; hi = mid; break }
+            if lm < 0 { lo = mid } else { hi = mid }
+        }
+        return .point(min(max(Float((lo + hi) / 2), c.wMin), c.wMax))
+    }
+
+    /// Bisection on G = down - up in Float between the bounds.
+    func bisectedSymmetricPoint(_ c: DeviceCell) -> SymmetricPoint {
+        func g(_ w: Float) -> Float { let s = steps(c, at: w); return s.down - s.up }
+        var lo = c.wMin, hi = c.wMax
+        let gLo = g(lo), gHi = g(hi)
+        if gLo == 0 && gHi == 0 && g((lo + hi) / 2) == 0 { return .everywhere }
+        if gLo == 0 { return .point(lo) }
+        if gHi == 0 { return .point(hi) }
+        if (gLo > 0) == (gHi > 0) { return .none }
+        for _ in 0..<64 {
+            let mid = (lo + hi) / 2
+            if mid == lo || mid == hi { break }
+            let gm = g(mid)
+            if gm == 0 { return .point(mid) }
+            if (gm > 0) == (gLo > 0) { lo = mid } else { hi = mid }
+        }
+        return .point((lo + hi) / 2)
     }
 
     /// The nominal device's symmetric point.

@@ -10,11 +10,20 @@ import RealModule
 /// | linear-step | gamma_up/abs(ref_up), gamma_down/abs(ref_down) | - | - |
 /// | power | 1/b_max, 1/abs(b_min) | gamma_i | - |
 /// | pow-step | 1/(b_max - b_min) | gamma_up_i, gamma_down_i | - |
-/// | exponential | 1/b_max, 1/abs(b_min) | gamma_i | 1/(exp(gamma_i) - 1) |
+/// | exponential | 1/b_max, 1/abs(b_min) | gamma_i | 1/psi(gamma_i), psi(x) = (1 - exp(-x))/x, psi(0) = 1 |
 /// | exp-step | 2a/(b_max - b_min) | - | - |
 /// | piecewise-step | 1/(b_max - b_min) | - | - |
 /// | piecewise | - | - | - |
+///
+/// Every `Response` returns a finite step >= 0 for every cell `DeviceModel.cell` builds and every state in
+/// [b_min, b_max]: the families whose q can overflow Float (power, pow-step, exponential, exp-step at extreme
+/// parameters) cap q at `DeviceCell.largestFactor`.
 public struct DeviceCell: Sendable, Equatable {
+    /// The largest q (step in units of dw_i) a response returns: 1e22. A larger step would exceed any device's range
+    /// (validation allows at most 2e18 steps of dw_min across it), so a capped pulse ends at the bound as the uncapped
+    /// one would without noise, while scale * q stays finite in Float for any drawn dw_i.
+    public static let largestFactor: Float = 1e22
+
     /// dw_min_i times the direction's asymmetry factor: the step where q = 1.
     public var scaleUp: Float
     public var scaleDown: Float
@@ -76,41 +85,77 @@ public struct LinearResponse: Response {
 }
 
 /// The paper's power response (Eq. 148) and aihwkit PowStep: up = scale_up (n_up max(b_max - (w - s), 0))^gamma_up,
-/// down = scale_down (n_down max((w - s) - b_min, 0))^gamma_down.
+/// down = scale_down (n_down max((w - s) - b_min, 0))^gamma_down, q capped at `DeviceCell.largestFactor`.
+/// gamma = 0 is the constant step, at the bounds too: x^0 = 1 for every x >= 0, including 0^0 (RealModule's pow
+/// gives NaN there).
 public struct PowerResponse: Response {
+    @inlinable @inline(__always) static func factor(_ base: Float, _ gamma: Float) -> Float {
+        gamma == 0 ? 1 : min(Float.pow(base, gamma), DeviceCell.largestFactor)
+    }
     @inlinable @inline(__always) public func up(_ c: DeviceCell, _ w: Float) -> Float {
-        c.scaleUp * Float.pow(c.normUp * max(c.wMax - (w - c.shift), 0), c.shapeUp)
+        c.scaleUp * Self.factor(c.normUp * max(c.wMax - (w - c.shift), 0), c.shapeUp)
     }
     @inlinable @inline(__always) public func down(_ c: DeviceCell, _ w: Float) -> Float {
-        c.scaleDown * Float.pow(c.normDown * max((w - c.shift) - c.wMin, 0), c.shapeDown)
+        c.scaleDown * Self.factor(c.normDown * max((w - c.shift) - c.wMin, 0), c.shapeDown)
     }
 }
 
 /// The paper's exponential response (Eq. 149): up = scale_up (exp(gamma u) - 1)/(exp(gamma) - 1) with
 /// u = n_up max(b_max - (w - s), 0) (= 1 - w/b_max unshifted); down likewise with u = n_down max((w - s) - b_min, 0).
+///
+/// Evaluated as u exp(gamma (u - 1)) psi(gamma u)/psi(gamma) with psi(x) = (1 - exp(-x))/x (`aux` = 1/psi(gamma)),
+/// which is the same function without its two failure modes: exp(gamma u) - 1 overflowing Float for large gamma u
+/// while the ratio is moderate, and 0/0 as gamma -> 0. gamma = 0 is the limit q = u, the soft-bounds shape.
+/// q is capped at `DeviceCell.largestFactor`.
 public struct ExponentialResponse: Response {
+    @inlinable @inline(__always) static func factor(_ u: Float, _ gamma: Float, _ inversePsiGamma: Float) -> Float {
+        let x = gamma * u
+        // psi(x) = 1 - x/2 + x^2/6 - ...: below 1e-4 the first two terms are exact to 2e-9 (< Float's 6e-8).
+        let psi: Float = x < 1e-4 ? 1 - x / 2 : -Float.expMinusOne(-x) / x
+        return min(u * Float.exp(gamma * (u - 1)) * psi * inversePsiGamma, DeviceCell.largestFactor)
+    }
     @inlinable @inline(__always) public func up(_ c: DeviceCell, _ w: Float) -> Float {
-        c.scaleUp * Float.expMinusOne(c.shapeUp * c.normUp * max(c.wMax - (w - c.shift), 0)) * c.aux
+        c.scaleUp * Self.factor(c.normUp * max(c.wMax - (w - c.shift), 0), c.shapeUp, c.aux)
     }
     @inlinable @inline(__always) public func down(_ c: DeviceCell, _ w: Float) -> Float {
-        c.scaleDown * Float.expMinusOne(c.shapeDown * c.normDown * max((w - c.shift) - c.wMin, 0)) * c.aux
+        c.scaleDown * Self.factor(c.normDown * max((w - c.shift) - c.wMin, 0), c.shapeDown, c.aux)
+    }
+
+    /// 1/psi(gamma) = gamma/(1 - exp(-gamma)) (1 at gamma = 0), the cell's `aux` for the exponential family.
+    public static func inversePsi(_ gamma: Double) -> Double {
+        gamma < 1e-8 ? 1 / (1 - gamma / 2) : gamma / -Double.expMinusOne(-gamma)
     }
 }
 
 /// aihwkit ExpStep: z = (2a/(b_max - b_min)) (w - s) + b; up = scale_up max(1 - A_up exp(gamma_up z), 0),
 /// down = scale_down max(1 - A_down exp(-gamma_down z), 0).
+///
+/// A exp(x) is evaluated as sign(A) exp(x + ln|A|), so exp(x) overflowing Float does not turn A = 0 or a small A
+/// into NaN or a wrong 0; q is capped at `DeviceCell.largestFactor` (A < 0 makes q grow without bound).
 public struct ExpStepResponse: Response {
     public let aUp: Float, aDown: Float, gammaUp: Float, gammaDown: Float, b: Float
+    /// ln|A_up|, ln|A_down| (-inf for A = 0).
+    public let logAUp: Float, logADown: Float
     public init(aUp: Float, aDown: Float, gammaUp: Float, gammaDown: Float, b: Float) {
         self.aUp = aUp; self.aDown = aDown; self.gammaUp = gammaUp; self.gammaDown = gammaDown; self.b = b
+        logAUp = Float.log(abs(aUp)); logADown = Float.log(abs(aDown))
+    }
+    /// max(1 - A exp(x), 0), capped.
+    @inlinable @inline(__always) static func factor(_ a: Float, _ logA: Float, _ x: Float) -> Float {
+        if a > 0 {
+            let t = x + logA
+            return t >= 0 ? 0 : -Float.expMinusOne(t)
+        }
+        if a < 0 { return min(1 + Float.exp(x + logA), DeviceCell.largestFactor) }
+        return 1
     }
     @inlinable @inline(__always) public func up(_ c: DeviceCell, _ w: Float) -> Float {
         let z = c.normUp * (w - c.shift) + b
-        return c.scaleUp * max(1 - aUp * Float.exp(gammaUp * z), 0)
+        return c.scaleUp * Self.factor(aUp, logAUp, gammaUp * z)
     }
     @inlinable @inline(__always) public func down(_ c: DeviceCell, _ w: Float) -> Float {
         let z = c.normUp * (w - c.shift) + b
-        return c.scaleDown * max(1 - aDown * Float.exp(-gammaDown * z), 0)
+        return c.scaleDown * Self.factor(aDown, logADown, -gammaDown * z)
     }
 }
 

@@ -282,9 +282,13 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     /// behind the Table 4 periphery, 3 epochs, seed 0.
     public static var `default`: ExperimentConfig { ExperimentConfig() }
 
-    /// Writes derived values out, so `config.json` states what a run uses: dw_min from n_states when that is set.
+    /// Writes derived values out, so `config.json` states what a run uses: dw_min from n_states when that is set,
+    /// and a piecewise table file read into the points `device.piecewise_w`, `piecewise_q_plus`, `piecewise_q_minus`
+    /// (the file name is cleared), so the run's config.json carries the table and runs from any folder. A table that
+    /// cannot be read is left named, for `validate()` to report.
     public mutating func resolve() {
         if device.nStates > 0 { device.dwMin = device.effectiveDwMin }
+        try? device.embedPiecewiseTable()
     }
 
     /// Checks every value; the error names the key and the command-line option.

@@ -45,6 +45,9 @@ public enum Report {
         case .linearStep: s += ", gamma_up \(g(d.gammaUp)), gamma_down \(g(d.gammaDown))"
         case .powStep: s += ", pow_gamma \(g(d.powGamma))"
         case .expStep: s += ", A_up \(g(d.aUp)) A_down \(g(d.aDown)) gamma_up \(g(d.gammaUp)) gamma_down \(g(d.gammaDown)) a \(g(d.expA)) b \(g(d.expB))"
+        case .piecewise:
+            let rows = (try? d.piecewiseTableContent())?.w.count ?? 0
+            s += d.piecewiseTable.isEmpty ? ", table of \(rows) points" : ", table of \(rows) points from \(d.piecewiseTable)"
         default: break
         }
         if d.asymmetry != 0 { s += ", c \(g(d.asymmetry))" }
