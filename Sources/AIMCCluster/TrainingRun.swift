@@ -360,7 +360,7 @@ public enum TrainingRun {
                 let now = MPI.wallTime
                 if now - lastPrint >= every && done < total {
                     lastPrint = now
-                    print(String(format: "  epoch %d: step %d/%d (%.0f%%), train loss %.4f, %.0f s", epoch, done, total,
+                    print(String(format: "  epoch %ld: step %ld/%ld (%.0f%%), train loss %.4f, %.0f s", epoch, done, total,
                                  100 * Double(done) / Double(total), loss, now - epochStart))
                 }
             } : nil
@@ -389,7 +389,7 @@ public enum TrainingRun {
             let steps = trainer.stepSeconds.sorted()
             let stepComm = try comm.sum(trainer.stepTiming.communicationSeconds) / Double(comm.size)
             let stepAll = try comm.sum(trainer.stepSeconds.reduce(0, +)) / Double(comm.size)
-            say(comm, String(format: "training steps: %d, median %.4f s per step on rank 0, communication and waiting %.1f%% of step time (mean over ranks)",
+            say(comm, String(format: "training steps: %ld, median %.4f s per step on rank 0, communication and waiting %.1f%% of step time (mean over ranks)",
                              steps.count, steps[steps.count / 2], 100 * stepComm / max(stepAll, 1e-12)))
         }
         var usage = rusage()

@@ -70,12 +70,12 @@ struct PlanCommand: ParsableCommand {
             let owned = placement.blocks(of: m)
             let devices = owned.reduce(0) { $0 + layout.blocks[$1].devices }
             if working[m] == nil { working[m] = Trainer.workingBytes(config: c, layout: layout, placement: placement, rank: m) }
-            print(String(format: "%5d  %6d  %10d  %12.1f  %11.1f  %10llu  %14llu  %13d", w, owned.count, devices,
+            print(String(format: "%5ld  %6ld  %10ld  %12.1f  %11.1f  %10llu  %14llu  %13ld", w, owned.count, devices,
                          Double(devices * perDevice) / 1_048_576, Double(working[m]!) / 1_048_576,
                          traffic[w].sent, traffic[w].received, traffic[w].messages))
         }
         let total = layout.deviceCount * perDevice
-        print(String(format: "total: %d weights (%d devices), %.2f GiB of block state over the replica's %d ranks", layout.deviceCount,
-                     layout.deviceCount * c.algorithm.arrayCount, Double(total) / 1_073_741_824, modelRanks))
+        print("total: \(layout.deviceCount) weights (\(layout.deviceCount * c.algorithm.arrayCount) devices), "
+            + String(format: "%.2f GiB", Double(total) / 1_073_741_824) + " of block state over the replica's \(modelRanks) ranks")
     }
 }
