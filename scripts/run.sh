@@ -3,8 +3,8 @@
 #   scripts/run.sh [-n RANKS] [--hostfile FILE] [aimc-dist subcommand and options...]
 # Adds --allow-run-as-root only when run as root, and --oversubscribe only when RANKS exceeds this machine's
 # cores and no hostfile is given. Without a hostfile the ranks stay on this machine (shared-memory transport)
-# and mpirun's own banners are silenced (aimc-dist prints one line per error); with a hostfile mpirun reports
-# its launch problems itself.
+# and mpirun's own banners are silenced (aimc-dist prints one line per error; a process killed by a signal gets
+# one line from this script); with a hostfile mpirun reports its launch problems itself.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ranks=8
@@ -36,4 +36,20 @@ else
     mpi+=(-q --mca btl self,vader)
     if [ "$ranks" -gt "$(nproc)" ]; then mpi+=(--oversubscribe); fi
 fi
-exec "${mpi[@]}" "$binary" "${args[@]}"
+# mpirun runs as a child (not exec) so that a rank killed by a signal, which -q leaves unreported, gets one line;
+# TERM and INT are passed on to it.
+set +e
+"${mpi[@]}" "$binary" "${args[@]}" &
+child=$!
+trap 'kill -s TERM "$child" 2>/dev/null' TERM
+trap 'kill -s INT "$child" 2>/dev/null' INT
+wait "$child"
+status=$?
+while kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done
+if [ "$status" -gt 128 ] && [ "$status" -le 192 ]; then
+    signal=$((status - 128))
+    why=""
+    if [ "$signal" -eq 9 ]; then why=" (the kernel kills a process this way when the node runs out of memory)"; fi
+    echo "run: the job stopped: a process ended on signal $signal (SIG$(kill -l "$signal"))$why" >&2
+fi
+exit "$status"

@@ -253,7 +253,7 @@ public enum TrainingRun {
     }
 
     /// Bytes of memory available to new allocations on this node (Linux MemAvailable), or nil.
-    static func availableMemory() -> Int? {
+    public static func availableMemory() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
             let parts = line.split(separator: " ")
@@ -262,7 +262,7 @@ public enum TrainingRun {
         return nil
     }
 
-    static func gib(_ b: Double) -> String { String(format: "%.2f GiB", b / 1_073_741_824) }
+    public static func gib(_ b: Double) -> String { String(format: "%.2f GiB", b / 1_073_741_824) }
 
     /// The coordinator reads and checks the data files, then broadcasts them (collective).
     static func loadData(_ comm: Communicator, _ config: ExperimentConfig) throws -> (train: Dataset, test: Dataset) {

@@ -51,6 +51,9 @@ struct AIMCDist: ParsableCommand {
         } catch let e as OutputError {
             FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
             Foundation.exit(1)
+        } catch let e as RunError {
+            FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
+            Foundation.exit(e.exitCode)
         } catch {
             if exitCode(for: error) == .success {
                 if Launcher.current.isPrintingRank { print(fullMessage(for: error)) }
@@ -70,6 +73,14 @@ struct AIMCDist: ParsableCommand {
             }
             Foundation.exit(TrainingRun.argumentFailure(text + " (see aimc-dist COMMAND --help)"))
         }
+    }
+}
+
+/// Refuses a one-process job that needs more than 90% of this node's available memory: one line, status 1.
+func requireMemory(_ bytes: Int, _ what: String, fix: String) throws {
+    if let available = TrainingRun.availableMemory(), Double(bytes) > 0.9 * Double(available) {
+        throw RunError("\(what) needs about \(TrainingRun.gib(Double(bytes))), more than this node's available memory "
+            + "(\(TrainingRun.gib(Double(available)))); \(fix)")
     }
 }
 

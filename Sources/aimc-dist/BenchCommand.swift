@@ -42,6 +42,8 @@ struct Bench: ParsableCommand {
         device.wMinDtod = d2d
         var update = UpdateConfig()
         update.desiredBL = bl
+        try requireMemory(size * size * (4 + MemoryLayout<DeviceCell>.stride) + 8 * size * batch, "a \(size) x \(size) tile",
+                          fix: "use a smaller --size")
         let array = AnalogArray(rows: size, cols: size, device: device, key: StreamKey(seed: 0, purpose: .deviceToDevice))
         var gen = RandomStream(key: StreamKey(seed: 0, purpose: .benchmark))
         let xs = (0..<(size * batch)).map { _ in gen.nextUniform() * 2 - 1 }

@@ -47,7 +47,7 @@ struct DeviceCommand: ParsableCommand {
         }
         let model = try DeviceModel(d)
         // Claim the output folder before computing: a bad folder fails at once, and the lock keeps other runs out.
-        let directory = try output.map { try RunDirectory(path: $0, overwrite: overwrite, resultFiles: ["response.csv", "pulse_response.csv"]) }
+        let directory = try output.map { try RunDirectory(path: $0, overwrite: overwrite) }
         for line in DeviceInspection.summary(d, model: model) { print(line) }
         let ideal = DeviceInspection.pulseResponse(d, pulses: pulses, noisy: false, from: start, seed: seed)
         let noisy = DeviceInspection.pulseResponse(d, pulses: pulses, noisy: true, from: start, seed: seed)

@@ -38,6 +38,34 @@ struct DeviceOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Tile-to-tile shift of the symmetric point (absolute; default 0).", valueName: "x")) var t2tSymmetricPoint: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Tile-to-tile spread of the range, relative (default 0).", valueName: "x")) var t2tRange: Double?
 
+    /// The options of this group given on the command line.
+    var given: [String] {
+        let options: [(String, Bool)] = [
+            ("--device-preset", devicePreset != nil), ("--family", family != nil), ("--dw-min", dwMin != nil),
+            ("--n-states", nStates != nil), ("--tau", tau != nil), ("--w-max", wMax != nil), ("--w-min", wMin != nil),
+            ("--asymmetry", asymmetry != nil), ("--up-down", upDown != nil), ("--gamma-res", gammaRes != nil),
+            ("--gamma-up", gammaUp != nil), ("--gamma-down", gammaDown != nil), ("--pow-gamma", powGamma != nil),
+            ("--piecewise-table", piecewiseTable != nil), ("--dw-min-std", dwMinStd != nil), ("--c2c-mode", c2cMode != nil),
+            ("--dw-min-dtod", dwMinDtod != nil), ("--dw-min-dtod-log-normal", dwMinDtodLogNormal), ("--w-max-dtod", wMaxDtod != nil),
+            ("--w-min-dtod", wMinDtod != nil), ("--asymmetry-dtod", asymmetryDtod != nil), ("--up-down-dtod", upDownDtod != nil),
+            ("--gamma-dtod", gammaDtod != nil), ("--symmetric-point-dtod", symmetricPointDtod != nil), ("--t2t-dw-min", t2tDwMin != nil),
+            ("--t2t-symmetric-point", t2tSymmetricPoint != nil), ("--t2t-range", t2tRange != nil),
+        ]
+        return options.filter(\.1).map(\.0)
+    }
+
+    /// Family parameters given on the command line that `family` does not use.
+    func unusedFamilyOptions(_ family: DeviceConfig.Family) -> [String] {
+        let users: [(String, Bool, [DeviceConfig.Family])] = [
+            ("--gamma-res", gammaRes != nil, [.power, .exponential]),
+            ("--gamma-up", gammaUp != nil, [.linearStep, .expStep]),
+            ("--gamma-down", gammaDown != nil, [.linearStep, .expStep]),
+            ("--pow-gamma", powGamma != nil, [.powStep]),
+            ("--piecewise-table", piecewiseTable != nil, [.piecewise]),
+        ]
+        return users.filter { $0.1 && !$0.2.contains(family) }.map(\.0)
+    }
+
     /// Applies the preset and the options to `base`.
     func apply(to base: DeviceConfig) throws -> DeviceConfig {
         var d = base

@@ -103,9 +103,10 @@ struct LsqCommand: ParsableCommand {
 
     func run() throws {
         let c = try experiment()
+        try requireMemory(LeastSquares.memoryBytes(c), "this least-squares experiment", fix: "use fewer --samples, --inputs or --outputs")
         // Claim the output folder before computing; a folder holding a training run or a sweep is refused as well.
         let directory = try output.map {
-            try RunDirectory(path: $0, overwrite: overwrite, resultFiles: ["lsq.csv"])
+            try RunDirectory(path: $0, overwrite: overwrite)
         }
         let started = Date()
         print("least squares: D \(c.inputs), outputs \(c.outputs), N \(c.samples), \(c.batchSize == 0 ? "full batch" : "batch \(c.batchSize)"), "

@@ -64,15 +64,32 @@ struct PlanCommand: ParsableCommand {
         }
         print("working MiB: activations and errors of a batch (training or evaluation), exchange buffers, replica gathers")
         print(" rank  blocks     weights     block MiB  working MiB   sent/step   received/step  messages/step")
-        var working = [Int: Int]()
-        for w in 0..<ranks {
+        // Beyond 64 ranks: the first 8, the last, and the busiest by devices and by bytes sent, then a summary.
+        let devicesOf = (0..<modelRanks).map { m in placement.blocks(of: m).reduce(0) { $0 + layout.blocks[$1].devices } }
+        var shown = Array(0..<ranks)
+        if ranks > 64 {
+            let busiest = (0..<ranks).max { devicesOf[$0 % modelRanks] < devicesOf[$1 % modelRanks] }!
+            let loudest = (0..<ranks).max { traffic[$0].sent < traffic[$1].sent }!
+            shown = Array(Set(Array(0..<8) + [ranks - 1, busiest, loudest])).sorted()
+        }
+        var last = -1
+        for w in shown {
+            if w != last + 1 { print("  ...") }
+            last = w
             let m = w % modelRanks
-            let owned = placement.blocks(of: m)
-            let devices = owned.reduce(0) { $0 + layout.blocks[$1].devices }
-            if working[m] == nil { working[m] = Trainer.workingBytes(config: c, layout: layout, placement: placement, rank: m) }
-            print(String(format: "%5ld  %6ld  %10ld  %12.1f  %11.1f  %10llu  %14llu  %13ld", w, owned.count, devices,
-                         Double(devices * perDevice) / 1_048_576, Double(working[m]!) / 1_048_576,
+            let working = Trainer.workingBytes(config: c, layout: layout, placement: placement, rank: m)
+            print(String(format: "%5ld  %6ld  %10ld  %12.1f  %11.1f  %10llu  %14llu  %13ld", w, placement.blocks(of: m).count,
+                         devicesOf[m], Double(devicesOf[m] * perDevice) / 1_048_576, Double(working) / 1_048_576,
                          traffic[w].sent, traffic[w].received, traffic[w].messages))
+        }
+        if ranks > 64 {
+            func spread(_ v: [Double]) -> String {
+                let s = v.sorted()
+                return String(format: "min %.6g, median %.6g, max %.6g", s[0], s[s.count / 2], s[s.count - 1])
+            }
+            print("  ... (\(ranks - shown.count) more ranks)")
+            print("over all \(ranks) ranks: weights \(spread(devicesOf.map(Double.init))); sent/step \(spread(traffic.map { Double($0.sent) })); "
+                + "received/step \(spread(traffic.map { Double($0.received) }))")
         }
         let total = layout.deviceCount * perDevice
         print("total: \(layout.deviceCount) weights (\(layout.deviceCount * c.algorithm.arrayCount) devices), "

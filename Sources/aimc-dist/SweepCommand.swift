@@ -31,7 +31,7 @@ struct SweepCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Experiment configuration (JSON or YAML) for every point.", valueName: "file")) var config: String?
     @Option(name: .customLong("set"), help: ArgumentHelp("An axis: key=v1,v2,... (repeatable).", valueName: "key=values"))
     var axes: [String] = []
-    @Option(help: ArgumentHelp("Seeds, comma separated (a last axis).", valueName: "list")) var seeds: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seeds, comma separated (a last axis).", valueName: "list")) var seeds: String?
     @Option(help: ArgumentHelp("Sweep folder (summary.csv and one folder per run); required.", valueName: "dir")) var output: String?
     @Flag(help: "Replace what --output holds (a sweep and its runs, or a training run).") var overwrite = false
     @OptionGroup(title: "Training") var options: TrainOptions
@@ -80,7 +80,17 @@ struct SweepCommand: ParsableCommand {
         }
         let status: Int32
         do {
-            status = TrainingRun.sweep(points: try points(), output: output ?? "", overwrite: overwrite)
+            let grid = try points()
+            if Launcher.current.isPrintingRank, let first = grid.first {
+                // Notes for options that no point of the grid uses.
+                var unused = options.unused(in: first.config)
+                for p in grid.dropFirst() where !unused.isEmpty {
+                    let here = Set(options.unused(in: p.config))
+                    unused.removeAll { !here.contains($0) }
+                }
+                for note in unused { FileHandle.standardError.write(Data("aimc-dist: note: \(note)\n".utf8)) }
+            }
+            status = TrainingRun.sweep(points: grid, output: output ?? "", overwrite: overwrite)
         } catch let e as ConfigError {
             status = TrainingRun.argumentFailure(e.description)
         } catch let e as ConfigFileError {

@@ -215,10 +215,16 @@ struct TrainOptions: ParsableArguments {
         if name == .digitalSGD {
             note(updateMode != nil || updatePer != nil || zeroShift != nil || desiredBl != nil,
                  "--update-mode/--update-per/--zero-shift/--desired-bl", "digital-sgd updates exactly")
-            note(device.devicePreset != nil || device.family != nil || device.dwMin != nil || device.nStates != nil,
-                 "the device options", "digital-sgd has no devices")
+            let deviceOptions = device.given
+            note(!deviceOptions.isEmpty, deviceOptions.joined(separator: "/"), "digital-sgd has no devices")
             note(idealIo || dacBits != nil || adcBits != nil || outNoise != nil || outBound != nil,
                  "the periphery options", "digital-sgd computes exact products")
+        } else {
+            let family = device.unusedFamilyOptions(c.device.family)
+            note(!family.isEmpty, family.joined(separator: "/"), "the \(c.device.family.rawValue) family does not use "
+                 + (family.count == 1 ? "it" : "them"))
+            note(desiredBl != nil && a.updateMode == .expected && !a.expectedNoise && name != .tikiTakaV2, "--desired-bl",
+                 "expected updates without --expected-noise fire no pulse trains")
         }
         return notes
     }

@@ -5,6 +5,9 @@ import Testing
 /// The one-process commands (lsq, device, bench) and train's notes, run as a user runs them.
 @Suite("Commands")
 struct CommandTests {
+    /// A training run of about a second.
+    let tiny = ["--hidden", "8", "--epochs", "1", "--train-limit", "30", "--test-limit", "10", "--progress-seconds", "0", "--data-dir", Launch.data]
+
     /// lsq and device claim their --output folder before computing: a folder holding a training run is refused
     /// (status 1) unless --overwrite, and a folder that cannot be created fails at once with status 1.
     @Test("lsq and device refuse a folder holding a run, and fail early on a folder that cannot be made")
@@ -28,6 +31,44 @@ struct CommandTests {
             let r = try Launch.run(ranks: nil, args + ["--output", blocked + "/sub"])
             #expect(r.status == 1 && r.stderr.contains("cannot be created") && r.stdout.isEmpty, "\(args): \(r.stderr)")
         }
+    }
+
+    /// Runs, sweeps, lsq results and device results never share a folder: each command refuses a folder holding
+    /// another's files (naming what it holds), and --overwrite removes them all.
+    @Test("Output folders never mix lsq, device and training results; --overwrite removes all of them")
+    func folderMixing() throws {
+        let fm = FileManager.default
+        let dir = IDXWriter.temporaryDirectory("mixing")
+        let device = try Launch.run(ranks: nil, ["device", "--pulses", "20", "--output", dir])
+        #expect(device.status == 0 && fm.fileExists(atPath: dir + "/response.csv"), "\(device.stderr)")
+        let train = try Launch.run(ranks: nil, tiny + ["--output", dir])
+        #expect(train.status == 1 && train.stderr.contains("already holds device results") && !fm.fileExists(atPath: dir + "/metrics.csv"),
+                "\(train.stderr)")
+        let lsq = try Launch.run(ranks: nil, ["lsq", "--steps", "10", "--asymmetries", "0", "--output", dir])
+        #expect(lsq.status == 1 && lsq.stderr.contains("already holds device results") && lsq.stdout.isEmpty, "\(lsq.stderr)")
+        let lsqOver = try Launch.run(ranks: nil, ["lsq", "--steps", "10", "--asymmetries", "0", "--output", dir, "--overwrite"])
+        #expect(lsqOver.status == 0, "\(lsqOver.stderr)")
+        #expect(fm.fileExists(atPath: dir + "/lsq.csv") && !fm.fileExists(atPath: dir + "/response.csv")
+                && !fm.fileExists(atPath: dir + "/pulse_response.csv"))
+        let device2 = try Launch.run(ranks: nil, ["device", "--pulses", "20", "--output", dir])
+        #expect(device2.status == 1 && device2.stderr.contains("already holds lsq results"), "\(device2.stderr)")
+        let trainOver = try Launch.run(ranks: nil, tiny + ["--output", dir, "--overwrite"])
+        #expect(trainOver.status == 0, "\(trainOver.stderr)")
+        #expect(fm.fileExists(atPath: dir + "/metrics.csv") && !fm.fileExists(atPath: dir + "/lsq.csv"))
+    }
+
+    /// A one-process experiment larger than the node's memory is refused before it allocates: one line, status 1.
+    /// lsq at 10^6 samples x (4096 + 4096) floats needs 32 GB for A and B alone.
+    @Test("lsq refuses a problem larger than the available memory before allocating")
+    func memoryRefusal() throws {
+        let meminfo = try String(contentsOfFile: "/proc/meminfo", encoding: .utf8)
+        let kib = meminfo.split(separator: "\n").first { $0.hasPrefix("MemAvailable:") }.flatMap { Double($0.split(separator: " ")[1]) }
+        let needed = 4.0 * 1_000_000 * 8192
+        try #require(kib != nil)
+        guard kib! * 1024 * 0.9 < needed else { return }  // a node this large can hold it: nothing to refuse
+        let r = try Launch.run(ranks: nil, ["lsq", "--samples", "1000000", "--inputs", "4096", "--outputs", "4096", "--steps", "1"], timeout: 60)
+        #expect(r.status == 1 && r.stdout.isEmpty, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("available memory") && r.stderr.contains("--samples"), "\(r.stderr)")
     }
 
     @Test("Bad list items and negative counts are one line naming the option and what is allowed")
@@ -55,5 +96,25 @@ struct CommandTests {
         let quiet = try Launch.run(ranks: nil, ["--hidden", "8", "--epochs", "1", "--train-limit", "30", "--test-limit", "10", "--progress-seconds", "0",
                                                 "--data-dir", Launch.data, "--algorithm", "rider", "--rider-eta", "0.5"])
         #expect(quiet.status == 0 && !quiet.stderr.contains("note:"), "\(quiet.stderr)")
+
+        // Family parameters the family does not use, device options under digital SGD.
+        let family = try Launch.run(ranks: nil, tiny + ["--family", "soft-bounds", "--gamma-res", "2"])
+        #expect(family.status == 0 && family.stderr.contains("note: --gamma-res has no effect"), "\(family.stderr)")
+        let digital = try Launch.run(ranks: nil, tiny + ["--algorithm", "digital-sgd", "--tau", "0.8", "--dw-min-std", "0.1"])
+        #expect(digital.status == 0 && digital.stderr.contains("--tau/--dw-min-std have no effect"), "\(digital.stderr)")
+        // A sweep notes an option that no point uses, and not one that some point uses.
+        let dir = IDXWriter.temporaryDirectory("sweepnotes")
+        let sweep = try Launch.run(ranks: nil, ["sweep", "--set", "algorithm.name=residual,rider", "--rider-eta", "0.5", "--tiles", "3",
+                                                "--output", dir, "--overwrite"] + tiny)
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        #expect(sweep.stderr.contains("note: --tiles has no effect") && !sweep.stderr.contains("--rider-eta"), "\(sweep.stderr)")
+    }
+
+    @Test("Device values that resolve out of range name the option given")
+    func resolvedRanges() throws {
+        let r = try Launch.run(ranks: nil, ["--n-states", "1e9", "--tau", "0.001", "--epochs", "1"])
+        #expect(r.status == 2 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("--n-states"), "\(r.stderr)")
+        let seeds = try Launch.run(ranks: nil, ["sweep", "--seeds", "-1", "--output", IDXWriter.temporaryDirectory("seeds")])
+        #expect(seeds.status == 2 && seeds.stderr.contains("--seeds") && seeds.stderr.split(separator: "\n").count == 1, "\(seeds.stderr)")
     }
 }

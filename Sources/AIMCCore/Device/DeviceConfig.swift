@@ -263,12 +263,15 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
     ///   `smallestFloatMagnitude` (parameters are stored as Float), dw_min beyond half the range, bad
     ///   piecewise-step nodes, or a piecewise table that cannot be read or is invalid.
     public func validate() throws(ConfigError) {
+        // Before the ranges: a resolved config carries dw_min from n_states, and the error should name n_states.
+        if nStates > 0 && nStates.isFinite {
+            try ConfigError.require(effectiveDwMin >= 1e-9, "device.n_states", "--n-states", "gives dw_min = (w_max - w_min)/n_states below 1e-9, the smallest --dw-min", nStates)
+        }
         for p in parameterRanges {
             let v = self[keyPath: p.path]
             try ConfigError.require(v.isFinite && p.contains(v), "device." + p.key, p.option, p.rule, v)
             try Self.requireFloatMagnitude(v, "device." + p.key, p.option)
         }
-        try ConfigError.require(effectiveDwMin >= 1e-12, "device.n_states", "--n-states", "gives dw_min below 1e-12", nStates)
         try ConfigError.require(effectiveDwMin <= (wMax - wMin) / 2, "device.dw_min", "--dw-min",
                                 "must be at most half the range (w_max - w_min)/2 = \((wMax - wMin) / 2), i.e. at least 2 states", effectiveDwMin)
         switch family {

@@ -242,6 +242,19 @@ public enum LeastSquares {
         return run
     }
 
+    /// Bytes the experiment holds at its peak: the problem (A, B, W*), one weight block with the most arrays of its
+    /// curves, the mini-batch buffers, the block workspace and the sample order.
+    public static func memoryBytes(_ c: LeastSquaresConfig) -> Int {
+        let d = c.inputs, m = c.outputs, n = c.samples, batch = c.batchSize == 0 ? c.samples : c.batchSize
+        let perDevice = c.algorithms.map { a in
+            Trainer.bytesPerDevice(c.experiment(algorithm: a, asymmetry: c.asymmetries[0], zeroShift: c.zeroShifts[0],
+                                                tiles: c.tiles.max() ?? c.base.algorithm.tiles))
+        }.max() ?? 4
+        // A, B; W*; the batch x, targets and outputs; the periphery's buffers of a forward read; the update buffer.
+        let floats = n * (d + m) + m * d + batch * (d + 2 * m) + (batch + 1) * (d + m) + m * d
+        return 4 * floats + m * d * perDevice + 8 * n
+    }
+
     /// Every (algorithm, c, zero-shift) combination of the configuration; algorithms without P run once per c.
     public static func runAll(_ c: LeastSquaresConfig, progress: ((LeastSquaresRun) -> Void)? = nil) -> [LeastSquaresRun] {
         let p = problem(c)

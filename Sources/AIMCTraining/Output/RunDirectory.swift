@@ -23,13 +23,15 @@ public final class RunDirectory {
     public static let runFiles = ["config.json", "metrics.csv", "summary.json"]
     /// The file that marks a sweep's folder (its run folders are `run-NNN`).
     public static let sweepFiles = ["summary.csv"]
+    /// The files `lsq` and `device` leave (with lsq's `config.json`).
+    public static let resultFiles = ["lsq.csv", "response.csv", "pulse_response.csv"]
     static let metricsHeader = "epoch,train_loss,test_accuracy,seconds,test_loss,train_accuracy\n"
 
-    /// Creates (or claims) the folder, for a run or for a sweep's `summary.csv` (its run folders are claimed one by one).
-    /// - Parameter resultFiles: files other commands leave (`lsq.csv`, `response.csv`): they too mark a folder as held.
+    /// Creates (or claims) the folder, for a run, a sweep's `summary.csv` (its run folders are claimed one by one) or
+    /// the results of `lsq` or `device`. Whatever it holds of any of these marks it as held; `overwrite` removes all.
     /// - Throws: `OutputError` if it cannot be created or locked, is in use, or holds a run, a sweep or results and
     ///   `overwrite` is false.
-    public init(path: String, overwrite: Bool, resultFiles: [String] = []) throws(OutputError) {
+    public init(path: String, overwrite: Bool) throws(OutputError) {
         guard !path.isEmpty else { throw OutputError("--output must name a folder") }
         self.path = path
         let fm = FileManager.default
@@ -40,7 +42,9 @@ public final class RunDirectory {
             do {
                 try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
             } catch {
-                throw OutputError("--output \(path) cannot be created (\(RunDirectory.reason(error)))")
+                // The system's reason: Foundation's message for some paths (/proc/x) does not name it.
+                let why = mkdir(path, 0o755) != 0 ? String(cString: strerror(errno)) : RunDirectory.reason(error)
+                throw OutputError("--output \(path) cannot be created (\(why))")
             }
         }
         let lockPath = (path as NSString).appendingPathComponent(".aimc-dist.lock")
@@ -51,22 +55,27 @@ public final class RunDirectory {
             throw OutputError("--output \(path) is in use by another aimc-dist run")
         }
         lock = fd
-        let runFiles = (RunDirectory.runFiles + resultFiles).filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
+        let runFiles = RunDirectory.runFiles.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
+        let resultFiles = RunDirectory.resultFiles.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
         let sweepFiles = RunDirectory.sweepFiles.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
         let runFolders = RunDirectory.runFolders(in: path)
-        if runFiles.isEmpty && sweepFiles.isEmpty && runFolders.isEmpty { return }
+        if runFiles.isEmpty && sweepFiles.isEmpty && runFolders.isEmpty && resultFiles.isEmpty { return }
         guard overwrite else {
             close(fd)
-            let held: String
+            var held = [String]()
             if !sweepFiles.isEmpty || !runFolders.isEmpty {
                 let folders = runFolders.isEmpty ? [] : [runFolders.count == 1 ? "1 run folder" : "\(runFolders.count) run folders"]
-                held = "a sweep (\((sweepFiles + folders).joined(separator: ", ")))" + (runFiles.isEmpty ? "" : " and a run (\(runFiles.joined(separator: ", ")))")
-            } else {
-                held = "a run (\(runFiles.joined(separator: ", ")))"
+                held.append("a sweep (\((sweepFiles + folders).joined(separator: ", ")))")
             }
-            throw OutputError("--output \(path) already holds \(held); choose another folder or pass --overwrite to replace it")
+            if !resultFiles.isEmpty {
+                let what = resultFiles.contains("lsq.csv") ? (resultFiles.count > 1 ? "lsq and device results" : "lsq results") : "device results"
+                held.append("\(what) (\((resultFiles + runFiles.filter { $0 == "config.json" }).joined(separator: ", ")))")
+            }
+            let runOnly = runFiles.filter { !resultFiles.isEmpty ? $0 != "config.json" : true }
+            if !runOnly.isEmpty { held.append("a run (\(runOnly.joined(separator: ", ")))") }
+            throw OutputError("--output \(path) already holds \(held.joined(separator: " and ")); choose another folder or pass --overwrite to replace it")
         }
-        for name in runFiles + sweepFiles {
+        for name in runFiles + sweepFiles + resultFiles {
             if unlink((path as NSString).appendingPathComponent(name)) != 0 {
                 close(fd)
                 throw OutputError("--output \(path): cannot remove the old \(name) (\(String(cString: strerror(errno))))")
