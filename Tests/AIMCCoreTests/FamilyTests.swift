@@ -120,6 +120,47 @@ struct FamilyTests {
         }
     }
 
+    /// A measured table need not be monotone: here G = q_- - q_+ is -0.4, 0.4, -0.4, 0.4, -0.4 at w = -0.6, -0.3,
+    /// 0, 0.3, 0.6 (linear between), so G = 0 at -0.45 and 0.15 (stable: G goes from - to +) and at -0.15 and 0.45
+    /// (unstable). Alternating pulses drift up where G < 0 and down where G > 0, so the symmetric point depends on
+    /// the start: -0.45 from -0.6 or -0.2, 0.15 from 0 or 0.35, and none from 0.5 (the drift reaches w_max). Both
+    /// ends have the same sign of G, which a bisection between the bounds would call "no symmetric point".
+    @Test("A non-monotone table: the stable symmetric point that alternating pulses reach from the start")
+    func nonMonotoneTable() throws {
+        let dw = 0.002
+        let d = device(.piecewise, dwMin: dw) {
+            $0.piecewiseW = [-0.6, -0.3, 0, 0.3, 0.6]
+            $0.piecewiseQPlus = [1, 1, 1, 1, 1]
+            $0.piecewiseQMinus = [0.6, 1.4, 0.6, 1.4, 0.6]
+        }
+        let m = try DeviceModel(d)
+        let cell = m.nominalCell
+        for (start, expected) in [(Float(-0.6), Float(-0.45)), (-0.2, -0.45), (0, 0.15), (0.35, 0.15), (0.5, nil)] as [(Float, Float?)] {
+            let point = m.symmetricPoint(cell, from: start)
+            let reached = alternate(d, from: start, pulses: 40_000)
+            if let expected {
+                let w = try #require(point.value, "from \(start)")
+                #expect(abs(w - expected) < 1e-5, "from \(start): \(w)")
+                // Noise-free alternating pulses settle within a few dw_min of it (the pair's drift is O(dw^2)).
+                #expect(abs(reached - expected) < Float(5 * dw), "from \(start): pulses reach \(reached)")
+            } else {
+                #expect(point == .none, "from \(start): \(point)")
+                #expect(reached > Float(0.6 - 5 * dw), "from \(start): pulses reach \(reached)")
+            }
+        }
+        #expect(m.nominalSymmetricPoint == .point(0.15) || abs(m.nominalSymmetricPoint.value! - 0.15) < 1e-5)
+        // Ideal zero-shifting takes each device's point from its current state.
+        let a = AnalogArray(rows: 1, cols: 3, device: d, key: StreamKey(seed: 0, purpose: .deviceToDevice))
+        a.setWeights([-0.2, 0, 0.5])
+        var s = RandomStream(key: StreamKey(seed: 0, purpose: .zeroShift))
+        let result = a.zeroShift(.ideal, pulses: 0, stream: &s)
+        #expect(result.withoutPoint == 1)
+        #expect(abs(a.weights[0] + 0.45) < 1e-5 && abs(a.weights[1] - 0.15) < 1e-5)
+        // G = 0 at every node: symmetric everywhere.
+        let flat = try DeviceModel(device(.piecewise) { $0.piecewiseW = [-0.5, 0, 0.5]; $0.piecewiseQPlus = [1, 2, 1]; $0.piecewiseQMinus = [1, 2, 1] })
+        #expect(flat.nominalSymmetricPoint == .everywhere)
+    }
+
     /// Per-sample pulse trains on one device: the coincidence count is Binomial(BL, q), q = p_x p_d, so on a
     /// constant-step device the change has mean -lr x d (Eq. 2) and variance lr|x d| dw (1 - lr|x d|/(BL dw)),
     /// Lemma 1 of arXiv 2510.02516. The binomial's fourth central moment gives the sampling sd of the variance.

@@ -243,6 +243,12 @@ struct DeviceSweepTests {
                     "\(label): w_sym \(x) has G = \(g(w).value)")
         case .everywhere:
             #expect(gs.allSatisfy { abs($0.value) <= $0.error }, "\(label): claimed symmetric everywhere")
+        case .none where d.family == .piecewise || d.family == .piecewiseStep:
+            // The point alternating pulses reach from 0: none means G keeps its sign from 0 in the drift direction.
+            let g0 = g(min(max(0, d.wMin), d.wMax)).value
+            let ahead = zip(grid, gs).filter { g0 < 0 ? $0.0 > 0 : $0.0 < 0 }.map(\.1)
+            #expect(!ahead.contains { g0 < 0 ? $0.value > $0.error : $0.value < -$0.error },
+                    "\(label): claimed no symmetric point reached from 0, but G changes sign in the drift direction")
         case .none:
             #expect(!crosses, "\(label): claimed no symmetric point, but G changes sign")
         }
@@ -270,6 +276,21 @@ struct DeviceSweepTests {
         let hit = Self.nanOrInf.firstMatch(in: text, range: NSRange(text.startIndex..., in: text))
         #expect(hit == nil, "\(label): `device` output has nan or inf:\n\(text.prefix(2000))")
     }
+}
+
+/// The inspector names every stable symmetric point of a non-monotone table (G = 0 at -0.45 and 0.15 going from
+/// - to +; see FamilyTests.nonMonotoneTable) and says from where the one it reports is reached.
+@Test("The device inspector lists the other stable points of a non-monotone table")
+func inspectorStablePoints() throws {
+    var d = DeviceConfig()
+    d.family = .piecewise
+    d.wMax = 0.6; d.wMin = -0.6
+    d.piecewiseW = [-0.6, -0.3, 0, 0.3, 0.6]
+    d.piecewiseQPlus = [1, 1, 1, 1, 1]
+    d.piecewiseQMinus = [0.6, 1.4, 0.6, 1.4, 0.6]
+    let lines = DeviceInspection.summary(d, model: try DeviceModel(d))
+    #expect(lines.contains { $0.contains("w_sym = 0.15") && $0.contains("reached from w = 0") }, "\(lines)")
+    #expect(lines.contains { $0.contains("other stable points") && $0.hasSuffix(": -0.45") }, "\(lines)")
 }
 
 @Suite("Devices at their limits in training and in config files")

@@ -190,9 +190,14 @@ public final class DeviceModel: @unchecked Sendable {
 
     /// The symmetric point of `cell`: G = 0 in [b_min, b_max]. Closed form for the linear families, bisection on
     /// ln q_- - ln q_+ in Double for the power-law families (exact even where every q rounds to 1 in Float, as for
-    /// tiny gamma; gamma = 0 on both sides is the constant step), else bisection on G (which increases from b_min
-    /// to b_max for the bounded families) to Float resolution.
-    public func symmetricPoint(_ c: DeviceCell) -> SymmetricPoint {
+    /// tiny gamma; gamma = 0 on both sides is the constant step), bisection on G (which increases from b_min to
+    /// b_max for the bounded families) to Float resolution for the exponential families. A piecewise response (a
+    /// measured table, or aihwkit's PiecewiseStep) need not be monotone and can have several zeros of G: it gets
+    /// the stable zero that alternating up/down pulses from `start` reach (see `piecewiseSymmetricPoint`).
+    ///
+    /// - Parameter start: the state alternating pulses start from (weight units, clamped to the bounds); only the
+    ///   piecewise families, whose G can change sign more than once, depend on it.
+    public func symmetricPoint(_ c: DeviceCell, from start: Float = 0) -> SymmetricPoint {
         switch config.family {
         case .constantStep:
             return c.scaleUp == c.scaleDown ? .everywhere : .none
@@ -204,9 +209,53 @@ public final class DeviceModel: @unchecked Sendable {
             if den == 0 { return c.scaleUp == c.scaleDown ? .everywhere : .none }
             let w = (c.scaleUp - c.scaleDown) / den + c.shift
             return w >= c.wMin && w <= c.wMax ? .point(w) : .none
+        case .piecewise:
+            return piecewiseSymmetricPoint(c, from: start, nodes: (0..<tableCount).map { tableGrid[$0] + c.shift })
+        case .piecewiseStep:
+            let sections = nodeCount - 1
+            let nodes = sections == 0 ? [] : (0...sections).map { c.wMin + c.shift + Float($0) / (Float(sections) * c.normUp) }
+            return piecewiseSymmetricPoint(c, from: start, nodes: nodes)
         default:
             return bisectedSymmetricPoint(c)
         }
+    }
+
+    /// A piecewise response: G = down - up is linear between the table's nodes (`nodes`, in weight units), so its
+    /// zeros are found segment by segment. Alternating pulses move a device by about (up - down) = -G per pair, so
+    /// from `start` it drifts up while G < 0 and down while G > 0, until the first zero that G crosses in the
+    /// direction of travel (a stable zero: G goes from - to + as w grows); the result is that zero, bisected to
+    /// Float resolution within its segment. `.none` when the drift reaches a bound first, `.everywhere` when G is 0
+    /// at every node and bound, and `start` itself when G vanishes there.
+    func piecewiseSymmetricPoint(_ c: DeviceCell, from start: Float, nodes: [Float]) -> SymmetricPoint {
+        func g(_ w: Float) -> Float { let s = steps(c, at: w); return s.down - s.up }
+        let points = ([c.wMin, c.wMax] + nodes.filter { $0 > c.wMin && $0 < c.wMax }).sorted()
+        let values = points.map(g)
+        if values.allSatisfy({ $0 == 0 }) { return .everywhere }
+        let w0 = min(max(start.isFinite ? start : 0, c.wMin), c.wMax)
+        let g0 = g(w0)
+        if g0 == 0 { return .point(w0) }
+        let up = g0 < 0
+        // Breakpoints in the direction of travel, then the segment [previous, next] where G first changes sign.
+        let ahead = up ? points.indices.filter { points[$0] > w0 } : points.indices.filter { points[$0] < w0 }.reversed()
+        var previous = w0
+        for k in ahead {
+            let gk = values[k]
+            if gk == 0 { return .point(points[k]) }
+            if (gk > 0) == up {
+                var lo = min(previous, points[k]), hi = max(previous, points[k])
+                let gLoPositive = g(lo) > 0
+                for _ in 0..<64 {
+                    let mid = (lo + hi) / 2
+                    if mid == lo || mid == hi { break }
+                    let gm = g(mid)
+                    if gm == 0 { return .point(mid) }
+                    if (gm > 0) == gLoPositive { lo = mid } else { hi = mid }
+                }
+                return .point((lo + hi) / 2)
+            }
+            previous = points[k]
+        }
+        return .none
     }
 
     /// Power-law families: q_- = q_+ where ln s_down + g_down ln B(v) = ln s_up + g_up ln A(v), with

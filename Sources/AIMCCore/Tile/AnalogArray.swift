@@ -135,7 +135,8 @@ public final class AnalogArray {
     // MARK: Zero-shifting
 
     /// Sets each device's reference to (about) its symmetric point, so that the weight w - reference is 0 where
-    /// G = 0 (paper Assumption 4). `ideal`: exact symmetric point (closed form or bisection); `pulsed`: K alternating
+    /// G = 0 (paper Assumption 4). `ideal`: exact symmetric point (closed form or bisection; for a piecewise response the
+    /// stable one that alternating pulses from the current state reach); `pulsed`: K alternating
     /// up/down pulses from the current state, with cycle-to-cycle noise from `stream`, then the reference takes the
     /// final state. Devices without a symmetric point in range keep reference 0 and are counted.
     ///
@@ -154,7 +155,7 @@ public final class AnalogArray {
             break
         case .ideal:
             for i in 0..<count {
-                if let w = model.symmetricPoint(cells[i]).value {
+                if let w = model.symmetricPoint(cells[i], from: weights[i]).value {
                     weights[i] = w
                     r[i] = w
                 } else {
@@ -169,8 +170,8 @@ public final class AnalogArray {
                 model.visit(&v)
             }
             for i in 0..<count {
+                if model.symmetricPoint(cells[i], from: weights[i]).value == nil { without += 1 }
                 r[i] = weights[i]
-                if model.symmetricPoint(cells[i]).value == nil { without += 1 }
             }
             return (UInt64(k) * UInt64(count), without)
         }

@@ -11,7 +11,24 @@ public enum DeviceInspection {
         var lines = ["device     " + Report.device(d)]
         lines.append(String(format: "states     %.1f  (dw_min %g over [%g, %g])", d.stateCount, d.effectiveDwMin, d.wMin, d.wMax))
         switch model.nominalSymmetricPoint {
-        case .point(let w): lines.append("symmetric  w_sym = \(w) (G(w_sym) = 0)")
+        case .point(let w):
+            lines.append("symmetric  w_sym = \(w) (G(w_sym) = 0" + (d.family == .piecewise || d.family == .piecewiseStep ? ", reached from w = 0)" : ")"))
+            // A piecewise response can have several stable zeros of G; alternating pulses find the one whose basin
+            // holds the start. Starts spread over the range (between grid points, so not on an unstable zero) find
+            // the others.
+            if d.family == .piecewise || d.family == .piecewiseStep {
+                let cell = model.nominalCell
+                var others = [Float]()
+                for k in 0..<200 {
+                    let start = Float(d.wMin + (d.wMax - d.wMin) * (Double(k) + 0.5) / 200)
+                    if let v = model.symmetricPoint(cell, from: start).value, abs(v - w) > 1e-6,
+                       !others.contains(where: { abs($0 - v) <= 1e-6 }) { others.append(v) }
+                }
+                if !others.isEmpty {
+                    lines.append("           other stable points, reached from other starts: "
+                        + others.sorted().map { String(format: "%g", $0) }.joined(separator: ", "))
+                }
+            }
         case .everywhere: lines.append("symmetric  q_+ = q_- everywhere: every state is symmetric")
         case .none: lines.append("symmetric  none in [w_min, w_max]: G keeps its sign, alternating pulses drift to a bound")
         }
