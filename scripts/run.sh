@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Launches aimc-dist under OpenMPI's mpirun.
 #   scripts/run.sh [-n RANKS] [--hostfile FILE] [aimc-dist subcommand and options...]
+# RANKS defaults to 8; -np and --np are accepted as mpirun spells them.
 # Adds --allow-run-as-root only when run as root, and --oversubscribe only when RANKS exceeds this machine's
 # cores and no hostfile is given. Without a hostfile the ranks stay on this machine (shared-memory transport)
 # and mpirun's own banners are silenced (aimc-dist prints one line per error; a process killed by a signal gets
@@ -12,7 +13,7 @@ hostfile=""
 args=()
 while (($#)); do
     case "$1" in
-        -n|--hostfile)
+        -n|-np|--np|--hostfile)
             if [ $# -lt 2 ]; then echo "run: $1 needs a value" >&2; exit 2; fi
             if [ "$1" = "--hostfile" ]; then hostfile="$2"; else ranks="$2"; fi
             shift 2 ;;

@@ -51,6 +51,8 @@ struct AIMCDist: ParsableCommand {
         } catch let e as OutputError {
             FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
             Foundation.exit(1)
+        } catch let e as UsageError {
+            Foundation.exit(TrainingRun.argumentFailure(e.message))
         } catch let e as RunError {
             FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
             Foundation.exit(e.exitCode)
@@ -59,6 +61,14 @@ struct AIMCDist: ParsableCommand {
                 if Launcher.current.isPrintingRank { print(fullMessage(for: error)) }
                 Foundation.exit(0)
             }
+            let names = configuration.subcommands.map { $0._commandName }
+            let arguments = Array(CommandLine.arguments.dropFirst())
+            // A first word that is not a command (nor an option or its value) is a mistyped command.
+            if let first = arguments.first, !first.hasPrefix("-"), !names.contains(first) {
+                Foundation.exit(TrainingRun.argumentFailure("unknown command '\(first)'; the commands are \(names.joined(separator: ", "))"
+                    + " (train, the default, also runs with options alone; see aimc-dist --help)"))
+            }
+            let command = arguments.first { names.contains($0) } ?? "train"
             var text = message(for: error).split(whereSeparator: \.isNewline)
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
             // "Please provide one of the following:; - a; - b" -> "choose one of: a, b".
@@ -71,7 +81,7 @@ struct AIMCDist: ParsableCommand {
                let option = ranges.keys.sorted(by: { $0.count > $1.count }).first(where: { text.contains("'\($0) ") }) {
                 text += "; expected \(ranges[option]!)"
             }
-            Foundation.exit(TrainingRun.argumentFailure(text + " (see aimc-dist COMMAND --help)"))
+            Foundation.exit(TrainingRun.argumentFailure(text + " (see aimc-dist \(command) --help)"))
         }
     }
 }
@@ -88,6 +98,12 @@ func requireMemory(_ bytes: Int, _ what: String, fix: String) throws {
 /// task they refuse, so that N copies do not print N reports.
 func requireSingleProcess(_ command: String) throws {
     if let size = Launcher.current.expectedSize, size > 1 {
-        throw ValidationError("\(command) runs on one process; run it without mpirun (the launcher started \(size))")
+        throw UsageError("\(command) runs on one process; run it without mpirun (the launcher started \(size))")
     }
+}
+
+/// A usage error whose message is complete (no pointer to --help): one line, status 2, printed once.
+struct UsageError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
 }

@@ -88,6 +88,13 @@ struct SweepCommand: ParsableCommand {
                     let here = Set(options.unused(in: p.config))
                     unused.removeAll { !here.contains($0) }
                 }
+                // Axes whose key no point uses: their runs differ only in the label.
+                for (k, label) in first.labels.enumerated() {
+                    let reasons = grid.map { $0.config.ineffective(label.key) }
+                    if let why = reasons[0], reasons.allSatisfy({ $0 != nil }) {
+                        unused.append("the axis \(label.key) (\(first.options[k])) has no effect at any point: \(why); its runs differ only in the label")
+                    }
+                }
                 for note in unused { FileHandle.standardError.write(Data("aimc-dist: note: \(note)\n".utf8)) }
             }
             status = TrainingRun.sweep(points: grid, output: output ?? "", overwrite: overwrite)

@@ -66,7 +66,13 @@ struct Train: ParsableCommand {
         do {
             let config = try resolved()
             if Launcher.current.isPrintingRank {
-                for note in options.unused(in: config) {
+                var notes = options.unused(in: config)
+                if let experiment, let preset = try? ExperimentPresets.named(experiment), !preset.axes.isEmpty {
+                    let axes = preset.axes.map { "\($0.key) = \($0.values.joined(separator: ","))" }.joined(separator: "; ")
+                    notes.append("--experiment \(experiment) is a grid (\(axes)); train runs only its base configuration, "
+                        + "which need not be a point of it: run `aimc-dist sweep --experiment \(experiment) --output DIR` for the grid")
+                }
+                for note in notes {
                     FileHandle.standardError.write(Data("aimc-dist: note: \(note)\n".utf8))
                 }
             }

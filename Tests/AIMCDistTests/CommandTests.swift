@@ -78,7 +78,9 @@ struct CommandTests {
                                  (["lsq", "--zero-shifts", "ideal,sometimes"], ["\"sometimes\"", "pulsed"]),
                                  (["device", "--pulses", "-1"], ["--pulses", "1...100000"]),
                                  (["device", "--points", "-5"], ["--points", "2...100000"]),
-                                 (["bench", "--size", "-1"], ["--size", "1...16384"])] {
+                                 (["bench", "--size", "-1"], ["--size", "1...16384"]),
+                                 (["swep"], ["unknown command 'swep'", "sweep"]),
+                                 (["sweep", "--bogus", "1"], ["--bogus", "aimc-dist sweep --help"])] {
             let r = try Launch.run(ranks: nil, args)
             #expect(r.status == 2, "\(args)")
             #expect(r.stderr.split(separator: "\n").count == 1 && expected.allSatisfy { r.stderr.contains($0) }, "\(args): \(r.stderr)")
@@ -108,6 +110,12 @@ struct CommandTests {
                                                 "--output", dir, "--overwrite"] + tiny)
         #expect(sweep.status == 0, "\(sweep.stderr)")
         #expect(sweep.stderr.contains("note: --tiles has no effect") && !sweep.stderr.contains("--rider-eta"), "\(sweep.stderr)")
+        // An axis no point uses, and train given a grid experiment.
+        let axis = try Launch.run(ranks: nil, ["sweep", "--algorithm", "digital-sgd", "--set", "device.tau=0.6,0.8",
+                                               "--output", dir, "--overwrite"] + tiny)
+        #expect(axis.status == 0 && axis.stderr.contains("the axis device.tau (--set) has no effect at any point"), "\(axis.stderr)")
+        let grid = try Launch.run(ranks: nil, tiny + ["--experiment", "table7-c2c"])
+        #expect(grid.status == 0 && grid.stderr.contains("train runs only its base configuration"), "\(grid.stderr)")
     }
 
     @Test("Device values that resolve out of range name the option given")

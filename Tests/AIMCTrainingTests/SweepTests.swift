@@ -20,6 +20,22 @@ struct SweepTests {
         try Sweep.expand(base: base, axes: axes, fixed: fixed)
     }
 
+    /// Keys an experiment ignores: the sweep notes an axis over one of them at every point.
+    @Test("Keys without effect on an experiment are named with the reason")
+    func ineffectiveKeys() {
+        var c = ExperimentConfig.default  // residual, soft bounds, pulsed
+        #expect(c.ineffective("algorithm.gamma") == nil && c.ineffective("device.w_max") == nil && c.ineffective("seed") == nil)
+        #expect(c.ineffective("algorithm.rider_eta") != nil && c.ineffective("algorithm.tiles") != nil)
+        #expect(c.ineffective("device.gamma") != nil && c.ineffective("algorithm.expected_noise") != nil)
+        c.device.family = .power
+        #expect(c.ineffective("device.gamma") == nil)
+        c.algorithm.name = .analogSGD
+        #expect(c.ineffective("algorithm.gamma") != nil && c.ineffective("algorithm.transfer_lr") != nil)
+        c.algorithm.name = .digitalSGD
+        #expect(c.ineffective("device.w_max") != nil && c.ineffective("forward.out_noise") != nil)
+        #expect(c.ineffective("algorithm.lr") == nil && c.ineffective("training.batch_size") == nil)
+    }
+
     @Test("Seeds and other integers stay exact up to 2^64 - 1")
     func exactIntegers() throws {
         let seeds = ["9223372036854775807", "9223372036854775808", "9223372036854775809", "18446744073709551615"]

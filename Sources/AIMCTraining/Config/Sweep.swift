@@ -366,3 +366,43 @@ public enum Sweep {
         return axes.first { a in changed.contains { $0.hasSuffix(".") ? a.key.hasPrefix($0) : a.key == $0 } } ?? axes[0]
     }
 }
+
+extension ExperimentConfig {
+    /// Why configuration key `key` (a sweep axis, dotted) has no effect on this experiment, or nil when it may have
+    /// one. Covers the keys an algorithm, a device family or an update mode ignores; a key not listed here is
+    /// assumed to matter.
+    public func ineffective(_ key: String) -> String? {
+        let a = algorithm, name = a.name
+        let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return nil }
+        let (table, field) = (parts[0], parts[1])
+        if name == .digitalSGD {
+            if ["device", "forward", "backward", "transfer", "update"].contains(table) { return "digital-sgd has no devices or periphery" }
+            if table == "algorithm" && !["name", "lr"].contains(field) { return "digital-sgd has no analog arrays" }
+        }
+        if table == "transfer" && !name.transfers { return "\(name.rawValue) has no transfers" }
+        guard table == "algorithm" || table == "device" else { return nil }
+        if table == "device" {
+            let users: [String: [DeviceConfig.Family]] = [
+                "gamma": [.power, .exponential], "gamma_up": [.linearStep, .expStep], "gamma_down": [.linearStep, .expStep],
+                "pow_gamma": [.powStep], "pow_up_down": [.powStep], "pow_up_down_dtod": [.powStep],
+                "A_up": [.expStep], "A_down": [.expStep], "a": [.expStep], "b": [.expStep],
+                "piecewise_up": [.piecewiseStep], "piecewise_down": [.piecewiseStep],
+                "piecewise_table": [.piecewise], "piecewise_w": [.piecewise], "piecewise_q_plus": [.piecewise],
+                "piecewise_q_minus": [.piecewise],
+            ]
+            if let families = users[field], !families.contains(device.family) {
+                return "the \(device.family.rawValue) family does not use it"
+            }
+            return nil
+        }
+        let multiTile = ["tiles", "warm_start", "transfer_every_growth", "transfer_lr_growth", "transfer_every_per_tile", "transfer_lr_per_tile"]
+        if multiTile.contains(field) && name != .multiTileResidual { return "only multi-tile-residual uses it" }
+        if field == "rider_eta" && name != .rider { return "only rider keeps the moving average Q" }
+        if field == "gamma" && !name.mixes { return "\(name.rawValue) reads W alone" }
+        if ["transfer_lr", "transfer_every", "transfer_columns"].contains(field) && !name.transfers { return "\(name.rawValue) has no transfers" }
+        if field == "expected_noise" && a.updateMode != .expected { return "it applies to expected updates" }
+        if field == "zero_shift_pulses" && a.zeroShift != .pulsed { return "it applies to pulsed zero-shifting" }
+        return nil
+    }
+}
