@@ -36,7 +36,7 @@ let package = Package(
             ],
             exclude: ["README.md"]),
         // Layer 3: cluster layer over MPI.
-        .target(name: "AIMCCluster", dependencies: ["AIMCTraining", "CMPI"], exclude: ["README.md"]),
+        .target(name: "AIMCCluster", dependencies: ["AIMCTraining", "CMPI", .product(name: "Crypto", package: "swift-crypto")], exclude: ["README.md"]),
         // Layer 4: the executable.
         .executableTarget(
             name: "aimc-dist",

@@ -1,6 +1,7 @@
 import AIMCCore
 import AIMCTraining
 import CMPI
+import Crypto
 import Foundation
 
 /// An error that ends the run with a message printed by the coordinator.
@@ -57,6 +58,7 @@ public enum TrainingRun {
     public static func main(config: ExperimentConfig?, argumentError: String? = nil, options: Options) -> Int32 {
         job(argumentError: argumentError) { comm in
             guard let config else { return 2 }
+            try requireSameConfiguration(comm, [config])
             let data = try loadData(comm, config)
             _ = try train(config, data: data, comm: comm, output: options.output, overwrite: options.overwrite,
                           dataName: options.dataName, reportCommunication: options.reportCommunication)
@@ -72,6 +74,7 @@ public enum TrainingRun {
     public static func sweep(points: [Sweep.Point]?, argumentError: String? = nil, output: String, overwrite: Bool) -> Int32 {
         job(argumentError: argumentError) { comm in
             guard let points, let first = points.first else { return 2 }
+            try requireSameConfiguration(comm, points.map(\.config))
             if points.contains(where: { $0.config.data != first.config.data || $0.config.training.trainLimit != first.config.training.trainLimit
                 || $0.config.training.testLimit != first.config.training.testLimit
                 || ($0.config.data.source == .teacher && $0.config.seed != first.config.seed) }) {
@@ -127,6 +130,56 @@ public enum TrainingRun {
             say(comm, "wrote \(output)/summary.csv")
             return 0
         }
+    }
+
+    /// Every rank resolves its configuration itself (it reads `--config` and the options); a file that differs
+    /// between nodes, or is edited during the launch, would make the ranks run different experiments and hang or
+    /// mix settings. The ranks compare a SHA-256 of their resolved configurations (collective); on a difference,
+    /// rank 0's configurations are broadcast and each differing rank names the first keys that differ.
+    /// - Throws: `RunError` (status 2) naming the ranks and keys.
+    static func requireSameConfiguration(_ comm: Communicator, _ configs: [ExperimentConfig]) throws {
+        guard comm.size > 1 else { return }
+        let texts = configs.map { ConfigLoader.json($0) }
+        var h = SHA256()
+        for t in texts { h.update(data: t) }
+        let mine = Array(h.finalize())
+        let all = try comm.allgatherBytes(mine, counts: Array(repeating: mine.count, count: comm.size))
+        if (0..<comm.size).allSatisfy({ Array(all[($0 * mine.count)..<(($0 + 1) * mine.count)]) == Array(all[0..<mine.count]) }) { return }
+        // Rank 0's configurations as one JSON list; each rank compares key by key.
+        let list = "[" + texts.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") + "]"
+        let theirs = try broadcastBytes(comm, Array(list.utf8))
+        var message: String? = nil
+        if comm.rank != 0 {
+            let reference = (try? JSONSerialization.jsonObject(with: Data(theirs))) as? [Any] ?? []
+            let own = texts.map { try? JSONSerialization.jsonObject(with: $0) }
+            var differing = [String]()
+            if reference.count != own.count {
+                differing = ["the number of sweep points (\(own.count) here, \(reference.count) on rank 0)"]
+            } else {
+                for (i, (a, b)) in zip(own, reference).enumerated() where differing.isEmpty {
+                    let keys = Self.differingKeys(a ?? [:], b, prefix: "")
+                    if !keys.isEmpty { differing = keys.prefix(4).map { configs.count > 1 ? "\($0) (point \(i + 1))" : $0 } }
+                }
+            }
+            if differing.isEmpty { differing = ["the encoded configuration"] }
+            message = "its resolved configuration differs from rank 0's at " + differing.joined(separator: ", ")
+        }
+        if let text = try agreeOnArguments(comm, message) {
+            throw RunError(text + "; every rank must read the same --config file and options (a file that differs between nodes, "
+                + "or was edited while the job started?)", exitCode: 2)
+        }
+    }
+
+    /// Dotted keys whose values differ between two decoded JSON tables.
+    static func differingKeys(_ a: Any, _ b: Any, prefix: String) -> [String] {
+        if let ta = a as? [String: Any], let tb = b as? [String: Any] {
+            return Set(ta.keys).union(tb.keys).sorted().flatMap { k -> [String] in
+                let key = prefix.isEmpty ? k : prefix + "." + k
+                guard let va = ta[k], let vb = tb[k] else { return [key] }
+                return differingKeys(va, vb, prefix: key)
+            }
+        }
+        return "\(a)" == "\(b)" ? [] : [prefix]
     }
 
     /// A CSV cell: quoted when it holds a comma, a quote or a line break.
@@ -185,6 +238,11 @@ public enum TrainingRun {
             if comm.rank == 0 { printError(e.message) }
             return e.exitCode
         } catch {
+            // Alone, a plain exit (no MPI_Abort banner); with other ranks, MPI_Abort ends them all.
+            if comm.size == 1 {
+                printError("\(error)")
+                return 1
+            }
             printError("rank \(comm.rank): \(error)")
             MPI.abort(code: 1)
         }

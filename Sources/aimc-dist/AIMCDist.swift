@@ -35,6 +35,8 @@ struct AIMCDist: ParsableCommand {
     /// Parses and runs; every error is one line on standard error (printed by rank 0 only when started by a
     /// launcher) and exit status 2 for bad input.
     static func main() {
+        // A file-size limit (ulimit -f) makes writes fail with EFBIG, reported as output errors, instead of a signal.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
             try command.run()

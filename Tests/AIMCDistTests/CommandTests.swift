@@ -57,6 +57,23 @@ struct CommandTests {
         #expect(fm.fileExists(atPath: dir + "/metrics.csv") && !fm.fileExists(atPath: dir + "/lsq.csv"))
     }
 
+    /// A write that stops short (a full disk, a file-size limit) leaves metrics.csv with whole rows only, and the
+    /// error names the file and the system's reason, without an MPI_Abort banner when alone.
+    @Test("A full disk or file-size limit never leaves half a row in metrics.csv")
+    func shortWrites() throws {
+        let dir = IDXWriter.temporaryDirectory("fsize") + "/run"
+        let command = "ulimit -f 8; exec '\(Launch.binary)' --data-source teacher --features 4 --train-samples 20 --test-samples 10 "
+            + "--hidden 2 --epochs 1000 --progress-seconds 0 --output '\(dir)'"
+        let r = try Launch.launch("/bin/bash", ["-c", command], timeout: 120)
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("metrics.csv") && r.stderr.contains("File too large"), "\(r.stderr)")
+        let text = try String(contentsOfFile: dir + "/metrics.csv", encoding: .utf8)
+        #expect(text.hasSuffix("\n") && text.utf8.count <= 8192)
+        let rows = text.split(separator: "\n")
+        #expect(rows.count > 10 && rows.allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 6 })
+        #expect(rows.dropFirst().enumerated().allSatisfy { i, row in row.hasPrefix("\(i + 1),") })
+    }
+
     /// A one-process experiment larger than the node's memory is refused before it allocates: one line, status 1.
     /// lsq at 10^6 samples x (4096 + 4096) floats needs 32 GB for A and B alone.
     @Test("lsq refuses a problem larger than the available memory before allocating")

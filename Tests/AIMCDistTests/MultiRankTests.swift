@@ -236,6 +236,26 @@ struct MultiRankTests {
         #expect(ours.count == 1 && ours[0].contains("rank 1") && ours[0].contains("missing.json"), "\(r.stderr)")
     }
 
+    /// Each rank reads --config itself: files that differ between ranks (nodes) would run different experiments
+    /// (a hang when the epoch counts differ). The ranks compare their resolved configurations first.
+    @Test("Ranks that resolve different configurations stop at once with one message naming the rank and the keys")
+    func differentConfigurations() throws {
+        let dir = IDXWriter.temporaryDirectory("cfgdiff")
+        try "{\"training\": {\"epochs\": 1}}".write(toFile: dir + "/one.json", atomically: true, encoding: .utf8)
+        try "{\"training\": {\"epochs\": 2}, \"algorithm\": {\"lr\": 0.2}}".write(toFile: dir + "/two.json", atomically: true, encoding: .utf8)
+        let common = ["--hidden", "8", "--train-limit", "30", "--test-limit", "10", "--progress-seconds", "0", "--data-dir", Launch.data]
+        let r = try Launch.runMPI(["-n", "1", Launch.binary, "--config", dir + "/one.json"] + common + [":",
+                                   "-n", "1", Launch.binary, "--config", dir + "/two.json"] + common, timeout: 60)
+        let ours = r.stderr.split(separator: "\n").filter { $0.hasPrefix("aimc-dist: error:") }
+        #expect(r.status == 2 && !r.stdout.contains("epoch"), "\(r.stdout)")
+        #expect(ours.count == 1 && ours[0].contains("rank 1") && ours[0].contains("algorithm.lr") && ours[0].contains("training.epochs"),
+                "\(r.stderr)")
+        // The same file on both: no complaint.
+        let same = try Launch.runMPI(["-n", "1", Launch.binary, "--config", dir + "/one.json"] + common + [":",
+                                      "-n", "1", Launch.binary, "--config", dir + "/one.json"] + common, timeout: 60)
+        #expect(same.status == 0, "\(same.stderr)")
+    }
+
     @Test("Negative values parse as values, and device variability at every level is rank-count invariant")
     func variabilityInvariance() throws {
         let args = ["--hidden", "12", "--tile-size", "16", "--epochs", "1", "--progress-seconds", "0", "--data-dir", Launch.data,

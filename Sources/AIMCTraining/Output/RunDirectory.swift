@@ -47,6 +47,10 @@ public final class RunDirectory {
                 throw OutputError("--output \(path) cannot be created (\(why))")
             }
         }
+        // The longest name written here must fit the system's path limit, or the run would fail at its end.
+        if (path as NSString).appendingPathComponent(".summary.json.partial").utf8.count >= Int(PATH_MAX) {
+            throw OutputError("--output \(path.prefix(60))... is too long: its files' paths would exceed \(PATH_MAX) bytes; choose a shorter folder")
+        }
         let lockPath = (path as NSString).appendingPathComponent(".aimc-dist.lock")
         let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw OutputError("--output \(path) is not writable (\(String(cString: strerror(errno))))") }
@@ -145,15 +149,28 @@ public final class RunDirectory {
         try append("metrics.csv", RunDirectory.metricsRow(m))
     }
 
-    /// Appends `text` to `name` (which must exist) with a single write.
+    /// Appends `text` to `name` (which must exist) whole or not at all: a write that stops short (a full disk
+    /// writes what fits, then fails) is cut back to the file's previous end, so the file never ends in half a row.
     public func append(_ name: String, _ text: String) throws(OutputError) {
         let file = (path as NSString).appendingPathComponent(name)
         let fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw OutputError("cannot append to \(file) (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
+        let end = lseek(fd, 0, SEEK_END)
         let row = Array(text.utf8)
-        let written = row.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-        if written != row.count { throw OutputError("cannot append to \(file) (\(String(cString: strerror(errno))))") }
+        var done = 0
+        var failure: Int32 = 0
+        while done < row.count {
+            let n = row.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n > 0 { done += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            failure = n < 0 ? errno : ENOSPC  // a write of 0 bytes to a regular file: no room
+            break
+        }
+        if done < row.count {
+            if done > 0 && end >= 0 { _ = ftruncate(fd, end) }
+            throw OutputError("cannot append to \(file) (\(String(cString: strerror(failure))))")
+        }
     }
 
     /// One row: numbers in Swift's shortest round-trip form, so equal doubles give equal text.
