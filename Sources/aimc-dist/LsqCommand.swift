@@ -47,7 +47,7 @@ struct LsqCommand: ParsableCommand {
     var device: DeviceOptions
 
     /// A comma-separated list; an empty or unknown item is an error naming it (and the choices, for names).
-    func list<T>(_ text: String?, _ option: String, choices: [String]? = nil, _ parse: (String) -> T?) throws -> [T]? {
+    func list<T: Equatable>(_ text: String?, _ option: String, choices: [String]? = nil, _ parse: (String) -> T?) throws -> [T]? {
         guard let text else { return nil }
         var values = [T]()
         for item in text.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
@@ -57,6 +57,9 @@ struct LsqCommand: ParsableCommand {
             guard let v = parse(item) else {
                 let expected = choices.map { "choose from \($0.joined(separator: ", "))" } ?? "expected a number"
                 throw ConfigError(key: "", option: option, message: "has an invalid item \"\(item)\" in \"\(text)\"; \(expected)")
+            }
+            guard !values.contains(v) else {
+                throw ConfigError(key: "", option: option, message: "lists \"\(item)\" twice in \"\(text)\"; give each value once")
             }
             values.append(v)
         }
@@ -138,7 +141,15 @@ struct LsqCommand: ParsableCommand {
             rows[name]!.append(r.tailError)
         }
         for name in order {
-            print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + rows[name]!.map { String(format: "%12.3e", $0) }.joined())
+            print(name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                + rows[name]!.map { $0.isFinite ? String(format: "%12.3e", $0) : "diverged".leftPadded(12) }.joined())
+        }
+        // A curve whose error left the Float range (too large a learning rate): named, not printed as nan.
+        let diverged = runs.filter { !$0.tailError.isFinite }
+        if !diverged.isEmpty {
+            let which = diverged.map { "\($0.algorithm.rawValue) at c = \($0.asymmetry)" }
+            FileHandle.standardError.write(Data(("lsq: note: \(diverged.count) of \(runs.count) runs diverged (the error is not finite; nan in lsq.csv): "
+                + "\(which.prefix(4).joined(separator: ", "))\(which.count > 4 ? ", ..." : ""); lower --lr or --transfer-lr\n").utf8))
         }
         print(String(format: "%.1f s", Date().timeIntervalSince(started)))
         if let output, let directory {

@@ -97,6 +97,8 @@ struct CommandTests {
                                  (["device", "--points", "-5"], ["--points", "2...100000"]),
                                  (["bench", "--size", "-1"], ["--size", "1...16384"]),
                                  (["swep"], ["unknown command 'swep'", "sweep"]),
+                                 (["lsq", "--algorithms", "tiki-taka,tiki-taka"], ["--algorithms", "twice"]),
+                                 (["lsq", "--asymmetries", "0,0.0"], ["--asymmetries", "twice"]),
                                  (["sweep", "--bogus", "1"], ["--bogus", "aimc-dist sweep --help"])] {
             let r = try Launch.run(ranks: nil, args)
             #expect(r.status == 2, "\(args)")
@@ -133,6 +135,13 @@ struct CommandTests {
         #expect(axis.status == 0 && axis.stderr.contains("the axis device.tau (--set) has no effect at any point"), "\(axis.stderr)")
         let grid = try Launch.run(ranks: nil, tiny + ["--experiment", "table7-c2c"])
         #expect(grid.status == 0 && grid.stderr.contains("train runs only its base configuration"), "\(grid.stderr)")
+    }
+
+    @Test("lsq names runs that diverge instead of printing nan")
+    func lsqDivergence() throws {
+        let r = try Launch.run(ranks: nil, ["lsq", "--steps", "200", "--asymmetries", "0", "--algorithms", "digital-sgd,analog-sgd", "--lr", "3"])
+        #expect(r.status == 0 && r.stdout.contains("diverged") && !r.stdout.lowercased().contains("nan"), "\(r.stdout)")
+        #expect(r.stderr.contains("runs diverged") && r.stderr.contains("digital-sgd at c = 0.0"), "\(r.stderr)")
     }
 
     @Test("Device values that resolve out of range name the option given")
