@@ -248,7 +248,7 @@ struct SweepTests {
             try d.startMetrics()
         }
         let refused = message { _ = try RunDirectory(path: run, overwrite: false) }
-        #expect(refused == "--output \(run) already holds a run (config.json, metrics.csv); choose another folder or pass --overwrite to replace it", "\(refused)")
+        #expect(refused == "--output \(run) already holds an unfinished run (config.json, metrics.csv); choose another folder or pass --overwrite to replace it", "\(refused)")
         // A sweep over it with --overwrite: the run's files go.
         do {
             let d = try RunDirectory(path: run, overwrite: true)

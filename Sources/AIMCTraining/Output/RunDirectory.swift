@@ -76,7 +76,10 @@ public final class RunDirectory {
                 held.append("\(what) (\((resultFiles + runFiles.filter { $0 == "config.json" }).joined(separator: ", ")))")
             }
             let runOnly = runFiles.filter { !resultFiles.isEmpty ? $0 != "config.json" : true }
-            if !runOnly.isEmpty { held.append("a run (\(runOnly.joined(separator: ", ")))") }
+            if !runOnly.isEmpty {
+                // A run without summary.json stopped before its end (interrupted, or failed).
+                held.append((runOnly.contains("summary.json") ? "a run" : "an unfinished run") + " (\(runOnly.joined(separator: ", ")))")
+            }
             throw OutputError("--output \(path) already holds \(held.joined(separator: " and ")); choose another folder or pass --overwrite to replace it")
         }
         for name in runFiles + sweepFiles + resultFiles {
