@@ -1,37 +1,143 @@
 #!/usr/bin/env python3
-"""Markdown table of a sweep's summary.csv: mean and standard deviation of the final test accuracy over seeds.
+"""Prints a Markdown table of a sweep's summary.csv: mean and standard deviation of the final and best test accuracy
+over seeds, and the mean seconds per run.
 
-  scripts/summarize.py runs/fig4/summary.csv
-Groups rows by every axis column except `seed`; the standard deviation is the sample one (n - 1).
+Input: the summary.csv that `aimc-dist sweep ... --output DIR` writes (one row per run), or the sweep folder DIR.
+Output (stdout): one table row per group of runs; rows are grouped by every axis column except `seed`, and the
+standard deviation is the sample one (n - 1), shown only for groups of two or more runs.
 """
+import argparse
 import csv
+import os
 import statistics
 import sys
 
+PROG = "summarize.py"
+
+EPILOG = """example:
+  scripts/run.sh -n 2 sweep --experiment fig4-fcn --seeds 0,1,2 --output runs/fig4
+  scripts/summarize.py runs/fig4/summary.csv > fig4.md
+
+Exit status: 0 table printed; 1 the file is missing, not a sweep's summary.csv, or malformed; 2 bad arguments.
+Errors are one line on stderr."""
+
 FIXED = {"run", "seed", "final_test_accuracy", "best_test_accuracy", "final_train_loss", "epochs", "seconds", "weights_digest"}
+NEEDED = ["final_test_accuracy", "best_test_accuracy", "seconds"]
+WRITER = "a sweep (`aimc-dist sweep ... --output DIR`) writes DIR/summary.csv"
+
+
+class UserError(Exception):
+    """A problem the user can fix; reported as one line. status: 1 for files, 2 for arguments."""
+
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.status = status
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(f"{message} (see {PROG} --help)", 2)
+
+
+def holds(d):
+    """What folder `d` holds, in words, judged by aimc-dist's output files in it."""
+    try:
+        names = set(os.listdir(d))
+    except OSError as e:
+        return f"it cannot be listed: {e.strerror}"
+    if "metrics.csv" in names or {"config.json", "summary.json"} <= names:
+        return "it holds a training run, not a sweep"
+    if "lsq.csv" in names:
+        return "it holds the results of `aimc-dist lsq`"
+    if names & {"response.csv", "pulse_response.csv"}:
+        return "it holds the results of `aimc-dist device`"
+    if "scaling.csv" in names or "scaling.csv.partial" in names:
+        return "it holds the results of scripts/scaling.sh"
+    if not [n for n in names if not n.startswith(".")]:
+        return "it is empty"
+    return "it holds none of aimc-dist's output files"
+
+
+def summary_path(path):
+    """The summary.csv to read: `path`, or `path`/summary.csv when `path` is a folder."""
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "summary.csv")):
+            raise UserError(f"{path} holds no summary.csv ({holds(path)}); {WRITER}")
+        return os.path.join(path, "summary.csv")
+    if not os.path.exists(path):
+        raise UserError(f"{path} does not exist; {WRITER}")
+    return path
+
+
+def read_rows(path):
+    """The rows of summary.csv `path`, each with its line number under "__line__"."""
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            try:
+                header = reader.fieldnames
+                if not header:
+                    raise UserError(f"{path} is empty; {WRITER}")
+                missing = [c for c in NEEDED if c not in header]
+                if missing:
+                    raise UserError(f"{path} is not a sweep's summary.csv: its header ({','.join(header)}) lacks "
+                                    f"{', '.join(missing)}; {WRITER}")
+                for r in reader:
+                    if None in r or None in r.values():
+                        count = sum(r[k] is not None for k in header) + len(r.get(None, []))
+                        raise UserError(f"{path}:{reader.line_num}: malformed: {count} fields where the header has {len(header)}")
+                    r["__line__"] = reader.line_num
+                    rows.append(r)
+            except csv.Error as e:
+                raise UserError(f"{path}:{reader.line_num}: malformed CSV: {e}")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a CSV text file")
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror}")
+    if not rows:
+        raise UserError(f"{path} lists no runs yet (the sweep has not finished its first run)")
+    return rows
+
+
+def number(path, row, name):
+    try:
+        return float(row[name])
+    except ValueError:
+        raise UserError(f"{path}:{row['__line__']}: malformed: {name} is {row[name]!r}, not a number")
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    with open(sys.argv[1], newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        sys.exit("summarize: no runs")
-    axes = [k for k in rows[0] if k not in FIXED]
+    parser = Parser(prog=PROG, description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("summary", metavar="SUMMARY_CSV", help="a sweep's summary.csv, or the sweep folder that holds it")
+    args = parser.parse_args()
+    path = summary_path(args.summary)
+    rows = read_rows(path)
+    axes = [k for k in rows[0] if k not in FIXED and k != "__line__"]
     groups = {}
     for r in rows:
         groups.setdefault(tuple(r[a] for a in axes), []).append(r)
-    print("| " + " | ".join(axes + ["runs", "final test accuracy (%)", "best test accuracy (%)", "seconds per run"]) + " |")
-    print("|" + "---|" * (len(axes) + 4))
+
+    def cell(v):
+        return f"{statistics.mean(v):.2f} ± {statistics.stdev(v):.2f}" if len(v) > 1 else f"{v[0]:.2f}"
+
+    lines = ["| " + " | ".join(axes + ["runs", "final test accuracy (%)", "best test accuracy (%)", "seconds per run"]) + " |",
+             "|" + "---|" * (len(axes) + 4)]
     for key, rs in groups.items():
-        acc = [100 * float(r["final_test_accuracy"]) for r in rs]
-        best = [100 * float(r["best_test_accuracy"]) for r in rs]
-        sec = [float(r["seconds"]) for r in rs]
-        def cell(v):
-            return f"{statistics.mean(v):.2f} ± {statistics.stdev(v):.2f}" if len(v) > 1 else f"{v[0]:.2f}"
-        print("| " + " | ".join(list(key) + [str(len(rs)), cell(acc), cell(best), f"{statistics.mean(sec):.1f}"]) + " |")
+        acc = [100 * number(path, r, "final_test_accuracy") for r in rs]
+        best = [100 * number(path, r, "best_test_accuracy") for r in rs]
+        sec = [number(path, r, "seconds") for r in rs]
+        lines.append("| " + " | ".join(list(key) + [str(len(rs)), cell(acc), cell(best), f"{statistics.mean(sec):.1f}"]) + " |")
+    try:
+        print("\n".join(lines))
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (e.g. `| head`): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        sys.exit(e.status)
