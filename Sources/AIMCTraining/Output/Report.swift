@@ -30,7 +30,14 @@ public enum Report {
         case .residualV2:
             return "Residual Learning v2 (Section 5): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), digital buffer with one-pulse threshold transfers, \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
         case .multiTileResidual:
-            return "multi-tile residual learning (arXiv 2510.02516): \(a.tiles) tiles, alpha \(g(a.lr)), gamma \(g(a.gamma)), beta \(g(a.transferLR)) x \(g(a.transferLRGrowth))^(s-1), periods \(a.transferEvery) x \(g(a.transferEveryGrowth))^(N-s)\(a.warmStart ? ", warm start" : ""), \(mode)"
+            // The schedule as used: from the per-tile lists when given, else the growth rules.
+            let (periods, rates) = a.transferSchedule
+            let n = periods.count - 1
+            let rule = a.transferEveryPerTile.count == n || a.transferLRPerTile.count == n ? "" :
+                " (beta \(g(a.transferLR)) x \(g(a.transferLRGrowth))^(s-1), period \(a.transferEvery) x \(g(a.transferEveryGrowth))^(N-s))"
+            let schedule = (1...max(n, 1)).filter { $0 <= n }.map { "W(\($0))->W(\($0 - 1)) beta \(g(rates[$0])) every \(g(periods[$0]))" }
+            return "multi-tile residual learning (arXiv 2510.02516): \(a.tiles) tiles, alpha \(g(a.lr)), gamma \(g(a.gamma)); transfers "
+                + schedule.joined(separator: ", ") + rule + "\(a.warmStart ? ", warm start" : ""), \(mode)"
         case .rider:
             return "RIDER (arXiv 2602.21321): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), eta \(g(a.riderEta)), \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
         }
