@@ -123,7 +123,7 @@ public enum TrainingRun {
                     let best = r.rows.map(\.testAccuracy).max() ?? .nan
                     let last = r.rows.last
                     let cells = [name] + p.labels.map(\.value) + ["\(last?.testAccuracy ?? .nan)", "\(best)", "\(last?.trainLoss ?? .nan)",
-                                                                   "\(r.rows.count)", String(format: "%.1f", r.seconds), r.digest]
+                                                                   "\(r.rows.count)", String(format: "%.3f", r.seconds), r.digest]
                     try root.append("summary.csv", cells.map(csvCell).joined(separator: ",") + "\n")
                 }
             }

@@ -109,7 +109,7 @@ struct TrainOptions: ParsableArguments {
     @Flag(help: "Multi-tile: Algorithm 1's warm start (fill tiles in turn at loss plateaus).") var warmStart = false
     @Option(parsing: .unconditional, help: ArgumentHelp("RIDER: rate eta of the moving average Q (default 0.1).", valueName: "eta")) var riderEta: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Largest tile edge: blocks of at most n x n devices (1...65536; default 128).", valueName: "n")) var tileSize: Int?
-    @Option(help: ArgumentHelp("Hidden layer widths, comma separated (default 256,128).", valueName: "widths")) var hidden: String?
+    @Option(help: ArgumentHelp("Hidden layer widths, comma separated or AxB (default 256,128).", valueName: "widths")) var hidden: String?
     @Option(help: "Hidden activation (default sigmoid).") var activation: Activation?
     @Option(parsing: .unconditional, help: ArgumentHelp("Use the first n training images (0 = all).", valueName: "n")) var trainLimit: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Evaluate on the first n test images (0 = all).", valueName: "n")) var testLimit: Int?
@@ -158,7 +158,11 @@ struct TrainOptions: ParsableArguments {
         if let transferLrPerTile { c.algorithm.transferLRPerTile = try TrainOptions.list(transferLrPerTile, "--transfer-lr-per-tile", "algorithm.transfer_lr_per_tile") }
         if let riderEta { c.algorithm.riderEta = riderEta }
         if let tileSize { c.model.tileSize = tileSize }
-        if let hidden { c.model.hidden = try TrainOptions.list(hidden, "--hidden", "model.hidden") }
+        // Comma separated, or AxB as sweep axes write list values.
+        if let hidden {
+            let text = hidden.contains("x") && !hidden.contains(",") ? hidden.replacingOccurrences(of: "x", with: ",") : hidden
+            c.model.hidden = try TrainOptions.list(text, "--hidden", "model.hidden")
+        }
         if let activation { c.model.activation = activation }
         if let trainLimit { c.training.trainLimit = trainLimit }
         if let testLimit { c.training.testLimit = testLimit }
@@ -218,6 +222,11 @@ struct TrainOptions: ParsableArguments {
              "--transfer-lr/--transfer-every/--transfer-columns", "\(name.rawValue) has no transfers")
         note(expectedNoise && a.updateMode != .expected, "--expected-noise", "it applies to --update-mode expected")
         note(zeroShiftPulses != nil && a.zeroShift != .pulsed, "--zero-shift-pulses", "it applies to --zero-shift pulsed")
+        let teacherOptions = [("--features", features != nil), ("--train-samples", trainSamples != nil),
+                              ("--test-samples", testSamples != nil)].filter(\.1).map(\.0)
+        note(!teacherOptions.isEmpty && c.data.source == .idx, teacherOptions.joined(separator: "/"),
+             "only teacher data (--data-source teacher) is sized by options; IDX files bring their own sizes")
+        note(dataDir != nil && c.data.source == .teacher, "--data-dir", "teacher data is generated, not read")
         if name == .digitalSGD {
             note(updateMode != nil || updatePer != nil || zeroShift != nil || desiredBl != nil,
                  "--update-mode/--update-per/--zero-shift/--desired-bl", "digital-sgd updates exactly")

@@ -144,6 +144,24 @@ struct CommandTests {
         #expect(r.stderr.contains("runs diverged") && r.stderr.contains("digital-sgd at c = 0.0"), "\(r.stderr)")
     }
 
+    @Test("--hidden takes AxB as sweeps write it; data options of the other source are noted")
+    func hiddenAndDataNotes() throws {
+        let base = ["--epochs", "1", "--train-limit", "30", "--test-limit", "10", "--progress-seconds", "0", "--data-dir", Launch.data]
+        let comma = try Launch.run(ranks: nil, base + ["--hidden", "8,4"])
+        let axb = try Launch.run(ranks: nil, base + ["--hidden", "8x4", "--features", "10"])
+        #expect(comma.status == 0 && axb.status == 0, "\(axb.stderr)")
+        let digest = { (r: Launch.Result) in r.stdout.split(separator: "\n").first { $0.hasPrefix("weights digest:") } }
+        #expect(digest(comma) != nil && digest(comma) == digest(axb))
+        #expect(axb.stderr.contains("note: --features has no effect"), "\(axb.stderr)")
+        let teacher = try Launch.run(ranks: nil, ["--data-source", "teacher", "--data-dir", "/nonexistent", "--features", "4", "--train-samples", "20",
+                                                  "--test-samples", "10", "--hidden", "2", "--epochs", "1", "--progress-seconds", "0"])
+        #expect(teacher.status == 0 && teacher.stderr.contains("note: --data-dir has no effect"), "\(teacher.stderr)")
+        // The multi-tile header states the schedule the per-tile lists give.
+        let multi = try Launch.run(ranks: nil, base + ["--hidden", "8", "--algorithm", "multi-tile-residual", "--tiles", "3",
+                                                       "--transfer-every-per-tile", "1,5", "--transfer-lr-per-tile", "0.1,0.2"])
+        #expect(multi.status == 0 && multi.stdout.contains("W(1)->W(0) beta 0.2 every 5, W(2)->W(1) beta 0.1 every 1"), "\(multi.stdout)")
+    }
+
     @Test("Device values that resolve out of range name the option given")
     func resolvedRanges() throws {
         let r = try Launch.run(ranks: nil, ["--n-states", "1e9", "--tau", "0.001", "--epochs", "1"])
