@@ -85,7 +85,7 @@ struct PlanCommand: ParsableCommand {
         if ranks > 64 {
             func spread(_ v: [Double]) -> String {
                 let s = v.sorted()
-                return String(format: "min %.6g, median %.6g, max %.6g", s[0], s[s.count / 2], s[s.count - 1])
+                return String(format: "min %.0f, median %.0f, max %.0f", s[0], s[s.count / 2], s[s.count - 1])
             }
             print("  ... (\(ranks - shown.count) more ranks)")
             print("over all \(ranks) ranks: weights \(spread(devicesOf.map(Double.init))); sent/step \(spread(traffic.map { Double($0.sent) })); "

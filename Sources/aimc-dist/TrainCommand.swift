@@ -27,6 +27,8 @@ struct Train: ParsableCommand {
           .build/release/aimc-dist --algorithm digital-sgd --epochs 3 --output runs/dsgd
           .build/release/aimc-dist --update-mode expected --ideal-io --asymmetry -0.2
           .build/release/aimc-dist --config runs/dsgd/config.json --seed 1 --output runs/dsgd-seed1
+        Small limits such as --epochs 1 --train-limit 2000 are smoke tests: at 200 steps of batch 10 every \
+        algorithm is still near chance (digital SGD too); the README's results train whole epochs.
         Options override a --config file (JSON or YAML), which overrides the defaults. Negative values work as \
         --asymmetry -0.2 or --asymmetry=-0.2.
         """)

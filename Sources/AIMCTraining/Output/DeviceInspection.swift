@@ -53,12 +53,12 @@ public enum DeviceInspection {
                w0, pulses, ideal[pulses], noisy[pulses], pulses, ideal[2 * pulses], noisy[2 * pulses])
     }
 
-    /// response.csv: w, q_plus, q_minus, F, G at `points` (>= 2) states evenly spaced from w_min to w_max.
+    /// response.csv: w, q_plus, q_minus, F, G, M at `points` (>= 2) states evenly spaced from w_min to w_max.
     public static func responseCSV(_ d: DeviceConfig, model: DeviceModel, points: Int) -> String {
-        var csv = "w,q_plus,q_minus,F,G\n"
+        var csv = "w,q_plus,q_minus,F,G,M\n"
         for k in 0..<points {
             let w = d.wMin + (d.wMax - d.wMin) * Double(k) / Double(points - 1)
-            csv += "\(Float(w)),\(model.qPlus(w)),\(model.qMinus(w)),\(model.symmetricPart(w)),\(model.asymmetricPart(w))\n"
+            csv += "\(Float(w)),\(model.qPlus(w)),\(model.qMinus(w)),\(model.symmetricPart(w)),\(model.asymmetricPart(w)),\(model.saturation(w))\n"
         }
         return csv
     }
