@@ -65,7 +65,7 @@ struct PlanCommand: ParsableCommand {
         print("working MiB: activations and errors of a batch (training or evaluation), exchange buffers, replica gathers")
         print(" rank  blocks     weights     block MiB  working MiB   sent/step   received/step  messages/step")
         // Beyond 64 ranks: the first 8, the last, and the busiest by devices and by bytes sent, then a summary.
-        let devicesOf = (0..<modelRanks).map { m in placement.blocks(of: m).reduce(0) { $0 + layout.blocks[$1].devices } }
+        let devicesOf = placement.devices(layout: layout)
         var shown = Array(0..<ranks)
         if ranks > 64 {
             let busiest = (0..<ranks).max { devicesOf[$0 % modelRanks] < devicesOf[$1 % modelRanks] }!
