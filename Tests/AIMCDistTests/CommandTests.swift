@@ -137,6 +137,28 @@ struct CommandTests {
         #expect(grid.status == 0 && grid.stderr.contains("train runs only its base configuration"), "\(grid.stderr)")
     }
 
+    /// lsq reads back the config.json it writes (options override it) and refuses other files with one line.
+    @Test("lsq --config replays an lsq run exactly and names what is wrong with other files")
+    func lsqConfig() throws {
+        let dir = IDXWriter.temporaryDirectory("lsqconfig")
+        let first = try Launch.run(ranks: nil, ["lsq", "--steps", "300", "--asymmetries", "0.1", "--lr", "0.2", "--output", dir + "/a"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let again = try Launch.run(ranks: nil, ["lsq", "--config", dir + "/a/config.json", "--output", dir + "/b"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try String(contentsOfFile: dir + "/a/lsq.csv", encoding: .utf8) == String(contentsOfFile: dir + "/b/lsq.csv", encoding: .utf8))
+        let config = try String(contentsOfFile: dir + "/a/config.json", encoding: .utf8)
+        #expect(config.contains("\"batch_size\"") && config.contains("\"zero_shifts\""))
+        let shorter = try Launch.run(ranks: nil, ["lsq", "--config", dir + "/a/config.json", "--steps", "100"])
+        #expect(shorter.status == 0 && shorter.stdout.contains("100 steps") && shorter.stdout.contains("c = 0.1"), "\(shorter.stdout)")
+        try "{\"inputs\": 5}".write(toFile: dir + "/partial.json", atomically: true, encoding: .utf8)
+        try "{\"training\": {\"epochs\": 1}}".write(toFile: dir + "/train.json", atomically: true, encoding: .utf8)
+        for (file, expected) in [("partial.json", "has no key outputs"), ("train.json", "is a training configuration"),
+                                 ("missing.json", "cannot be read")] {
+            let r = try Launch.run(ranks: nil, ["lsq", "--config", dir + "/" + file])
+            #expect(r.status == 2 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains(expected), "\(file): \(r.stderr)")
+        }
+    }
+
     @Test("lsq names runs that diverge instead of printing nan")
     func lsqDivergence() throws {
         let r = try Launch.run(ranks: nil, ["lsq", "--steps", "200", "--asymmetries", "0", "--algorithms", "digital-sgd,analog-sgd", "--lr", "3"])

@@ -34,6 +34,12 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
     /// one column per step would need ~10^5 steps to reach W*).
     public var base: ExperimentConfig
 
+    /// Keys in snake case, as in a training configuration.
+    enum CodingKeys: String, CodingKey {
+        case inputs, outputs, samples, batchSize = "batch_size", labelNoise = "label_noise", targetStd = "target_std", steps
+        case recordEvery = "record_every", seed, asymmetries, algorithms, zeroShifts = "zero_shifts", tiles, base
+    }
+
     public init() {
         var c = ExperimentConfig()
         c.algorithm.lr = 0.1
