@@ -135,11 +135,17 @@ public enum TrainingRun {
     /// Every rank resolves its configuration itself (it reads `--config` and the options); a file that differs
     /// between nodes, or is edited during the launch, would make the ranks run different experiments and hang or
     /// mix settings. The ranks compare a SHA-256 of their resolved configurations (collective); on a difference,
-    /// rank 0's configurations are broadcast and each differing rank names the first keys that differ.
+    /// rank 0's configurations are broadcast and each differing rank names the first keys that differ. The data
+    /// folder is not compared: only rank 0 reads it.
     /// - Throws: `RunError` (status 2) naming the ranks and keys.
     static func requireSameConfiguration(_ comm: Communicator, _ configs: [ExperimentConfig]) throws {
         guard comm.size > 1 else { return }
-        let texts = configs.map { ConfigLoader.json($0) }
+        // data.dir is read by rank 0 alone (and made absolute from each rank's working directory): left out.
+        let texts = configs.map { c -> Data in
+            var c = c
+            c.data.dir = ""
+            return ConfigLoader.json(c)
+        }
         var h = SHA256()
         for t in texts { h.update(data: t) }
         let mine = Array(h.finalize())

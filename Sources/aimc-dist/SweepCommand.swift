@@ -52,7 +52,8 @@ struct SweepCommand: ParsableCommand {
             base = p.config
             grid = p.axes.map { Sweep.Axis(key: $0.key, values: $0.values, option: "--experiment \(experiment)") }
         }
-        if let config { base = try ConfigLoader.load(path: config, over: base) }
+        var file: ConfigLoader.File?
+        if let config { let f = try ConfigLoader.read(path: config, over: base); file = f; base = f.config }
         base = try options.apply(to: base)
         var given = try axes.map { (a) throws(ConfigError) in try Sweep.axis(a) }
         if let seeds { given.append(Sweep.Axis(key: "seed", values: try Sweep.values(seeds, key: "seed", option: "--seeds"), option: "--seeds")) }
@@ -66,7 +67,14 @@ struct SweepCommand: ParsableCommand {
         var fixed = options
         fixed.device.devicePreset = nil
         fixed.idealIo = false
-        return try Sweep.expand(base: base, axes: grid, fixed: { try fixed.apply(to: $0) })
+        do {
+            return try Sweep.expand(base: base, axes: grid, fixed: { try fixed.apply(to: $0) })
+        } catch let e as ConfigError {
+            // A bad value the file gave (no axis sets it, no option replaced it) is named as the file's.
+            let key = e.key.split(separator: "[").first.map(String.init) ?? ""
+            guard let file, !grid.contains(where: { $0.keys.contains(key) }) else { throw e }
+            throw file.attributing(e, final: base)
+        }
     }
 
     func run() throws {

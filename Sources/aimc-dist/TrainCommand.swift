@@ -46,8 +46,10 @@ struct Train: ParsableCommand {
     func resolved() throws -> ExperimentConfig {
         var c = ExperimentConfig.default
         if let experiment { c = try ExperimentPresets.named(experiment).config }
-        if let config { c = try ConfigLoader.load(path: config, over: c) }
+        var file: ConfigLoader.File?
+        if let config { let f = try ConfigLoader.read(path: config, over: c); file = f; c = f.config }
         c = try options.apply(to: c)
+        let applied = c
         c.resolve()
         if output?.isEmpty == true {
             throw ConfigError(key: "", option: "--output", message: "must name a folder; got an empty path")
@@ -55,7 +57,12 @@ struct Train: ParsableCommand {
         if overwrite && output == nil {
             throw ConfigError(key: "", option: "--overwrite", message: "needs --output (the run folder to replace)")
         }
-        try c.validate()
+        do {
+            try c.validate()
+        } catch {
+            // A bad value the file gave (and no option replaced) is named as the file's.
+            throw file?.attributing(error, final: applied) ?? error
+        }
         return c
     }
 

@@ -184,6 +184,27 @@ struct CommandTests {
         #expect(multi.status == 0 && multi.stdout.contains("W(1)->W(0) beta 0.2 every 5, W(2)->W(1) beta 0.1 every 1"), "\(multi.stdout)")
     }
 
+    /// train and sweep name the --config file for a bad value it gave, and the option or axis that replaced it
+    /// otherwise; a file Yams cannot construct (a list used as a key) is one line, not a trap.
+    @Test("A bad value from --config names the file; one from an option or axis names that")
+    func configFileValues() throws {
+        let dir = IDXWriter.temporaryDirectory("configvalues")
+        let c = dir + "/c.json"
+        try #"{"device": {"asymmetry": 2}}"#.write(toFile: c, atomically: true, encoding: .utf8)
+        let sweep = ["sweep", "--config", c, "--output", dir + "/sweep"]
+        for (args, expected) in [(["--config", c], "--config \(c) (config key device.asymmetry, option --asymmetry) must lie in (-1, 1); got 2"),
+                                 (["--config", c, "--asymmetry", "3"], "--asymmetry (config key device.asymmetry) must lie in (-1, 1); got 3"),
+                                 (sweep + ["--seeds", "1,2"], "--config \(c) (config key device.asymmetry, option --asymmetry) must lie in (-1, 1); got 2 (grid point 1 of 2"),
+                                 (sweep + ["--set", "device.asymmetry=0.1,3"], "--set (config key device.asymmetry) must lie in (-1, 1); got 3")] {
+            let r = try Launch.run(ranks: nil, args + tiny)
+            #expect(r.status == 2 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains(expected), "\(args): \(r.stderr)")
+        }
+        let k = dir + "/k.yaml"
+        try "? [a, b]\n: 1\n".write(toFile: k, atomically: true, encoding: .utf8)
+        let r = try Launch.run(ranks: nil, ["--config", k] + tiny)
+        #expect(r.status == 2 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("has a list used as a key at the top level"), "\(r.stderr)")
+    }
+
     @Test("Device values that resolve out of range name the option given")
     func resolvedRanges() throws {
         let r = try Launch.run(ranks: nil, ["--n-states", "1e9", "--tau", "0.001", "--epochs", "1"])

@@ -10,9 +10,14 @@ public struct ConfigFileError: Error, CustomStringConvertible, Sendable {
     /// sources of values (`sweep --set`) can word the error their way.
     public var key: String? = nil
     public var problem: String? = nil
-    /// "--config FILE (config key KEY) PROBLEM", or "--config FILE MESSAGE" for the file as a whole.
+    /// The command-line option that also sets `key`, for a value the file gave and validation refused.
+    public var option: String? = nil
+    /// "--config FILE (config key KEY) PROBLEM" ("(config key KEY, option OPTION)" when the key has an option), or
+    /// "--config FILE MESSAGE" for the file as a whole.
     public var description: String {
-        if let key, let problem { return "--config \(path) (config key \(key)) \(problem)" }
+        if let key, let problem {
+            return "--config \(path) (config key \(key)\(option.map { ", option " + $0 } ?? "")) \(problem)"
+        }
         return "--config \(path) \(message)"
     }
 
@@ -25,8 +30,9 @@ public struct ConfigFileError: Error, CustomStringConvertible, Sendable {
 /// Reads experiment configurations from JSON or YAML files (YAML through Yams).
 ///
 /// A file may give any subset of keys; the rest keep the values of `base` (the defaults, or a preset).
-/// Unknown keys, nulls, non-finite numbers and fractional integers are errors naming the key
-/// (a misspelt or mistyped key must never be silently ignored).
+/// Unknown keys, keys given twice, nulls, non-finite numbers, fractional integers and YAML 1.1 number forms
+/// (010 as octal, 1:30 as base 60, 0x10, 1_000) are errors naming the key (a misspelt or mistyped key must never be
+/// silently ignored or reread). A quoted number of a number key reads as the unquoted one.
 public enum ConfigLoader {
     /// Largest configuration file read (configurations are small; this bounds the work of a hostile file).
     public static let maximumFileSize = 1 << 20
@@ -38,6 +44,31 @@ public enum ConfigLoader {
     ///   - base: the configuration the file's keys override.
     /// - Throws: `ConfigFileError` naming the file and the offending key.
     public static func load(path: String, over base: ExperimentConfig) throws -> ExperimentConfig {
+        try read(path: path, over: base).config
+    }
+
+    /// A configuration file read over a base: the configuration and the keys the file set, so that a value that
+    /// later fails validation can be blamed on the file when it came from there.
+    public struct File: Sendable {
+        public let path: String
+        public let config: ExperimentConfig
+        /// Dotted keys of the values the file gave (a list key whole: `model.hidden`).
+        public let keys: Set<String>
+
+        /// `error` (from validating a configuration built on this file) as a `ConfigFileError` naming the file when
+        /// the file set its key and `final` (the configuration after the command-line options, before `resolve()`)
+        /// still holds the file's value there; otherwise `error` unchanged.
+        public func attributing(_ error: ConfigError, final: ExperimentConfig) -> Error {
+            let key = error.key.split(separator: "[", maxSplits: 1).first.map(String.init) ?? ""
+            guard keys.contains(key), let mine = try? ConfigLoader.encodedTable(config), let theirs = try? ConfigLoader.encodedTable(final),
+                  let a = ConfigLoader.value(at: key, in: mine), let b = ConfigLoader.value(at: key, in: theirs),
+                  ConfigLoader.jsonText(a) == ConfigLoader.jsonText(b) else { return error }
+            return ConfigFileError(path: path, message: "key \(error.key) \(error.message)", key: error.key, problem: error.message, option: error.option)
+        }
+    }
+
+    /// `load`, also returning the keys the file set.
+    public static func read(path: String, over base: ExperimentConfig) throws -> File {
         let format: Format
         if path.hasSuffix(".json") { format = .json } else if path.hasSuffix(".yaml") || path.hasSuffix(".yml") { format = .yaml } else {
             throw ConfigFileError(path: path, message: "must end in .json, .yaml or .yml")
@@ -65,39 +96,160 @@ public enum ConfigLoader {
                 user = try JSONDecoder().decode(ExactJSON.self, from: data).value
             } catch {
                 let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "malformed"
-                throw ConfigFileError(path: path, message: "is not valid JSON: \(detail)")
+                throw ConfigFileError(path: path, message: "is not valid JSON: \(capped(detail))")
+            }
+            // Both readers keep one of two equal keys silently.
+            if let twice = duplicateJSONKey(data) {
+                throw ConfigFileError(path: path, message: "gives the key \(capped(twice)) twice; give each key once")
             }
         case .yaml:
             guard let text = String(data: data, encoding: .utf8) else {
                 throw ConfigFileError(path: path, message: "is not UTF-8 text")
             }
             do {
-                guard let node = try Yams.compose(yaml: text) else { return base }
+                guard let node = try Yams.compose(yaml: text) else { return File(path: path, config: base, keys: []) }
                 var budget = maximumNodes
-                try count(node, budget: &budget, path: path)
+                // Before constructing: Yams traps on a key that is a list or a table.
+                try inspect(node, at: "", schema: try encodedTable(base), budget: &budget, path: path)
                 user = node.any
             } catch let e as ConfigFileError {
                 throw e
+            } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
+                let names = duplicates.sorted().map { capped($0, 60) }.joined(separator: ", ")
+                throw ConfigFileError(path: path, message: "gives the key \(names) twice in one table (line \(context.mark.line)); give each key once")
             } catch {
-                let text = "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                    .filter { !$0.isEmpty && $0 != "^" }.joined(separator: " ")
-                throw ConfigFileError(path: path, message: "is not valid YAML: \(text)")
+                throw ConfigFileError(path: path, message: "is not valid YAML: \(yamlProblem(error))")
             }
         }
         guard let userTable = user as? [String: Any] else {
             throw ConfigFileError(path: path, message: "must hold a table of keys at the top level")
         }
-        return try overlay(userTable, over: base, source: path)
+        if isLeastSquares(userTable) {
+            throw ConfigFileError(path: path, message: "is a least-squares (aimc-dist lsq) configuration; train and sweep read training configurations "
+                + "(a run's config.json from train or sweep, or a file of training keys)")
+        }
+        var keys = Set<String>()
+        let config = try overlay(userTable, over: base, source: path, keys: &keys)
+        return File(path: path, config: config, keys: keys)
+    }
+
+    /// The keys of `aimc-dist lsq`'s config.json that a training configuration does not have.
+    static let leastSquaresOnlyKeys: Set<String> = {
+        let lsq = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(LeastSquaresConfig()))) as? [String: Any] ?? [:]
+        let training = (try? encodedTable(.default)) ?? [:]
+        return Set(lsq.keys).subtracting(training.keys)
+    }()
+
+    /// Whether `table` looks like lsq's config.json: at least three keys that only lsq has.
+    static func isLeastSquares(_ table: [String: Any]) -> Bool {
+        Set(table.keys).intersection(leastSquaresOnlyKeys).count >= 3
+    }
+
+    /// `text` cut to at most `limit` characters, with an ellipsis when cut (file contents quoted in a message).
+    static func capped(_ text: String, _ limit: Int = 120) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+    }
+
+    /// A Yams error as one short line: where, what, and at most 120 characters of the line around the spot.
+    static func yamlProblem(_ error: Error) -> String {
+        switch error as? YamlError {
+        case let .scanner(context, problem, mark, yaml)?, let .parser(context, problem, mark, yaml)?,
+             let .composer(context, problem, mark, yaml)?:
+            // libyaml's own words name its C function.
+            let what = problem.hasPrefix("Maximum nesting level") ? "nested more than 1000 levels deep" : problem
+            var text = "line \(mark.line), column \(mark.column): \(capped(what))"
+            if let context {
+                text += " (\(capped(context.text)) at line \(context.mark.line), column \(context.mark.column))"
+            }
+            let lines = yaml.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            if mark.line >= 1 && mark.line <= lines.count {
+                let line = Array(lines[mark.line - 1].unicodeScalars)
+                let end = min(line.count, max(mark.column - 1 + 60, 120))
+                let start = max(0, end - 120)
+                var excerpt = String(String.UnicodeScalarView(line[start..<end])).trimmingCharacters(in: .whitespaces)
+                if start > 0 { excerpt = "…" + excerpt }
+                if end < line.count { excerpt += "…" }
+                if !excerpt.isEmpty { text += ": \(excerpt)" }
+            }
+            return text
+        default:
+            let text = "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && $0 != "^" }.joined(separator: " ")
+            return capped(text, 240)
+        }
+    }
+
+    /// The first key that one JSON object of `data` (valid JSON) gives twice, dotted (`training.epochs`), or nil.
+    /// A scan of the text: strings, the brackets around them, and commas; escaped keys compared decoded.
+    static func duplicateJSONKey(_ data: Data) -> String? {
+        struct Container { let isObject: Bool; let path: String; var keys = Set<String>(); var expectingKey = true; var lastKey = ""; var index = 0 }
+        func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }
+        let bytes = [UInt8](data)
+        var stack = [Container]()
+        var i = 0
+        while i < bytes.count {
+            switch bytes[i] {
+            case UInt8(ascii: "\""):
+                var j = i + 1
+                while j < bytes.count && bytes[j] != UInt8(ascii: "\"") { j += bytes[j] == UInt8(ascii: "\\") ? 2 : 1 }
+                if let top = stack.last, top.isObject, top.expectingKey {
+                    let raw = bytes[i...min(j, bytes.count - 1)]
+                    let key = raw.contains(UInt8(ascii: "\\"))
+                        ? (try? JSONSerialization.jsonObject(with: Data(raw), options: .fragmentsAllowed)) as? String ?? ""
+                        : String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
+                    if stack[stack.count - 1].keys.insert(key).inserted == false { return join(top.path, key) }
+                    stack[stack.count - 1].lastKey = key
+                    stack[stack.count - 1].expectingKey = false
+                }
+                i = j
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                let path = stack.last.map { $0.isObject ? join($0.path, $0.lastKey) : "\($0.path)[\($0.index)]" } ?? ""
+                stack.append(Container(isObject: bytes[i] == UInt8(ascii: "{"), path: path))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if !stack.isEmpty { stack.removeLast() }
+            case UInt8(ascii: ","):
+                if let top = stack.last {
+                    if top.isObject { stack[stack.count - 1].expectingKey = true } else { stack[stack.count - 1].index += 1 }
+                }
+            default:
+                break
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// `base` with the keys of `table` replaced (the same checks as for files; `source` names the origin in errors).
     public static func overlay(_ table: [String: Any], over base: ExperimentConfig, source: String) throws -> ExperimentConfig {
-        let merged: [String: Any]
+        var keys = Set<String>()
+        return try overlay(table, over: base, source: source, keys: &keys)
+    }
+
+    /// `overlay`, collecting the dotted keys `table` sets into `keys`.
+    static func overlay(_ table: [String: Any], over base: ExperimentConfig, source: String, keys: inout Set<String>) throws -> ExperimentConfig {
+        var merged: [String: Any]
         do {
-            merged = try merge(table, into: try encodedTable(base), path: source, prefix: "")
+            merged = try merge(table, into: try encodedTable(base), path: source, prefix: "", keys: &keys)
         } catch let e as IntegerOutOfRange {
             let rule = integerRule(e.schemaKey, base: base, above: e.above) ?? "must be an integer in \(Int64.min)...\(Int64.max)"
             throw ConfigFileError.value(source, e.key, "\(rule); got \(e.text)")
+        }
+        // device.n_states and device.dw_min set the same thing: both only when they agree (a run's config.json
+        // writes dw_min = (w_max - w_min)/n_states next to n_states); dw_min alone replaces the base's n_states, as
+        // --dw-min does.
+        if keys.contains("device.dw_min") {
+            func number(_ key: String) -> Double { (value(at: key, in: merged) as? NSNumber)?.doubleValue ?? .nan }
+            let dwMin = number("device.dw_min"), nStates = number("device.n_states")
+            if !keys.contains("device.n_states") {
+                if nStates != 0 { merged = setting(merged, ["device", "n_states"], to: 0.0) }
+            } else if nStates > 0 {
+                let implied = (number("device.w_max") - number("device.w_min")) / nStates
+                if !(abs(dwMin - implied) <= 1e-9 * abs(implied)) {
+                    throw ConfigFileError.value(source, "device.dw_min", "is \(dwMin), but device.n_states \(plain(nStates)) gives "
+                        + "dw_min = (w_max - w_min)/n_states = \(implied); they set the same thing: give one of device.dw_min and device.n_states "
+                        + "(or n_states 0 to use dw_min)")
+                }
+            }
         }
         return try decode(merged, source: source)
     }
@@ -262,33 +414,105 @@ public enum ConfigLoader {
     /// tiny file expand exponentially; this stops it before it does.
     public static let maximumNodes = 100_000
 
-    static func count(_ node: Node, budget: inout Int, path: String) throws {
+    /// Walks the composed YAML before it is constructed: counts values against `maximumNodes`, requires every key
+    /// of a table to be a plain name (Yams traps on a list or table used as a key), and refuses numbers that YAML
+    /// 1.1 reads in a way nobody writing a configuration means (010 as octal 8, 1:30 as 90, 0x10, 1_000).
+    /// `location` is the dotted key of `node`; `schema` the value the configuration has there (nil: unknown key,
+    /// reported later by `merge`).
+    static func inspect(_ node: Node, at location: String, schema: Any?, budget: inout Int, path: String) throws {
         budget -= 1
         if budget < 0 {
             throw ConfigFileError(path: path, message: "expands to more than \(maximumNodes) values (YAML aliases?); a configuration has a few hundred")
         }
         switch node {
-        case .mapping(let m): for (k, v) in m { try count(k, budget: &budget, path: path); try count(v, budget: &budget, path: path) }
-        case .sequence(let s): for v in s { try count(v, budget: &budget, path: path) }
-        default: break
+        case .mapping(let m):
+            for (k, v) in m {
+                guard case .scalar(let name) = k else {
+                    let what = k.sequence != nil ? "a list" : "a table"
+                    let place = location.isEmpty ? "at the top level" : "under \(location)"
+                    throw ConfigFileError(path: path, message: "has \(what) used as a key \(place); configuration keys must be plain names")
+                }
+                try inspect(k, at: location, schema: nil, budget: &budget, path: path)
+                if k.tag.description == Tag.Name.merge.rawValue {
+                    // `<<: *base` or `<<: [*a, *b]`: the merged tables' keys land in this table.
+                    if case .sequence(let s) = v {
+                        budget -= 1
+                        for e in s { try inspect(e, at: location, schema: schema, budget: &budget, path: path) }
+                    } else {
+                        try inspect(v, at: location, schema: schema, budget: &budget, path: path)
+                    }
+                    continue
+                }
+                let key = location.isEmpty ? name.string : location + "." + name.string
+                try inspect(v, at: key, schema: (schema as? [String: Any])?[name.string], budget: &budget, path: path)
+            }
+        case .sequence(let s):
+            let element: Any? = (schema as? [Any]).map { $0.first ?? 0.0 }
+            for (i, v) in s.enumerated() { try inspect(v, at: "\(location)[\(i)]", schema: element, budget: &budget, path: path) }
+        case .scalar(let scalar):
+            guard let schema, scalar.style == .plain, let reading = yaml11Reading(node) else { break }
+            let problem: String
+            switch kind(schema) {
+            case .number:
+                problem = "is written \(capped(scalar.string, 40)), which YAML reads as \(reading.how); write \(reading.value)"
+                    + (reading.decimal.map { " (or \($0) if you meant the decimal number)" } ?? "")
+            case .string:
+                problem = "must be text; got \(capped(scalar.string, 40)), which YAML reads as \(reading.how); quote it: \"\(capped(scalar.string, 40))\""
+            default:
+                problem = "must be \(kind(schema).description); got \(capped(scalar.string, 40)), which YAML reads as \(reading.how)"
+            }
+            throw ConfigFileError.value(path, location, problem)
+        default:
+            break
         }
     }
 
-    static func merge(_ user: [String: Any], into base: [String: Any], path: String, prefix: String) throws -> [String: Any] {
+    /// How YAML 1.1 (Yams) reads a plain scalar that resolves to a number written other than in decimal digits:
+    /// the notation, the value, and the decimal reading when there is one ("010": octal, 8, "10"); nil for a
+    /// decimal number (1, -2.5, 1e-3, .5, 08), infinities and NaN (refused later as not finite), and non-numbers.
+    static func yaml11Reading(_ node: Node) -> (how: String, value: String, decimal: String?)? {
+        let tag = node.tag.description
+        guard tag == Tag.Name.int.rawValue || tag == Tag.Name.float.rawValue, let text = node.scalar?.string else { return nil }
+        let unsigned = text.hasPrefix("-") || text.hasPrefix("+") ? String(text.dropFirst()) : text
+        let lower = unsigned.lowercased()
+        if lower == ".inf" || lower == ".nan" { return nil }
+        let value: String
+        switch node.any {
+        case let i as Int: value = "\(i)"
+        case let d as Double: value = plain(d)
+        case let other: value = "\(other)"
+        }
+        if unsigned.contains("_") { return ("\(value) (it drops the underscores)", value, nil) }
+        if unsigned.contains(":") { return ("the base-60 number \(value)", value, nil) }
+        if lower.hasPrefix("0x") { return ("the hexadecimal number \(value)", value, nil) }
+        if lower.hasPrefix("0b") { return ("the binary number \(value)", value, nil) }
+        if lower.hasPrefix("0o") { return ("the octal number \(value)", value, nil) }
+        if tag == Tag.Name.int.rawValue && unsigned.count > 1 && unsigned.hasPrefix("0") {
+            let digits = unsigned.drop { $0 == "0" }
+            let decimal = (text.hasPrefix("-") ? "-" : "") + (digits.isEmpty ? "0" : String(digits))
+            // 00 to 07 read the same either way.
+            if Int(decimal) == Int(value) { return nil }
+            return ("the octal number \(value)", value, decimal)
+        }
+        return nil
+    }
+
+    static func merge(_ user: [String: Any], into base: [String: Any], path: String, prefix: String, keys: inout Set<String>) throws -> [String: Any] {
         var out = base
         for (key, value) in user {
             let full = prefix.isEmpty ? key : prefix + "." + key
             guard let existing = base[key] else {
                 let known = base.keys.sorted().joined(separator: ", ")
-                throw ConfigFileError(path: path, message: "has an unknown key \(full) (known here: \(known))")
+                throw ConfigFileError(path: path, message: "has an unknown key \(capped(full)) (known here: \(known))")
             }
             if let sub = existing as? [String: Any] {
                 guard let userSub = value as? [String: Any] else {
                     throw ConfigFileError.value(path, full, "must be a table of keys (\(sub.keys.sorted().joined(separator: ", ")))")
                 }
-                out[key] = try merge(userSub, into: sub, path: path, prefix: full)
+                out[key] = try merge(userSub, into: sub, path: path, prefix: full, keys: &keys)
             } else {
                 out[key] = try checked(value, like: existing, key: full, path: path)
+                keys.insert(full)
             }
         }
         return out
@@ -347,19 +571,25 @@ public enum ConfigLoader {
                 }
                 return s
             }
-            // YAML gives integers beyond Int64 (large seeds) as strings.
-            guard isInteger, let digits = s.first.map({ $0 == "-" || $0 == "+" ? s.dropFirst() : Substring(s) }),
-                  !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else {
-                throw fail("must be \(expected.description); got \"\(s)\"")
-            }
-            if let i = Int64(s) { value = NSNumber(value: i) } else if let u = UInt64(s) { value = NSNumber(value: u) } else {
-                throw IntegerOutOfRange(key: key, schemaKey: schemaKey, text: s, above: !s.hasPrefix("-"))
+            // A quoted number of a number key reads as the unquoted one (YAML gives integers beyond Int64, large
+            // seeds, as text; integers in digits are read exactly).
+            let digits = s.first.map({ $0 == "-" || $0 == "+" ? s.dropFirst() : Substring(s) }) ?? ""
+            if expected == .number && !digits.isEmpty && digits.allSatisfy({ $0.isASCII && $0.isNumber }) && isInteger {
+                if let i = Int64(s) { value = NSNumber(value: i) } else if let u = UInt64(s) { value = NSNumber(value: u) } else {
+                    throw IntegerOutOfRange(key: key, schemaKey: schemaKey, text: s, above: !s.hasPrefix("-"))
+                }
+            } else if expected == .number, isDecimal(s), let d = Double(s) {
+                value = NSNumber(value: d)
+            } else {
+                throw fail("must be \(expected.description); got \"\(capped(s))\"")
             }
         }
         guard let number = value as? NSNumber else { throw fail("must be \(expected.description); got a \(type(of: value))") }
         let given = kind(number)
         if expected == .boolean || given == .boolean {
-            guard expected == given else { throw fail("must be \(expected.description); got \(number)") }
+            guard expected == given else {
+                throw fail("must be \(expected.description); got \(given == .boolean ? "\(number.boolValue) (a boolean)" : "\(number)")")
+            }
             return value
         }
         if expected == .string { throw fail("must be text; got \(number)") }
@@ -384,6 +614,27 @@ public enum ConfigLoader {
         // An integral number given in floating point (2.0) is passed on as an integer.
         if type == "d" || type == "f" { return d < 9_223_372_036_854_775_808.0 ? Int64(d) as Any : UInt64(d) as Any }
         return value
+    }
+
+    /// `v` without a fraction part when it is integral ("8", "0.12").
+    static func plain(_ v: Double) -> String {
+        v.isFinite && v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
+    }
+
+    /// Whether `text` is a number in decimal notation: digits with an optional sign, fraction and exponent (what
+    /// JSON and YAML read as a decimal number; not hexadecimal, infinities or NaN).
+    static func isDecimal(_ text: String) -> Bool {
+        var s = Substring(text)
+        if s.first == "-" || s.first == "+" { s = s.dropFirst() }
+        let mantissa = s.prefix { $0 != "e" && $0 != "E" }
+        let exponent = s.dropFirst(mantissa.count)
+        let parts = mantissa.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let digits: (Substring) -> Bool = { $0.allSatisfy { $0.isASCII && $0.isNumber } }
+        guard parts.allSatisfy(digits), parts.contains(where: { !$0.isEmpty }) else { return false }
+        if exponent.isEmpty { return true }
+        var e = exponent.dropFirst()
+        if e.first == "-" || e.first == "+" { e = e.dropFirst() }
+        return !e.isEmpty && digits(e)
     }
 
     enum Kind: CustomStringConvertible {

@@ -285,10 +285,19 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     /// Writes derived values out, so `config.json` states what a run uses: dw_min from n_states when that is set,
     /// and a piecewise table file read into the points `device.piecewise_w`, `piecewise_q_plus`, `piecewise_q_minus`
     /// (the file name is cleared), so the run's config.json carries the table and runs from any folder. A table that
-    /// cannot be read is left named, for `validate()` to report.
+    /// cannot be read is left named, for `validate()` to report. A relative data folder becomes absolute (against the
+    /// working directory), so that replaying the run's config.json from elsewhere reads the same data.
     public mutating func resolve() {
         if device.nStates > 0 { device.dwMin = device.effectiveDwMin }
         try? device.embedPiecewiseTable()
+        if !data.dir.isEmpty && !data.dir.hasPrefix("/") { data.dir = Self.absolute(data.dir) }
+    }
+
+    /// `path` (relative) joined to the working directory, "." components dropped ("..", which a symbolic link
+    /// may make differ from its textual meaning, is kept).
+    static func absolute(_ path: String) -> String {
+        let parts = (FileManager.default.currentDirectoryPath + "/" + path).split(separator: "/").filter { $0 != "." }
+        return "/" + parts.joined(separator: "/")
     }
 
     /// Checks every value; the error names the key and the command-line option.

@@ -30,7 +30,7 @@ public enum Sweep {
         }
 
         /// The configuration keys this axis sets.
-        var keys: [String] {
+        public var keys: [String] {
             switch key {
             case "device.tau": return ["device.w_max", "device.w_min"]
             case "device.dw_min", "device.n_states": return ["device.dw_min", "device.n_states"]
