@@ -44,6 +44,20 @@ struct Train: ParsableCommand {
 
     /// Defaults, then --experiment, then --config, then options; validated.
     func resolved() throws -> ExperimentConfig {
+        if output?.isEmpty == true {
+            throw ConfigError(key: "", option: "--output", message: "must name a folder; got an empty path")
+        }
+        if overwrite && output == nil {
+            throw ConfigError(key: "", option: "--overwrite", message: "needs --output (the run folder to replace)")
+        }
+        return try Self.resolve(experiment: experiment, config: config, options: options)
+    }
+
+    /// The default experiment, then the named `experiment`, then the `config` file, then `options`; resolved and
+    /// validated. Used by train and plan.
+    /// - Throws: `ConfigError` or `ConfigFileError`; a bad value the file gave (and no option replaced) is named as
+    ///   the file's.
+    static func resolve(experiment: String?, config: String?, options: TrainOptions) throws -> ExperimentConfig {
         var c = ExperimentConfig.default
         if let experiment { c = try ExperimentPresets.named(experiment).config }
         var file: ConfigLoader.File?
@@ -51,16 +65,9 @@ struct Train: ParsableCommand {
         c = try options.apply(to: c)
         let applied = c
         c.resolve()
-        if output?.isEmpty == true {
-            throw ConfigError(key: "", option: "--output", message: "must name a folder; got an empty path")
-        }
-        if overwrite && output == nil {
-            throw ConfigError(key: "", option: "--overwrite", message: "needs --output (the run folder to replace)")
-        }
         do {
             try c.validate()
         } catch {
-            // A bad value the file gave (and no option replaced) is named as the file's.
             throw file?.attributing(error, final: applied) ?? error
         }
         return c
