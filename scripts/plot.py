@@ -19,6 +19,9 @@ import csv
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from aimc_outputs import UserError, holds, parser as make_parser, run  # noqa: E402
+
 PROG = "plot.py"
 
 EPILOG = """examples:
@@ -54,46 +57,6 @@ WRITER = {
     "lsq.csv": "`aimc-dist lsq --output DIR`",
     "scaling.csv": "`scripts/scaling.sh DIR`",
 }
-
-
-class UserError(Exception):
-    """A problem the user can fix; reported as one line. status: 1 for files, 2 for arguments."""
-
-    def __init__(self, message, status=1):
-        super().__init__(message)
-        self.status = status
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UserError(f"{message} (see {PROG} --help)", 2)
-
-
-def holds(d):
-    """What folder `d` holds, in words ("it holds a training run"), judged by aimc-dist's output files in it."""
-    try:
-        names = set(os.listdir(d))
-    except OSError as e:
-        return f"it cannot be listed: {e.strerror}"
-    runs = sorted(n for n in names if n.startswith("run-") and os.path.isdir(os.path.join(d, n)))
-    if "summary.csv" in names:
-        return "it holds a sweep: summary.csv" + (f" and run folders {runs[0]} ... {runs[-1]}" if runs else "")
-    if "metrics.csv" in names or {"config.json", "summary.json"} <= names:
-        return "it holds a training run"
-    if "lsq.csv" in names:
-        return "it holds the results of `aimc-dist lsq`"
-    device = sorted(names & {"response.csv", "pulse_response.csv"})
-    if len(device) == 2:
-        return "it holds the results of `aimc-dist device`"
-    if device:
-        return f"it holds only {device[0]} of `aimc-dist device`"
-    if "scaling.csv.partial" in names:
-        return "it holds scaling.csv.partial: scripts/scaling.sh has not finished, or failed"
-    if "scaling.csv" in names:
-        return "it holds the results of scripts/scaling.sh"
-    if not [n for n in names if not n.startswith(".")]:
-        return "it is empty"
-    return "it holds none of aimc-dist's output files"
 
 
 def input_folder(path, kind):
@@ -287,7 +250,7 @@ def import_pyplot():
 
 
 def main():
-    parser = Parser(prog=PROG, description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = make_parser(PROG, description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                     usage=f"{PROG} {{device,metrics,lsq,scaling}} DIR [DIR ...] -o FILE [--labels NAME [NAME ...]]")
     parser.add_argument("kind", choices=list(FILES), metavar="KIND", help="device, metrics, lsq or scaling: the figure to draw (see above)")
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="output folders of aimc-dist (or scripts/scaling.sh)")
@@ -322,8 +285,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        sys.exit(e.status)
+    run(PROG, main)

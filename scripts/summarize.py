@@ -12,6 +12,9 @@ import os
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from aimc_outputs import UserError, holds, parser as make_parser, run  # noqa: E402
+
 PROG = "summarize.py"
 
 EPILOG = """example:
@@ -24,38 +27,6 @@ Errors are one line on stderr."""
 FIXED = {"run", "seed", "final_test_accuracy", "best_test_accuracy", "final_train_loss", "epochs", "seconds", "weights_digest"}
 NEEDED = ["final_test_accuracy", "best_test_accuracy", "seconds"]
 WRITER = "a sweep (`aimc-dist sweep ... --output DIR`) writes DIR/summary.csv"
-
-
-class UserError(Exception):
-    """A problem the user can fix; reported as one line. status: 1 for files, 2 for arguments."""
-
-    def __init__(self, message, status=1):
-        super().__init__(message)
-        self.status = status
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UserError(f"{message} (see {PROG} --help)", 2)
-
-
-def holds(d):
-    """What folder `d` holds, in words, judged by aimc-dist's output files in it."""
-    try:
-        names = set(os.listdir(d))
-    except OSError as e:
-        return f"it cannot be listed: {e.strerror}"
-    if "metrics.csv" in names or {"config.json", "summary.json"} <= names:
-        return "it holds a training run, not a sweep"
-    if "lsq.csv" in names:
-        return "it holds the results of `aimc-dist lsq`"
-    if names & {"response.csv", "pulse_response.csv"}:
-        return "it holds the results of `aimc-dist device`"
-    if "scaling.csv" in names or "scaling.csv.partial" in names:
-        return "it holds the results of scripts/scaling.sh"
-    if not [n for n in names if not n.startswith(".")]:
-        return "it is empty"
-    return "it holds none of aimc-dist's output files"
 
 
 def summary_path(path):
@@ -108,7 +79,7 @@ def number(path, row, name):
 
 
 def main():
-    parser = Parser(prog=PROG, description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make_parser(PROG, description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("summary", metavar="SUMMARY_CSV", help="a sweep's summary.csv, or the sweep folder that holds it")
     args = parser.parse_args()
     path = summary_path(args.summary)
@@ -136,8 +107,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        sys.exit(e.status)
+    run(PROG, main)

@@ -1,0 +1,57 @@
+"""What plot.py and summarize.py share: one-line user errors and the kinds of aimc-dist output folders."""
+import argparse
+import os
+import sys
+
+
+class UserError(Exception):
+    """A problem the user can fix; reported as one line. status: 1 for files, 2 for arguments."""
+
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.status = status
+
+
+def parser(prog, **kwargs):
+    """An argparse parser whose usage errors are UserErrors (status 2) pointing at `prog --help`."""
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):
+            raise UserError(f"{message} (see {prog} --help)", 2)
+    return Parser(prog=prog, **kwargs)
+
+
+def holds(d):
+    """What folder `d` holds, in words ("it holds a training run"), judged by aimc-dist's output files in it."""
+    try:
+        names = set(os.listdir(d))
+    except OSError as e:
+        return f"it cannot be listed: {e.strerror}"
+    runs = sorted(n for n in names if n.startswith("run-") and os.path.isdir(os.path.join(d, n)))
+    if "summary.csv" in names:
+        return "it holds a sweep: summary.csv" + (f" and run folders {runs[0]} ... {runs[-1]}" if runs else "")
+    if "metrics.csv" in names or {"config.json", "summary.json"} <= names:
+        return "it holds a training run"
+    if "lsq.csv" in names:
+        return "it holds the results of `aimc-dist lsq`"
+    device = sorted(names & {"response.csv", "pulse_response.csv"})
+    if len(device) == 2:
+        return "it holds the results of `aimc-dist device`"
+    if device:
+        return f"it holds only {device[0]} of `aimc-dist device`"
+    if "scaling.csv.partial" in names:
+        return "it holds scaling.csv.partial: scripts/scaling.sh has not finished, or failed"
+    if "scaling.csv" in names:
+        return "it holds the results of scripts/scaling.sh"
+    if not [n for n in names if not n.startswith(".")]:
+        return "it is empty"
+    return "it holds none of aimc-dist's output files"
+
+
+
+def run(prog, main):
+    """Runs `main`; a UserError becomes one line on stderr and its exit status."""
+    try:
+        main()
+    except UserError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        sys.exit(e.status)
