@@ -1,5 +1,6 @@
 """What plot.py and summarize.py share: one-line user errors and the kinds of aimc-dist output folders."""
 import argparse
+import csv
 import os
 import sys
 
@@ -46,6 +47,36 @@ def holds(d):
         return "it is empty"
     return "it holds none of aimc-dist's output files"
 
+
+
+def read_csv(path, needed, writer, what="is malformed"):
+    """The rows of CSV file `path` (each with its line number under "__line__"; possibly none). UserError for an
+    empty file, a header without the `needed` columns (`path` `what`: ...; `writer` says which command writes the
+    file), rows of the wrong length, text that is not CSV, or a file that cannot be read."""
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            try:
+                header = reader.fieldnames
+                if not header:
+                    raise UserError(f"{path} is empty; {writer}")
+                missing = [c for c in needed if c not in header]
+                if missing:
+                    raise UserError(f"{path} {what}: its header ({','.join(header)}) lacks {', '.join(missing)}; {writer}")
+                for r in reader:
+                    if None in r or None in r.values():
+                        count = sum(r[k] is not None for k in header) + len(r.get(None, []))
+                        raise UserError(f"{path}:{reader.line_num}: malformed: {count} fields where the header has {len(header)}")
+                    r["__line__"] = reader.line_num
+                    rows.append(r)
+            except csv.Error as e:
+                raise UserError(f"{path}:{reader.line_num}: malformed CSV: {e}")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a CSV text file")
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror}")
+    return rows
 
 
 def run(prog, main):

@@ -15,12 +15,11 @@ A path to the CSV file itself is accepted in place of its folder. The figure goe
 extension picks the format (.png, .pdf, .svg, ...; none: PNG).
 """
 import argparse
-import csv
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from aimc_outputs import UserError, holds, parser as make_parser, run  # noqa: E402
+from aimc_outputs import UserError, holds, parser as make_parser, read_csv, run  # noqa: E402
 
 PROG = "plot.py"
 
@@ -82,29 +81,7 @@ def read_table(d, name):
             hint = (f"a sweep's runs are its run-NNN folders (e.g. {os.path.join(d, 'run-*')}); "
                     f"scripts/summarize.py {os.path.join(d, 'summary.csv')} tabulates the sweep")
         raise UserError(f"{d} holds no {name} ({what}); {hint}")
-    rows = []
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            try:
-                header = reader.fieldnames
-                if not header:
-                    raise UserError(f"{path} is empty; {WRITER[name]} writes it")
-                missing = [c for c in COLUMNS[name] if c not in header]
-                if missing:
-                    raise UserError(f"{path} is malformed: its header ({','.join(header)}) lacks {', '.join(missing)}")
-                for r in reader:
-                    if None in r or None in r.values():
-                        count = sum(r[k] is not None for k in header) + len(r.get(None, []))
-                        raise UserError(f"{path}:{reader.line_num}: malformed: {count} fields where the header has {len(header)}")
-                    r["__line__"] = reader.line_num
-                    rows.append(r)
-            except csv.Error as e:
-                raise UserError(f"{path}:{reader.line_num}: malformed CSV: {e}")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not a CSV text file")
-    except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror}")
+    rows = read_csv(path, COLUMNS[name], f"{WRITER[name]} writes it")
     if not rows:
         if name == "metrics.csv":
             raise UserError(f"{path} holds no epochs yet (the run has not finished its first epoch)")

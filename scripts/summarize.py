@@ -7,13 +7,12 @@ Output (stdout): one table row per group of runs; rows are grouped by every axis
 standard deviation is the sample one (n - 1), shown only for groups of two or more runs.
 """
 import argparse
-import csv
 import os
 import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from aimc_outputs import UserError, holds, parser as make_parser, run  # noqa: E402
+from aimc_outputs import UserError, holds, parser as make_parser, read_csv, run  # noqa: E402
 
 PROG = "summarize.py"
 
@@ -42,30 +41,7 @@ def summary_path(path):
 
 def read_rows(path):
     """The rows of summary.csv `path`, each with its line number under "__line__"."""
-    rows = []
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            try:
-                header = reader.fieldnames
-                if not header:
-                    raise UserError(f"{path} is empty; {WRITER}")
-                missing = [c for c in NEEDED if c not in header]
-                if missing:
-                    raise UserError(f"{path} is not a sweep's summary.csv: its header ({','.join(header)}) lacks "
-                                    f"{', '.join(missing)}; {WRITER}")
-                for r in reader:
-                    if None in r or None in r.values():
-                        count = sum(r[k] is not None for k in header) + len(r.get(None, []))
-                        raise UserError(f"{path}:{reader.line_num}: malformed: {count} fields where the header has {len(header)}")
-                    r["__line__"] = reader.line_num
-                    rows.append(r)
-            except csv.Error as e:
-                raise UserError(f"{path}:{reader.line_num}: malformed CSV: {e}")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not a CSV text file")
-    except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror}")
+    rows = read_csv(path, NEEDED, WRITER, what="is not a sweep's summary.csv")
     if not rows:
         raise UserError(f"{path} lists no runs yet (the sweep has not finished its first run)")
     return rows
