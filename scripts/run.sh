@@ -45,13 +45,14 @@ child=$!
 interrupted=""
 trap 'interrupted=TERM; kill -s TERM "$child" 2>/dev/null' TERM
 trap 'interrupted=INT; kill -s INT "$child" 2>/dev/null' INT
+trap 'interrupted=HUP; kill -s TERM "$child" 2>/dev/null' HUP
 wait "$child"
 status=$?
 while kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done
 if [ -n "$interrupted" ]; then
     # Stopped on request: the shell's status for the signal (130 for INT, 143 for TERM), not mpirun's 1.
     echo "run: stopped by SIG$interrupted; a run folder keeps its whole epochs (no summary.json)" >&2
-    if [ "$interrupted" = INT ]; then exit 130; else exit 143; fi
+    case "$interrupted" in INT) exit 130 ;; HUP) exit 129 ;; *) exit 143 ;; esac
 fi
 if [ "$status" -gt 128 ] && [ "$status" -le 192 ]; then
     signal=$((status - 128))

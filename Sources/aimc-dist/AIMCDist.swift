@@ -53,8 +53,6 @@ struct AIMCDist: ParsableCommand {
         } catch let e as OutputError {
             FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
             Foundation.exit(1)
-        } catch let e as UsageError {
-            Foundation.exit(TrainingRun.argumentFailure(e.message))
         } catch let e as RunError {
             FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
             Foundation.exit(e.exitCode)
@@ -100,12 +98,8 @@ func requireMemory(_ bytes: Int, _ what: String, fix: String) throws {
 /// task they refuse, so that N copies do not print N reports.
 func requireSingleProcess(_ command: String) throws {
     if let size = Launcher.current.expectedSize, size > 1 {
-        throw UsageError("\(command) runs on one process; run it without mpirun (the launcher started \(size))")
+        // Called from validate(), where the argument parser would wrap the error: ends here, one line, status 2.
+        Foundation.exit(TrainingRun.argumentFailure("\(command) runs on one process; run it without mpirun (the launcher started \(size))"))
     }
 }
 
-/// A usage error whose message is complete (no pointer to --help): one line, status 2, printed once.
-struct UsageError: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
-}

@@ -159,6 +159,15 @@ struct CommandTests {
         }
     }
 
+    @Test("One-process commands under mpirun stop with one line and status 2")
+    func oneProcessCommands() throws {
+        for command in ["lsq", "plan", "device", "presets", "bench"] {
+            let r = try Launch.run(ranks: 2, [command], timeout: 60)
+            let ours = r.stderr.split(separator: "\n").filter { $0.hasPrefix("aimc-dist:") }
+            #expect(r.status == 2 && ours.count == 1 && ours[0].contains("\(command) runs on one process"), "\(command): \(r.stderr)")
+        }
+    }
+
     @Test("lsq names runs that diverge instead of printing nan")
     func lsqDivergence() throws {
         let r = try Launch.run(ranks: nil, ["lsq", "--steps", "200", "--asymmetries", "0", "--algorithms", "digital-sgd,analog-sgd", "--lr", "3"])
