@@ -68,6 +68,26 @@ struct DataTests {
 
 @Suite("Run folders and odd files")
 struct OutputTests {
+    /// A folder removed (and made again, by another run) while a run writes it: the run's next write fails instead
+    /// of landing next to the other run's files.
+    @Test("A run whose folder is removed or replaced mid-run stops writing there")
+    func replacedFolder() throws {
+        let dir = IDXWriter.temporaryDirectory("replaced") + "/run"
+        let first = try RunDirectory(path: dir, overwrite: false)
+        try first.write("config.json", text: "{}")
+        try first.startMetrics()
+        try FileManager.default.removeItem(atPath: dir)
+        let second = try RunDirectory(path: dir, overwrite: false)
+        try second.write("config.json", text: "{\"second\": 1}")
+        try second.startMetrics()
+        #expect(throws: OutputError.self) { try first.write("summary.json", text: "{}") }
+        #expect(throws: OutputError.self) { try first.append("metrics.csv", "1,2,3,4,5,6\n") }
+        #expect(try String(contentsOfFile: dir + "/metrics.csv", encoding: .utf8) == "epoch,train_loss,test_accuracy,seconds,test_loss,train_accuracy\n")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/summary.json"))
+        try second.write("summary.json", text: "{}")  // the folder's owner writes on
+        withExtendedLifetime(second) {}
+    }
+
     @Test("A run folder is locked while in use, refused when it holds a run, and cleared by --overwrite")
     func runDirectory() throws {
         let dir = IDXWriter.temporaryDirectory("run")

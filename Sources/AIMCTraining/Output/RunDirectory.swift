@@ -100,6 +100,19 @@ public final class RunDirectory {
 
     deinit { close(lock) }
 
+    /// Files are written by path: before each write, the folder must still hold this run's lock file (the same
+    /// file, not one a later run made in a folder recreated under the same name), so that a folder removed or
+    /// replaced mid-run is reported instead of receiving part of this run's results next to another's.
+    func requireOwnFolder() throws(OutputError) {
+        var mine = stat(), there = stat()
+        let lockPath = (path as NSString).appendingPathComponent(".aimc-dist.lock")
+        guard fstat(lock, &mine) == 0, mine.st_nlink > 0, stat(lockPath, &there) == 0,
+              there.st_dev == mine.st_dev, there.st_ino == mine.st_ino else {
+            throw OutputError("--output \(path) was removed or replaced while this run was writing it; its results are not there "
+                + "(the epochs printed above are the run's record)")
+        }
+    }
+
     /// The `run-NNN` folders of a sweep in `path`, sorted.
     static func runFolders(in path: String) -> [String] {
         let fm = FileManager.default
@@ -121,6 +134,7 @@ public final class RunDirectory {
     /// Writes `data` to `name` atomically (temporary file in the same folder, then rename); the temporary file
     /// is removed if anything fails.
     public func write(_ name: String, _ data: Data) throws(OutputError) {
+        try requireOwnFolder()
         try RunDirectory.writeAtomically(data, to: (path as NSString).appendingPathComponent(name))
     }
 
@@ -155,6 +169,7 @@ public final class RunDirectory {
     /// Appends `text` to `name` (which must exist) whole or not at all: a write that stops short (a full disk
     /// writes what fits, then fails) is cut back to the file's previous end, so the file never ends in half a row.
     public func append(_ name: String, _ text: String) throws(OutputError) {
+        try requireOwnFolder()
         let file = (path as NSString).appendingPathComponent(name)
         let fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw OutputError("cannot append to \(file) (\(String(cString: strerror(errno))))") }
