@@ -208,7 +208,39 @@ public enum TrainingRun {
         let need = Double(Trainer.blockBytes(config: config, layout: layout, placement: placement, rank: rank)
             + Trainer.workingBytes(config: config, layout: layout, placement: placement, rank: rank))
         if let available, need * localRanks > 0.9 * Double(available) { return need }
+        if let left = addressSpaceLeft(), need > 0.9 * Double(left) { return need }
         return 0
+    }
+
+    /// Bytes this process may still map under its address-space limit (`ulimit -v`, RLIMIT_AS): the limit less
+    /// the current virtual size; nil without a limit.
+    public static func addressSpaceLeft() -> Int? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return nil }
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmSize:") }),
+              let kb = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return nil }
+        return max(0, Int(clamping: limit.rlim_cur) - kb * 1024)
+    }
+
+    /// Refuses (on every rank, with one message) a job whose data set cannot fit under a rank's address-space
+    /// limit: every rank holds the data as Float and, while it travels, a serialised copy (collective).
+    static func requireAddressSpaceForData(_ comm: Communicator, _ config: ExperimentConfig) throws {
+        let d = config.data, t = config.training
+        // IDX files: at most the Fashion-MNIST sizes are assumed when no limit is given (other sets are similar).
+        let train = d.source == .teacher ? d.trainSamples : 60_000, test = d.source == .teacher ? d.testSamples : 10_000
+        let samples = (t.trainLimit > 0 ? min(t.trainLimit, train) : train) + (t.testLimit > 0 ? min(t.testLimit, test) : test)
+        var bytes = 2 * Double(samples) * Double((d.source == .teacher ? d.features : 784) + 1) * 4
+        // The coordinator reads whole IDX files (compressed and unpacked) whatever the limits.
+        if comm.rank == 0 && d.source == .idx { bytes += 2 * Double(train + test) * 785 }
+        let short = addressSpaceLeft().map { bytes > 0.9 * Double($0) } ?? false
+        if try comm.maximum(short ? 1 : 0) > 0 {
+            let mib = { (b: Double) in String(format: "%.0f MiB", b / 1_048_576) }
+            throw RunError("the data set does not fit under the address-space limit (ulimit -v) of a rank: it takes about "
+                + "\(mib(2 * Double(samples) * 785 * 4)) on every rank"
+                + (d.source == .idx ? ", and rank 0 reads the files whole (\(mib(2 * Double(train + test) * 785)))" : "")
+                + "; raise the limit" + (d.source == .idx ? "" : ", or use --train-limit / --test-limit"))
+        }
     }
 
     /// MPI start, launcher check, agreement on command-line errors, then `body` on the world communicator, with
@@ -330,6 +362,7 @@ public enum TrainingRun {
 
     /// The coordinator reads and checks the data files, then broadcasts them (collective).
     static func loadData(_ comm: Communicator, _ config: ExperimentConfig) throws -> (train: Dataset, test: Dataset) {
+        try requireAddressSpaceForData(comm, config)
         var trainBytes = [UInt8](), testBytes = [UInt8]()
         var failure: String? = nil
         if comm.rank == 0 {
@@ -385,7 +418,7 @@ public enum TrainingRun {
         let largest = try comm.maximum(try memoryShortfall(config, data: data, comm: comm, available: availableMemory()))
         if largest > 0 {
             throw RunError("the weight blocks and the buffers of a batch need about \(gib(largest)) on the busiest rank, more than this "
-                + "node's available memory allows for its \(Int(localRanks)) rank(s); use more ranks or nodes, a smaller --hidden or "
+                + "node's available memory allows for its \(Int(localRanks)) rank(s) (or the address-space limit, ulimit -v, allows a rank); use more ranks or nodes, a smaller --hidden or "
                 + "--batch-size, a larger --tile-size, or another --placement")
         }
 

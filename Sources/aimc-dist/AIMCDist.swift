@@ -92,6 +92,10 @@ func requireMemory(_ bytes: Int, _ what: String, fix: String) throws {
         throw RunError("\(what) needs about \(TrainingRun.gib(Double(bytes))), more than this node's available memory "
             + "(\(TrainingRun.gib(Double(available)))); \(fix)")
     }
+    if let left = TrainingRun.addressSpaceLeft(), Double(bytes) > 0.9 * Double(left) {
+        throw RunError("\(what) needs about \(TrainingRun.gib(Double(bytes))), more than this process's address-space limit "
+            + "(ulimit -v) leaves (\(TrainingRun.gib(Double(left)))); \(fix), or raise the limit")
+    }
 }
 
 /// Commands that run on one process (inspection, planning, benchmarks): started by a launcher with more than one

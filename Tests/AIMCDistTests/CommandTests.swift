@@ -74,6 +74,15 @@ struct CommandTests {
         #expect(rows.dropFirst().enumerated().allSatisfy { i, row in row.hasPrefix("\(i + 1),") })
     }
 
+    /// An address-space limit (ulimit -v) too small for the data: one line and status 1, not an allocation trap.
+    @Test("An address-space limit too small for the data is one line, not a crash")
+    func addressSpaceLimit() throws {
+        let command = "ulimit -v 400000; exec '\(Launch.binary)' --hidden 16 --epochs 1 --train-limit 100 --test-limit 50 "
+            + "--progress-seconds 0 --data-dir '\(Launch.data)'"
+        let r = try Launch.launch("/bin/bash", ["-c", command], timeout: 120)
+        #expect(r.status == 1 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("ulimit -v"), "\(r.status): \(r.stderr.prefix(600))")
+    }
+
     /// A one-process experiment larger than the node's memory is refused before it allocates: one line, status 1.
     /// lsq at 10^6 samples x (4096 + 4096) floats needs 32 GB for A and B alone.
     @Test("lsq refuses a problem larger than the available memory before allocating")
