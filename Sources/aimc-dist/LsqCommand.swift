@@ -69,7 +69,7 @@ struct LsqCommand: ParsableCommand {
 
     func experiment() throws -> LeastSquaresConfig {
         var c = LeastSquaresConfig()
-        if let config { c = try Self.load(config) }
+        if let config { c = try ConfigLoader.loadLeastSquares(path: config) }
         if let inputs { c.inputs = inputs; c.base.algorithm.transferColumns = inputs }
         if let outputs { c.outputs = outputs }
         if let samples { c.samples = samples }
@@ -97,37 +97,16 @@ struct LsqCommand: ParsableCommand {
         }
         c.base.device = try device.apply(to: c.base.device)
         c.base.resolve()
-        try c.validate()
-        return c
-    }
-
-    /// Reads an lsq configuration (the `config.json` of `lsq --output`): every key is required.
-    /// - Throws: `ConfigError` naming the file and what is wrong (a training configuration, a missing key, a bad value).
-    static func load(_ path: String) throws -> LeastSquaresConfig {
-        func fail(_ message: String) -> ConfigError { ConfigError(key: "", option: "--config", message: "\(path): \(message)") }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-              let data = FileManager.default.contents(atPath: path) else {
-            throw fail("cannot be read (no such file, or a folder)")
-        }
-        guard data.count <= 1 << 20 else { throw fail("is larger than 1 MiB; an lsq configuration is a few KiB") }
-        guard let table = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw fail("is not a JSON table; lsq reads the config.json that `aimc-dist lsq --output DIR` writes")
-        }
-        if table["inputs"] == nil && (table["model"] != nil || table["training"] != nil) {
-            throw fail("is a training configuration; lsq reads the config.json that `aimc-dist lsq --output DIR` writes")
-        }
         do {
-            return try JSONDecoder().decode(LeastSquaresConfig.self, from: data)
-        } catch let DecodingError.keyNotFound(key, context) {
-            let at = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
-            throw fail("has no key \(at); lsq reads the whole config.json that `aimc-dist lsq --output DIR` writes")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context), let DecodingError.dataCorrupted(context) {
-            let at = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw fail("the value of \(at.isEmpty ? "the file" : at) is not valid (\(context.debugDescription))")
+            try c.validate()
         } catch {
-            throw fail("cannot be read as an lsq configuration (\(error))")
+            // A bad value from the file (no option given on the command line sets it) is named as the file's.
+            let given = CommandLine.arguments.contains { arg in error.option.map { arg == $0 || arg.hasPrefix($0 + "=") } ?? false }
+            guard let config, !given, !error.key.isEmpty else { throw error }
+            let own = LeastSquaresConfig.CodingKeys(stringValue: error.key) != nil
+            throw ConfigFileError.value(config, (own ? "" : "base.") + error.key, error.message, option: error.option)
         }
+        return c
     }
 
     func validate() throws {

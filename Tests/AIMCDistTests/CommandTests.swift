@@ -146,7 +146,8 @@ struct CommandTests {
         #expect(grid.status == 0 && grid.stderr.contains("train runs only its base configuration"), "\(grid.stderr)")
     }
 
-    /// lsq reads back the config.json it writes (options override it) and refuses other files with one line.
+    /// lsq reads back the config.json it writes (any subset of its keys, JSON or YAML; options override it), as
+    /// strictly as train reads a training configuration, and refuses other files with one line.
     @Test("lsq --config replays an lsq run exactly and names what is wrong with other files")
     func lsqConfig() throws {
         let dir = IDXWriter.temporaryDirectory("lsqconfig")
@@ -161,8 +162,25 @@ struct CommandTests {
         #expect(shorter.status == 0 && shorter.stdout.contains("100 steps") && shorter.stdout.contains("c = 0.1"), "\(shorter.stdout)")
         try "{\"inputs\": 5}".write(toFile: dir + "/partial.json", atomically: true, encoding: .utf8)
         try "{\"training\": {\"epochs\": 1}}".write(toFile: dir + "/train.json", atomically: true, encoding: .utf8)
-        for (file, expected) in [("partial.json", "has no key outputs"), ("train.json", "is a training configuration"),
-                                 ("missing.json", "cannot be read")] {
+        // Strict as a training configuration: unknown keys, keys twice, wrong kinds, disagreeing granularity, bad names.
+        let files = ["unknown.json": "{\"stepz\": 5}", "nested.json": "{\"base\": {\"device\": {\"dw_mim\": 0.01}}}",
+                     "twice.json": "{\"steps\": 200, \"steps\": 30}", "fraction.json": "{\"steps\": 1.5}",
+                     "granularity.json": "{\"base\": {\"device\": {\"n_states\": 100, \"dw_min\": 0.0001}}}",
+                     "name.json": "{\"algorithms\": [\"bogus\"]}", "repeated.json": "{\"asymmetries\": [0.1, 0.1]}",
+                     "range.json": "{\"base\": {\"device\": {\"dw_min\": -1}}}", "octal.yaml": "steps: 010\n"]
+        for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        try "steps: 50\nasymmetries: [0.2]\n".write(toFile: dir + "/ok.yaml", atomically: true, encoding: .utf8)
+        let yaml = try Launch.run(ranks: nil, ["lsq", "--config", dir + "/ok.yaml"])
+        #expect(yaml.status == 0 && yaml.stdout.contains("50 steps") && yaml.stdout.contains("c = 0.2"), "\(yaml.stderr)")
+        let partial = try Launch.run(ranks: nil, ["lsq", "--config", dir + "/partial.json", "--steps", "20"])
+        #expect(partial.status == 0 && partial.stdout.contains("D 5,"), "\(partial.stderr)")  // any subset of keys
+        for (file, expected) in [("train.json", "is a training configuration"),
+                                 ("missing.json", "does not exist"), ("unknown.json", "unknown key stepz"),
+                                 ("nested.json", "unknown key base.device.dw_mim"), ("twice.json", "gives the key steps twice"),
+                                 ("fraction.json", "(config key steps) must be an integer"),
+                                 ("granularity.json", "base.device.n_states 100 gives dw_min"), ("name.json", "choose from"),
+                                 ("repeated.json", "lists 0.1 twice"), ("range.json", "(config key base.device.dw_min, option --dw-min)"),
+                                 ("octal.yaml", "octal")] {
             let r = try Launch.run(ranks: nil, ["lsq", "--config", dir + "/" + file])
             #expect(r.status == 2 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains(expected), "\(file): \(r.stderr)")
         }

@@ -181,7 +181,7 @@ struct ConfigFileTests {
             _ = try ConfigLoader.load(path: path, over: .default)
             Issue.record("expected an error")
         } catch {
-            #expect("\(error)".contains("is a least-squares (aimc-dist lsq) configuration; train and sweep read training configurations"), "\(error)")
+            #expect("\(error)".contains("is a least-squares (aimc-dist lsq) configuration; train, sweep and plan read training configurations"), "\(error)")
         }
         // A training file with one misplaced key is not mistaken for one.
         #expect(try error("t.json", #"{"samples": 10}"#).contains("unknown key samples"))

@@ -25,6 +25,11 @@ public struct ConfigFileError: Error, CustomStringConvertible, Sendable {
     static func value(_ path: String, _ key: String, _ problem: String) -> ConfigFileError {
         ConfigFileError(path: path, message: "key \(key) \(problem)", key: key, problem: problem)
     }
+
+    /// A bad value of `key` that the file at `path` gave; `option` is the command-line option that also sets it.
+    public static func value(_ path: String, _ key: String, _ problem: String, option: String?) -> ConfigFileError {
+        ConfigFileError(path: path, message: "key \(key) \(problem)", key: key, problem: problem, option: option)
+    }
 }
 
 /// Reads experiment configurations from JSON or YAML files (YAML through Yams).
@@ -69,6 +74,22 @@ public enum ConfigLoader {
 
     /// `load`, also returning the keys the file set.
     public static func read(path: String, over base: ExperimentConfig) throws -> File {
+        guard let userTable = try userTable(path: path, schema: try encodedTable(base)) else {
+            return File(path: path, config: base, keys: [])
+        }
+        if isLeastSquares(userTable) {
+            throw ConfigFileError(path: path, message: "is a least-squares (aimc-dist lsq) configuration; train, sweep and plan read training "
+                + "configurations (a run's config.json from train or sweep, or a file of training keys)")
+        }
+        var keys = Set<String>()
+        let config = try overlay(userTable, over: base, source: path, keys: &keys)
+        return File(path: path, config: config, keys: keys)
+    }
+
+    /// The table of keys a JSON or YAML file holds, read strictly: size cap, duplicate keys, keys that are lists or
+    /// tables, YAML 1.1 number forms (judged against `schema`, the table of the configuration it will override), an
+    /// expansion budget. Nil for an empty YAML document.
+    static func userTable(path: String, schema: [String: Any]) throws -> [String: Any]? {
         let format: Format
         if path.hasSuffix(".json") { format = .json } else if path.hasSuffix(".yaml") || path.hasSuffix(".yml") { format = .yaml } else {
             throw ConfigFileError(path: path, message: "must end in .json, .yaml or .yml")
@@ -107,10 +128,10 @@ public enum ConfigLoader {
                 throw ConfigFileError(path: path, message: "is not UTF-8 text")
             }
             do {
-                guard let node = try Yams.compose(yaml: text) else { return File(path: path, config: base, keys: []) }
+                guard let node = try Yams.compose(yaml: text) else { return nil }
                 var budget = maximumNodes
                 // Before constructing: Yams traps on a key that is a list or a table.
-                try inspect(node, at: "", schema: try encodedTable(base), budget: &budget, path: path)
+                try inspect(node, at: "", schema: schema, budget: &budget, path: path)
                 user = node.any
             } catch let e as ConfigFileError {
                 throw e
@@ -121,16 +142,70 @@ public enum ConfigLoader {
                 throw ConfigFileError(path: path, message: "is not valid YAML: \(yamlProblem(error))")
             }
         }
-        guard let userTable = user as? [String: Any] else {
+        guard let table = user as? [String: Any] else {
             throw ConfigFileError(path: path, message: "must hold a table of keys at the top level")
         }
-        if isLeastSquares(userTable) {
-            throw ConfigFileError(path: path, message: "is a least-squares (aimc-dist lsq) configuration; train and sweep read training configurations "
-                + "(a run's config.json from train or sweep, or a file of training keys)")
+        return table
+    }
+
+    /// Reads a least-squares configuration (the `config.json` that `aimc-dist lsq --output` writes, JSON or YAML,
+    /// any subset of its keys) over the defaults, as strictly as a training configuration: unknown keys, keys given
+    /// twice, wrong types, YAML 1.1 number forms and disagreeing `base.device.n_states` / `dw_min` are errors
+    /// naming the file and the key.
+    /// - Throws: `ConfigFileError`.
+    public static func loadLeastSquares(path: String) throws -> LeastSquaresConfig {
+        let defaults = LeastSquaresConfig()
+        let schema = try JSONDecoder().decode(ExactJSON.self, from: try JSONEncoder().encode(defaults)).value as? [String: Any] ?? [:]
+        guard let table = try userTable(path: path, schema: schema) else { return defaults }
+        if table["inputs"] == nil && !Set(table.keys).isDisjoint(with: ["model", "training", "algorithm", "device", "data"]) {
+            throw ConfigFileError(path: path, message: "is a training configuration; lsq reads the config.json that `aimc-dist lsq --output DIR` writes")
         }
         var keys = Set<String>()
-        let config = try overlay(userTable, over: base, source: path, keys: &keys)
-        return File(path: path, config: config, keys: keys)
+        var merged: [String: Any]
+        do {
+            merged = try merge(table, into: schema, path: path, prefix: "", keys: &keys)
+        } catch let e as IntegerOutOfRange {
+            throw ConfigFileError.value(path, e.key, "must be an integer in \(e.schemaKey == "seed" ? "0...\(UInt64.max)" : "\(Int64.min)...\(Int64.max)"); got \(e.text)")
+        }
+        for (key, choices) in [("algorithms", Algorithm.allCases.map(\.rawValue)), ("zero_shifts", ZeroShift.allCases.map(\.rawValue))] {
+            for case let name as String in merged[key] as? [Any] ?? [] where !choices.contains(name) {
+                throw ConfigFileError.value(path, key, "lists \"\(capped(name, 40))\"; choose from \(choices.joined(separator: ", "))")
+            }
+        }
+        if var base = merged["base"] as? [String: Any] {
+            try checkGranularity(&base, keys: Set(keys.filter { $0.hasPrefix("base.") }.map { String($0.dropFirst(5)) }), source: path, prefix: "base.")
+            merged["base"] = base
+        }
+        var text = ""
+        let data = write(merged, into: &text) ? Data(text.utf8) : try JSONSerialization.data(withJSONObject: merged)
+        do {
+            return try JSONDecoder().decode(LeastSquaresConfig.self, from: data)
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context), let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            throw ConfigFileError.value(path, key.isEmpty ? "(top level)" : key, "has a value of the wrong kind (\(capped(context.debugDescription)))")
+        } catch {
+            throw ConfigFileError(path: path, message: "does not fit the least-squares configuration: \(capped("\(error)"))")
+        }
+    }
+
+    /// device.n_states and device.dw_min set the same thing: both only when they agree (a run's config.json
+    /// writes dw_min = (w_max - w_min)/n_states next to n_states); dw_min alone replaces the base's n_states, as
+    /// --dw-min does. `table` is an experiment's table and `keys` the dotted keys (relative to it) a file set;
+    /// `prefix` is put before keys in errors.
+    static func checkGranularity(_ table: inout [String: Any], keys: Set<String>, source: String, prefix: String) throws {
+        guard keys.contains("device.dw_min") else { return }
+        func number(_ key: String) -> Double { (value(at: key, in: table) as? NSNumber)?.doubleValue ?? .nan }
+        let dwMin = number("device.dw_min"), nStates = number("device.n_states")
+        if !keys.contains("device.n_states") {
+            if nStates != 0 { table = setting(table, ["device", "n_states"], to: 0.0) }
+        } else if nStates > 0 {
+            let implied = (number("device.w_max") - number("device.w_min")) / nStates
+            if !(abs(dwMin - implied) <= 1e-9 * abs(implied)) {
+                throw ConfigFileError.value(source, prefix + "device.dw_min", "is \(dwMin), but \(prefix)device.n_states \(plain(nStates)) gives "
+                    + "dw_min = (w_max - w_min)/n_states = \(implied); they set the same thing: give one of \(prefix)device.dw_min and "
+                    + "\(prefix)device.n_states (or n_states 0 to use dw_min)")
+            }
+        }
     }
 
     /// The keys of `aimc-dist lsq`'s config.json that a training configuration does not have.
@@ -234,23 +309,7 @@ public enum ConfigLoader {
             let rule = integerRule(e.schemaKey, base: base, above: e.above) ?? "must be an integer in \(Int64.min)...\(Int64.max)"
             throw ConfigFileError.value(source, e.key, "\(rule); got \(e.text)")
         }
-        // device.n_states and device.dw_min set the same thing: both only when they agree (a run's config.json
-        // writes dw_min = (w_max - w_min)/n_states next to n_states); dw_min alone replaces the base's n_states, as
-        // --dw-min does.
-        if keys.contains("device.dw_min") {
-            func number(_ key: String) -> Double { (value(at: key, in: merged) as? NSNumber)?.doubleValue ?? .nan }
-            let dwMin = number("device.dw_min"), nStates = number("device.n_states")
-            if !keys.contains("device.n_states") {
-                if nStates != 0 { merged = setting(merged, ["device", "n_states"], to: 0.0) }
-            } else if nStates > 0 {
-                let implied = (number("device.w_max") - number("device.w_min")) / nStates
-                if !(abs(dwMin - implied) <= 1e-9 * abs(implied)) {
-                    throw ConfigFileError.value(source, "device.dw_min", "is \(dwMin), but device.n_states \(plain(nStates)) gives "
-                        + "dw_min = (w_max - w_min)/n_states = \(implied); they set the same thing: give one of device.dw_min and device.n_states "
-                        + "(or n_states 0 to use dw_min)")
-                }
-            }
-        }
+        try checkGranularity(&merged, keys: keys, source: source, prefix: "")
         return try decode(merged, source: source)
     }
 
@@ -524,6 +583,8 @@ public enum ConfigLoader {
         "seed", "model.hidden", "model.tile_size", "algorithm.transfer_every", "algorithm.zero_shift_pulses", "algorithm.tiles", "algorithm.transfer_columns", "algorithm.transfer_every_per_tile",
         "training.epochs", "training.batch_size", "training.train_limit", "training.test_limit",
         "training.eval_batch_size", "training.steps_per_epoch", "update.desired_bl", "replicas", "data.features", "data.classes", "data.train_samples", "data.test_samples",
+        // A least-squares configuration's own integer keys (its `base` holds a training configuration's keys).
+        "inputs", "outputs", "samples", "batch_size", "steps", "record_every", "tiles",
     ]
 
     /// The allowed values of every key whose value is one of a fixed set of names. `ConfigTests` checks that this
@@ -551,7 +612,8 @@ public enum ConfigLoader {
     /// belongs, finite numbers, integers (of 64 bits) for integer keys, booleans for boolean keys, one of the
     /// choices for choice keys.
     static func checked(_ value: Any, like existing: Any, key: String, path: String, listKey: String? = nil) throws -> Any {
-        let schemaKey = listKey ?? key
+        // A least-squares configuration's `base.` keys follow the training keys' rules.
+        let schemaKey = (listKey ?? key).hasPrefix("base.") ? String((listKey ?? key).dropFirst(5)) : listKey ?? key
         func fail(_ problem: String) -> ConfigFileError { ConfigFileError.value(path, key, problem) }
         if value is NSNull { throw fail("is null; give a value or leave the key out") }
         if let list = value as? [Any] {

@@ -35,7 +35,7 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
     public var base: ExperimentConfig
 
     /// Keys in snake case, as in a training configuration.
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case inputs, outputs, samples, batchSize = "batch_size", labelNoise = "label_noise", targetStd = "target_std", steps
         case recordEvery = "record_every", seed, asymmetries, algorithms, zeroShifts = "zero_shifts", tiles, base
     }
@@ -70,6 +70,13 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
             throw ConfigError(key: "asymmetries", option: "--asymmetries", message: "asymmetries, algorithms and zero shifts must each list at least one value")
         }
         for c in asymmetries { try ConfigError.require(c > -1 && c < 1, "asymmetries", "--asymmetries", "each must lie in (-1, 1)", c) }
+        // Each value once: a repeated one would run twice and print twice under one heading.
+        for (key, option, values) in [("asymmetries", "--asymmetries", asymmetries.map { "\($0)" }), ("algorithms", "--algorithms", algorithms.map(\.rawValue)),
+                                      ("zero_shifts", "--zero-shifts", zeroShifts.map(\.rawValue)), ("tiles", "--tiles", tiles.map { "\($0)" })] {
+            if let twice = values.enumerated().first(where: { values[..<$0.offset].contains($0.element) })?.element {
+                throw ConfigError(key: key, option: option, message: "lists \(twice) twice; give each value once")
+            }
+        }
         for t in tiles { try ConfigError.require(t >= 2 && t <= 12, "tiles", "--tiles", "each must be an integer in 2...12", Double(t)) }
         for algorithm in algorithms {
             for t in algorithm == .multiTileResidual ? tiles : [base.algorithm.tiles] {
