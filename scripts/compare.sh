@@ -2,7 +2,8 @@
 # Trains the default experiment once per algorithm on the same budget and prints a Markdown table of final
 # test accuracy and wall time (the README's results table).
 #   scripts/compare.sh [-n RANKS] [extra aimc-dist options...]     e.g. scripts/compare.sh -n 8 --epochs 3
-# Runs go to runs/compare/<algorithm>/ (replaced if present).
+# Runs go to runs/compare/<algorithm>/ (replaced if present), their output to runs/compare/logs/<algorithm>.log;
+# `scripts/plot.py metrics runs/compare/{digital-sgd,analog-sgd,tiki-taka,residual} -o compare.png` draws them.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ranks=8
@@ -16,9 +17,10 @@ done
 printf '| algorithm | test accuracy per epoch (%%) | final test accuracy (%%) | wall time (s) |\n|---|---|---|---|\n'
 for algorithm in digital-sgd analog-sgd tiki-taka residual; do
     out="$root/runs/compare/$algorithm"
-    mkdir -p "$root/runs/compare"
+    log="$root/runs/compare/logs/$algorithm.log"
+    mkdir -p "$root/runs/compare/logs"
     "$root/scripts/run.sh" -n "$ranks" --algorithm "$algorithm" --progress-seconds 0 --output "$out" --overwrite \
-        "${extra[@]}" > "$out.log" 2>&1 || { echo "compare: $algorithm failed, see $out.log" >&2; exit 1; }
+        "${extra[@]}" > "$log" 2>&1 || { echo "compare: $algorithm failed, see $log" >&2; exit 1; }
     awk -F, -v a="$algorithm" 'NR > 1 { accs = accs (accs == "" ? "" : " / ") sprintf("%.2f", 100 * $3); last = 100 * $3; t += $4 }
         END { printf "| %s | %s | %.2f | %.1f |\n", a, accs, last, t }' "$out/metrics.csv"
 done

@@ -143,6 +143,9 @@ def plot_metrics(tables, args, plt):
     left.set_ylabel("test accuracy (%)")
     right.set_xlabel("epoch")
     right.set_ylabel("train loss")
+    from matplotlib.ticker import MaxNLocator
+    for axis in (left, right):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     left.legend(fontsize=8)
     return fig
 
@@ -161,7 +164,7 @@ def plot_lsq(tables, args, plt):
             if asymmetry[id(r)] != c:
                 continue
             name = r["algorithm"] + (f" {r['tiles']} tiles" if r["algorithm"] == "multi-tile-residual" else "")
-            name += "" if r["algorithm"] == "analog-sgd" else (" (P shifted)" if r["zero_shift"] != "none" else " (P not shifted)")
+            name += "" if r["algorithm"] == "analog-sgd" else (" (P zero-shifted)" if r["zero_shift"] != "none" else " (P not shifted)")
             curves.setdefault(name, ([], []))
             curves[name][0].append(points[id(r)][0])
             curves[name][1].append(points[id(r)][1])

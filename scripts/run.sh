@@ -57,7 +57,7 @@ fi
 if [ "$status" -gt 128 ] && [ "$status" -le 192 ]; then
     signal=$((status - 128))
     why=""
-    if [ "$signal" -eq 9 ]; then why=" (the kernel kills a process this way when the node runs out of memory)"; fi
+    if [ "$signal" -eq 9 ]; then why=" (kill -9, or the kernel's out-of-memory killer: see dmesg)"; fi
     echo "run: the job stopped: a process ended on signal $signal (SIG$(kill -l "$signal"))$why" >&2
 fi
 exit "$status"

@@ -11,7 +11,7 @@ struct DeviceCommand: ParsableCommand {
         discussion: """
         Prints the nominal device's response at five points of its range and the end points of the classic \
         pulse-response curve (N up pulses, then N down pulses from w0, without and with cycle-to-cycle noise). \
-        With --output it writes response.csv (w, q_plus, q_minus, F, G) and pulse_response.csv (pulse, w_ideal, \
+        With --output it writes response.csv (w, q_plus, q_minus, F, G, M) and pulse_response.csv (pulse, w_ideal, \
         w_c2c); scripts/plot.py draws both.
 
         Examples:

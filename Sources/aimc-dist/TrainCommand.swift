@@ -23,7 +23,7 @@ struct Train: ParsableCommand {
         --oversubscribe when they are needed):
           scripts/run.sh -n 8
           scripts/run.sh -n 2 --algorithm analog-sgd --epochs 1 --train-limit 2000
-          mpirun -n 4 .build/release/aimc-dist --device-preset paper-power --zero-shift ideal
+          scripts/run.sh -n 4 --device-preset paper-power --zero-shift ideal
           .build/release/aimc-dist --algorithm digital-sgd --epochs 3 --output runs/dsgd
           .build/release/aimc-dist --update-mode expected --ideal-io --asymmetry -0.2
           .build/release/aimc-dist --config runs/dsgd/config.json --seed 1 --output runs/dsgd-seed1
