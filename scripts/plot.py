@@ -15,6 +15,7 @@ A path to the CSV file itself is accepted in place of its folder. The figure goe
 extension picks the format (.png, .pdf, .svg, ...; none: PNG).
 """
 import argparse
+import math
 import os
 import sys
 
@@ -92,7 +93,9 @@ def read_table(d, name):
 def number(table, row, name, kind=float):
     path, _ = table
     try:
-        return kind(row[name])
+        v = kind(row[name])
+        # nan (a diverged run) plots as a gap; so does an infinity, which matplotlib cannot place on an axis.
+        return float("nan") if kind is float and math.isinf(v) else v
     except ValueError:
         raise UserError(f"{path}:{row['__line__']}: malformed: {name} is {row[name]!r}, not a{'n integer' if kind is int else ' number'}")
 

@@ -7,6 +7,7 @@ Output (stdout): one table row per group of runs; rows are grouped by every axis
 standard deviation is the sample one (n - 1), shown only for groups of two or more runs.
 """
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -66,7 +67,13 @@ def main():
         groups.setdefault(tuple(r[a] for a in axes), []).append(r)
 
     def cell(v):
+        # A diverged run records nan (or an edited file inf): shown, and the mean left out of the statistics.
+        if not all(math.isfinite(x) for x in v):
+            return " / ".join(f"{x:.2f}" for x in v)
         return f"{statistics.mean(v):.2f} ± {statistics.stdev(v):.2f}" if len(v) > 1 else f"{v[0]:.2f}"
+
+    def text(value):
+        return value.replace("|", "\\|")  # a | in an axis value would end the Markdown cell
 
     lines = ["| " + " | ".join(axes + ["runs", "final test accuracy (%)", "best test accuracy (%)", "seconds per run"]) + " |",
              "|" + "---|" * (len(axes) + 4)]
@@ -74,7 +81,7 @@ def main():
         acc = [100 * number(path, r, "final_test_accuracy") for r in rs]
         best = [100 * number(path, r, "best_test_accuracy") for r in rs]
         sec = [number(path, r, "seconds") for r in rs]
-        lines.append("| " + " | ".join(list(key) + [str(len(rs)), cell(acc), cell(best), f"{statistics.mean(sec):.1f}"]) + " |")
+        lines.append("| " + " | ".join([text(k) for k in key] + [str(len(rs)), cell(acc), cell(best), f"{math.fsum(sec) / len(sec):.1f}"]) + " |")
     try:
         print("\n".join(lines))
         sys.stdout.flush()

@@ -177,7 +177,11 @@ struct TrainOptions: ParsableArguments {
         // Comma separated, or AxB as sweep axes write list values.
         if let hidden {
             let text = hidden.contains("x") && !hidden.contains(",") ? hidden.replacingOccurrences(of: "x", with: ",") : hidden
-            c.model.hidden = try TrainOptions.list(text, "--hidden", "model.hidden")
+            do {
+                c.model.hidden = try TrainOptions.list(text, "--hidden", "model.hidden")
+            } catch {
+                throw ConfigError(key: "model.hidden", option: "--hidden", message: "must be widths separated by commas or x (256,128 or 256x128); got \(hidden)")
+            }
         }
         if let activation { c.model.activation = activation }
         if let trainLimit { c.training.trainLimit = trainLimit }

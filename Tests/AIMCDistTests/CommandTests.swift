@@ -106,6 +106,7 @@ struct CommandTests {
                                  (["device", "--points", "-5"], ["--points", "2...100000"]),
                                  (["bench", "--size", "-1"], ["--size", "1...16384"]),
                                  (["swep"], ["unknown command 'swep'", "sweep"]),
+                                 (["--hidden", "16x"], ["--hidden", "got 16x", "256x128"]),
                                  (["lsq", "--algorithms", "tiki-taka,tiki-taka"], ["--algorithms", "twice"]),
                                  (["lsq", "--asymmetries", "0,0.0"], ["--asymmetries", "twice"]),
                                  (["sweep", "--bogus", "1"], ["--bogus", "aimc-dist sweep --help"])] {

@@ -291,6 +291,12 @@ func inspectorStablePoints() throws {
     let lines = DeviceInspection.summary(d, model: try DeviceModel(d))
     #expect(lines.contains { $0.contains("w_sym = 0.15") && $0.contains("reached from w = 0") }, "\(lines)")
     #expect(lines.contains { $0.contains("other stable points") && $0.hasSuffix(": -0.45") }, "\(lines)")
+    // A stretch where G = 0 is one interval, not a list of grid points.
+    d.piecewiseW = [-0.6, -0.3, -0.1, 0.1, 0.3, 0.6]
+    d.piecewiseQPlus = [1, 1, 1, 1, 1, 1]
+    d.piecewiseQMinus = [0.6, 1.4, 1, 1, 0.6, 1.4]
+    let flat = DeviceInspection.summary(d, model: try DeviceModel(d))
+    #expect(flat.contains { $0.contains("other stable points") && $0.contains("(G = 0 there)") && $0.split(separator: ",").count <= 4 }, "\(flat)")
 }
 
 @Suite("Devices at their limits in training and in config files")

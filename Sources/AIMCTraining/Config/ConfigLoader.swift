@@ -621,7 +621,10 @@ public enum ConfigLoader {
             let element: Any = defaults.first ?? 0.0
             return try list.enumerated().map { try checked($1, like: element, key: "\(key)[\($0)]", path: path, listKey: key) }
         }
-        if existing is [Any] { throw fail("must be a list") }
+        if let defaults = existing as? [Any] {
+            let example = defaults.isEmpty ? "[]" : "[" + defaults.prefix(3).map { jsonText($0) ?? "\($0)" }.joined(separator: ", ") + "]"
+            throw fail("must be a list, written like \(example)")
+        }
         if value is [String: Any] { throw fail("must be a single value, not a table") }
         let expected = kind(existing)
         let isInteger = integerKeys.contains(schemaKey)

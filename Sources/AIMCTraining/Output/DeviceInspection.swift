@@ -25,8 +25,16 @@ public enum DeviceInspection {
                        !others.contains(where: { abs($0 - v) <= 1e-6 }) { others.append(v) }
                 }
                 if !others.isEmpty {
-                    lines.append("           other stable points, reached from other starts: "
-                        + others.sorted().map { String(format: "%g", $0) }.joined(separator: ", "))
+                    // Points from neighbouring starts that lie within a grid step of each other form a stretch where
+                    // G = 0: shown as an interval.
+                    let step = Float(d.wMax - d.wMin) / 200 * 1.01
+                    var groups = [[Float]]()
+                    for v in others.sorted() {
+                        if let last = groups.last?.last, v - last <= step { groups[groups.count - 1].append(v) } else { groups.append([v]) }
+                    }
+                    lines.append("           other stable points, reached from other starts: " + groups.map { g in
+                        g.count == 1 ? String(format: "%g", g[0]) : String(format: "[%g, %g] (G = 0 there)", g[0], g[g.count - 1])
+                    }.joined(separator: ", "))
                 }
             }
         case .everywhere: lines.append("symmetric  q_+ = q_- everywhere: every state is symmetric")
