@@ -24,6 +24,17 @@ public enum ExperimentPresets {
                summary: "paper Fig. 4 (FCN 784-256-128-10, batch 10) on Fashion-MNIST with the paper-power device; sweeps all algorithms",
                config: { var c = ExperimentConfig.default; powerDevice(&c); return c }(),
                axes: [("algorithm.name", fig4Algorithms)]),
+        Preset(name: "fig4-paper",
+               summary: "paper Fig. 4 at the paper's own budget: fig4-fcn with 30 epochs, alpha 0.05, beta 0.01 (hours on a small machine)",
+               config: {
+                   var c = ExperimentConfig.default
+                   powerDevice(&c)
+                   c.training.epochs = 30
+                   c.algorithm.lr = 0.05
+                   c.algorithm.transferLR = 0.01
+                   return c
+               }(),
+               axes: [("algorithm.name", fig4Algorithms)]),
         Preset(name: "table7-c2c",
                summary: "paper Table 7: cycle-to-cycle noise 10% to 120% for Analog SGD and Tiki-Taka (soft bounds, no d2d)",
                config: { var c = ExperimentConfig.default; c.device = DeviceConfig(); return c }(),
