@@ -94,8 +94,9 @@ def number(table, row, name, kind=float):
     path, _ = table
     try:
         v = kind(row[name])
-        # nan (a diverged run) plots as a gap; so does an infinity, which matplotlib cannot place on an axis.
-        return float("nan") if kind is float and math.isinf(v) else v
+        # nan (a diverged run) plots as a gap; so do infinities and values near the float limit (a diverging loss),
+        # which matplotlib cannot place on an axis.
+        return float("nan") if kind is float and not abs(v) < 1e30 else v
     except ValueError:
         raise UserError(f"{path}:{row['__line__']}: malformed: {name} is {row[name]!r}, not a{'n integer' if kind is int else ' number'}")
 

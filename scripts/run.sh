@@ -13,6 +13,8 @@ hostfile=""
 args=()
 while (($#)); do
     case "$1" in
+        -n=*|-np=*|--np=*) ranks="${1#*=}"; shift ;;
+        --hostfile=*) hostfile="${1#*=}"; shift ;;
         -n|-np|--np|--hostfile)
             if [ $# -lt 2 ]; then echo "run: $1 needs a value" >&2; exit 2; fi
             if [ "$1" = "--hostfile" ]; then hostfile="$2"; else ranks="$2"; fi
@@ -22,7 +24,7 @@ while (($#)); do
 done
 binary="${AIMC_DIST_BINARY:-$root/.build/release/aimc-dist}"
 if [ ! -x "$binary" ]; then echo "run: $binary is missing; run scripts/setup.sh first" >&2; exit 1; fi
-if ! [[ "$ranks" =~ ^[1-9][0-9]*$ ]]; then echo "run: -n must be a positive integer; got '$ranks'" >&2; exit 2; fi
+if ! [[ "$ranks" =~ ^[1-9][0-9]{0,6}$ ]]; then echo "run: -n must be an integer in 1...9999999; got '$ranks'" >&2; exit 2; fi
 
 mpi=(mpirun -n "$ranks")
 if [ "$(id -u)" -eq 0 ]; then mpi+=(--allow-run-as-root); fi

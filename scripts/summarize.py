@@ -73,7 +73,15 @@ def main():
         return f"{statistics.mean(v):.2f} ± {statistics.stdev(v):.2f}" if len(v) > 1 else f"{v[0]:.2f}"
 
     def text(value):
-        return value.replace("|", "\\|")  # a | in an axis value would end the Markdown cell
+        # A | would end the Markdown cell and a line break the row.
+        return " ".join(value.split()).replace("|", "\\|")
+
+    def mean_seconds(v):
+        try:
+            m = math.fsum(v) / len(v)
+        except OverflowError:
+            m = math.inf
+        return f"{m:.1f}" if abs(m) < 1e9 else f"{m:.3g}"
 
     lines = ["| " + " | ".join(axes + ["runs", "final test accuracy (%)", "best test accuracy (%)", "seconds per run"]) + " |",
              "|" + "---|" * (len(axes) + 4)]
@@ -81,7 +89,7 @@ def main():
         acc = [100 * number(path, r, "final_test_accuracy") for r in rs]
         best = [100 * number(path, r, "best_test_accuracy") for r in rs]
         sec = [number(path, r, "seconds") for r in rs]
-        lines.append("| " + " | ".join([text(k) for k in key] + [str(len(rs)), cell(acc), cell(best), f"{math.fsum(sec) / len(sec):.1f}"]) + " |")
+        lines.append("| " + " | ".join([text(k) for k in key] + [str(len(rs)), cell(acc), cell(best), mean_seconds(sec)]) + " |")
     try:
         print("\n".join(lines))
         sys.stdout.flush()

@@ -40,32 +40,33 @@ struct AIMCDist: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            finish(0)
         } catch let code as ExitCode {
-            Foundation.exit(code.rawValue)
+            finish(code.rawValue)
         } catch let e as ConfigError {
-            Foundation.exit(TrainingRun.argumentFailure(e.description))
+            finish(TrainingRun.argumentFailure(e.description))
         } catch let e as ConfigFileError {
-            Foundation.exit(TrainingRun.argumentFailure(e.description))
+            finish(TrainingRun.argumentFailure(e.description))
         } catch let e as DataError {
             // Data and output folder problems found at run time: status 1, as in training.
             FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
-            Foundation.exit(1)
+            finish(1)
         } catch let e as OutputError {
             FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
-            Foundation.exit(1)
+            finish(1)
         } catch let e as RunError {
             FileHandle.standardError.write(Data("aimc-dist: error: \(e.description)\n".utf8))
-            Foundation.exit(e.exitCode)
+            finish(e.exitCode)
         } catch {
             if exitCode(for: error) == .success {
                 if Launcher.current.isPrintingRank { print(fullMessage(for: error)) }
-                Foundation.exit(0)
+                finish(0)
             }
             let names = configuration.subcommands.map { $0._commandName }
             let arguments = Array(CommandLine.arguments.dropFirst())
             // A first word that is not a command (nor an option or its value) is a mistyped command.
             if let first = arguments.first, !first.hasPrefix("-"), !names.contains(first) {
-                Foundation.exit(TrainingRun.argumentFailure("unknown command '\(first)'; the commands are \(names.joined(separator: ", "))"
+                finish(TrainingRun.argumentFailure("unknown command '\(first)'; the commands are \(names.joined(separator: ", "))"
                     + " (train, the default, also runs with options alone; see aimc-dist --help)"))
             }
             let command = arguments.first { names.contains($0) } ?? "train"
@@ -81,9 +82,17 @@ struct AIMCDist: ParsableCommand {
                let option = ranges.keys.sorted(by: { $0.count > $1.count }).first(where: { text.contains("'\($0) ") }) {
                 text += "; expected \(ranges[option]!)"
             }
-            Foundation.exit(TrainingRun.argumentFailure(text + " (see aimc-dist \(command) --help)"))
+            finish(TrainingRun.argumentFailure(text + " (see aimc-dist \(command) --help)"))
         }
     }
+}
+
+/// Ends the process: flushes standard output and error, then exits without running library destructors. MPI is
+/// finalised by then; OpenBLAS's shutdown waits for its worker threads, which under a tight address-space limit
+/// (ulimit -v) retry a failed mmap forever, so a normal exit could hang after the work is done.
+func finish(_ status: Int32) -> Never {
+    fflush(nil)  // every open output stream
+    _exit(status)
 }
 
 /// Refuses a one-process job that needs more than 90% of this node's available memory: one line, status 1.
@@ -103,7 +112,7 @@ func requireMemory(_ bytes: Int, _ what: String, fix: String) throws {
 func requireSingleProcess(_ command: String) throws {
     if let size = Launcher.current.expectedSize, size > 1 {
         // Called from validate(), where the argument parser would wrap the error: ends here, one line, status 2.
-        Foundation.exit(TrainingRun.argumentFailure("\(command) runs on one process; run it without mpirun (the launcher started \(size))"))
+        finish(TrainingRun.argumentFailure("\(command) runs on one process; run it without mpirun (the launcher started \(size))"))
     }
 }
 

@@ -104,7 +104,10 @@ struct LsqCommand: ParsableCommand {
             let given = CommandLine.arguments.contains { arg in error.option.map { arg == $0 || arg.hasPrefix($0 + "=") } ?? false }
             guard let config, !given, !error.key.isEmpty else { throw error }
             let own = LeastSquaresConfig.CodingKeys(stringValue: error.key) != nil
-            throw ConfigFileError.value(config, (own ? "" : "base.") + error.key, error.message, option: error.option)
+            // Only lsq's own options are named: train's (--epochs, --hidden) do not exist here.
+            let lsqOptions = ["--lr", "--transfer-lr", "--gamma", "--transfer-every", "--transfer-columns", "--update-mode", "--desired-bl"]
+            let option = own || error.key.hasPrefix("device.") || lsqOptions.contains(error.option ?? "") ? error.option : nil
+            throw ConfigFileError.value(config, (own ? "" : "base.") + error.key, error.message, option: option)
         }
         return c
     }

@@ -260,6 +260,9 @@ struct TrainOptions: ParsableArguments {
                  + (family.count == 1 ? "it" : "them"))
             note(desiredBl != nil && a.updateMode == .expected && !a.expectedNoise && name != .tikiTakaV2, "--desired-bl",
                  "expected updates without --expected-noise fire no pulse trains")
+            let c2c = [("--dw-min-std", device.dwMinStd != nil), ("--c2c-mode", device.c2cMode != nil)].filter(\.1).map(\.0)
+            note(!c2c.isEmpty && c.firesNoPulses, c2c.joined(separator: "/"),
+                 "expected updates fire no device pulses, so there is no cycle-to-cycle noise")
         }
         return notes
     }

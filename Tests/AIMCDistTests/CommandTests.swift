@@ -83,6 +83,14 @@ struct CommandTests {
         #expect(r.status == 1 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("ulimit -v"), "\(r.status): \(r.stderr.prefix(600))")
     }
 
+    /// Under a tight address-space limit OpenBLAS's worker threads retry a failed mmap forever and its shutdown
+    /// waits for them: the process ends without running library destructors, so it cannot hang at exit.
+    @Test("A command under a tight address-space limit ends instead of hanging at exit")
+    func noHangAtExit() throws {
+        let r = try Launch.launch("/bin/bash", ["-c", "ulimit -v 200000; exec '\(Launch.binary)' presets"], timeout: 60)
+        #expect(r.status == 0 && r.stdout.contains("soft-bounds") && r.seconds < 30, "\(r.status) \(r.stderr.prefix(400))")
+    }
+
     /// A one-process experiment larger than the node's memory is refused before it allocates: one line, status 1.
     /// lsq at 10^6 samples x (4096 + 4096) floats needs 32 GB for A and B alone.
     @Test("lsq refuses a problem larger than the available memory before allocating")
@@ -133,6 +141,12 @@ struct CommandTests {
         #expect(family.status == 0 && family.stderr.contains("note: --gamma-res has no effect"), "\(family.stderr)")
         let digital = try Launch.run(ranks: nil, tiny + ["--algorithm", "digital-sgd", "--tau", "0.8", "--dw-min-std", "0.1"])
         #expect(digital.status == 0 && digital.stderr.contains("--tau/--dw-min-std have no effect"), "\(digital.stderr)")
+        // Expected updates fire no pulses: c2c options do nothing (the digests agree), and the note says so.
+        let quietC2C = try Launch.run(ranks: nil, tiny + ["--update-mode", "expected", "--dw-min-std", "0.1"])
+        let loudC2C = try Launch.run(ranks: nil, tiny + ["--update-mode", "expected", "--dw-min-std", "0.9", "--c2c-mode", "multiplicative"])
+        let digest = { (r: Launch.Result) in r.stdout.split(separator: "\n").first { $0.hasPrefix("weights digest:") } }
+        #expect(digest(quietC2C) != nil && digest(quietC2C) == digest(loudC2C))
+        #expect(loudC2C.stderr.contains("--dw-min-std/--c2c-mode have no effect: expected updates fire no device pulses"), "\(loudC2C.stderr)")
         // A sweep notes an option that no point uses, and not one that some point uses.
         let dir = IDXWriter.temporaryDirectory("sweepnotes")
         let sweep = try Launch.run(ranks: nil, ["sweep", "--set", "algorithm.name=residual,rider", "--rider-eta", "0.5", "--tiles", "3",
@@ -168,7 +182,10 @@ struct CommandTests {
                      "twice.json": "{\"steps\": 200, \"steps\": 30}", "fraction.json": "{\"steps\": 1.5}",
                      "granularity.json": "{\"base\": {\"device\": {\"n_states\": 100, \"dw_min\": 0.0001}}}",
                      "name.json": "{\"algorithms\": [\"bogus\"]}", "repeated.json": "{\"asymmetries\": [0.1, 0.1]}",
-                     "range.json": "{\"base\": {\"device\": {\"dw_min\": -1}}}", "octal.yaml": "steps: 010\n"]
+                     "range.json": "{\"base\": {\"device\": {\"dw_min\": -1}}}", "octal.yaml": "steps: 010\n",
+                     "notiles.json": "{\"algorithms\": [\"multi-tile-residual\"], \"tiles\": []}",
+                     "percurve.json": "{\"base\": {\"device\": {\"asymmetry\": 0.5}}}", "zeros.json": "{\"asymmetries\": [-0.0, 0.0]}",
+                     "epochs.json": "{\"base\": {\"training\": {\"epochs\": -1}}}"]
         for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
         try "steps: 50\nasymmetries: [0.2]\n".write(toFile: dir + "/ok.yaml", atomically: true, encoding: .utf8)
         let yaml = try Launch.run(ranks: nil, ["lsq", "--config", dir + "/ok.yaml"])
@@ -181,7 +198,9 @@ struct CommandTests {
                                  ("fraction.json", "(config key steps) must be an integer"),
                                  ("granularity.json", "base.device.n_states 100 gives dw_min"), ("name.json", "choose from"),
                                  ("repeated.json", "lists 0.1 twice"), ("range.json", "(config key base.device.dw_min, option --dw-min)"),
-                                 ("octal.yaml", "octal")] {
+                                 ("octal.yaml", "octal"), ("notiles.json", "(config key tiles, option --tiles) must list at least one value"),
+                                 ("percurve.json", "is set for each curve from asymmetries"), ("zeros.json", "lists 0.0 twice"),
+                                 ("epochs.json", "(config key base.training.epochs) must be")] {
             let r = try Launch.run(ranks: nil, ["lsq", "--config", dir + "/" + file])
             #expect(r.status == 2 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains(expected), "\(file): \(r.stderr)")
         }

@@ -167,6 +167,15 @@ public enum ConfigLoader {
         } catch let e as IntegerOutOfRange {
             throw ConfigFileError.value(path, e.key, "must be an integer in \(e.schemaKey == "seed" ? "0...\(UInt64.max)" : "\(Int64.min)...\(Int64.max)"); got \(e.text)")
         }
+        // Keys of `base` that each curve sets from the experiment's own lists: a file may repeat the default (lsq's own
+        // config.json does), not change it.
+        for (key, list) in [("base.device.asymmetry", "asymmetries"), ("base.algorithm.name", "algorithms"),
+                            ("base.algorithm.zero_shift", "zero_shifts"), ("base.algorithm.tiles", "tiles")] where keys.contains(key) {
+            let given = value(at: key, in: merged).flatMap(jsonText), standard = value(at: key, in: schema).flatMap(jsonText)
+            if given != standard {
+                throw ConfigFileError.value(path, key, "is set for each curve from \(list); give \(list) instead")
+            }
+        }
         for (key, choices) in [("algorithms", Algorithm.allCases.map(\.rawValue)), ("zero_shifts", ZeroShift.allCases.map(\.rawValue))] {
             for case let name as String in merged[key] as? [Any] ?? [] where !choices.contains(name) {
                 throw ConfigFileError.value(path, key, "lists \"\(capped(name, 40))\"; choose from \(choices.joined(separator: ", "))")

@@ -368,6 +368,13 @@ public enum Sweep {
 }
 
 extension ExperimentConfig {
+    /// Whether no device is ever pulsed: expected updates and transfers, no pulsed zero-shifting, and none of the
+    /// algorithms whose threshold transfers fire whole pulses (TT-v2, RL-v2).
+    public var firesNoPulses: Bool {
+        algorithm.updateMode == .expected && algorithm.zeroShift != .pulsed
+            && ![.digitalSGD, .tikiTakaV2, .residualV2].contains(algorithm.name)
+    }
+
     /// Why configuration key `key` (a sweep axis, dotted) has no effect on this experiment, or nil when it may have
     /// one. Covers the keys an algorithm, a device family or an update mode ignores; a key not listed here is
     /// assumed to matter.
@@ -393,6 +400,9 @@ extension ExperimentConfig {
             ]
             if let families = users[field], !families.contains(device.family) {
                 return "the \(device.family.rawValue) family does not use it"
+            }
+            if (field == "dw_min_std" || field == "c2c_mode") && firesNoPulses {
+                return "expected updates fire no device pulses, so there is no cycle-to-cycle noise"
             }
             return nil
         }

@@ -66,12 +66,14 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
         try ConfigError.require(targetStd > 0 && targetStd <= 1e3, "target_std", "--target-std", "must lie in (0, 1000]", targetStd)
         try ConfigError.require(steps >= 1 && steps <= 100_000_000, "steps", "--steps", "must be an integer in 1...1e8", Double(steps))
         try ConfigError.require(recordEvery >= 1, "record_every", "--record-every", "must be an integer >= 1", Double(recordEvery))
-        if asymmetries.isEmpty || algorithms.isEmpty || zeroShifts.isEmpty {
-            throw ConfigError(key: "asymmetries", option: "--asymmetries", message: "asymmetries, algorithms and zero shifts must each list at least one value")
+        for (key, option, count) in [("asymmetries", "--asymmetries", asymmetries.count), ("algorithms", "--algorithms", algorithms.count),
+                                     ("zero_shifts", "--zero-shifts", zeroShifts.count),
+                                     ("tiles", "--tiles", algorithms.contains(.multiTileResidual) ? tiles.count : 1)] where count == 0 {
+            throw ConfigError(key: key, option: option, message: "must list at least one value" + (key == "tiles" ? " (multi-tile-residual runs once per tile count)" : ""))
         }
         for c in asymmetries { try ConfigError.require(c > -1 && c < 1, "asymmetries", "--asymmetries", "each must lie in (-1, 1)", c) }
         // Each value once: a repeated one would run twice and print twice under one heading.
-        for (key, option, values) in [("asymmetries", "--asymmetries", asymmetries.map { "\($0)" }), ("algorithms", "--algorithms", algorithms.map(\.rawValue)),
+        for (key, option, values) in [("asymmetries", "--asymmetries", asymmetries.map { "\($0 == 0 ? 0 : $0)" }), ("algorithms", "--algorithms", algorithms.map(\.rawValue)),
                                       ("zero_shifts", "--zero-shifts", zeroShifts.map(\.rawValue)), ("tiles", "--tiles", tiles.map { "\($0)" })] {
             if let twice = values.enumerated().first(where: { values[..<$0.offset].contains($0.element) })?.element {
                 throw ConfigError(key: key, option: option, message: "lists \(twice) twice; give each value once")

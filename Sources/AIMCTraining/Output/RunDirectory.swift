@@ -109,7 +109,7 @@ public final class RunDirectory {
         guard fstat(lock, &mine) == 0, mine.st_nlink > 0, stat(lockPath, &there) == 0,
               there.st_dev == mine.st_dev, there.st_ino == mine.st_ino else {
             throw OutputError("--output \(path) was removed or replaced while this run was writing it; its results are not there "
-                + "(the epochs printed above are the run's record)")
+                + "(what it printed above is its record)")
         }
     }
 
