@@ -201,6 +201,10 @@ public enum TrainingRun {
                                 available: Int?) throws -> Double {
         let widths = [data.train.features] + config.model.hidden + [data.train.classes]
         do { try NetworkLayout.check(widths: widths, tileSize: config.model.tileSize) } catch { throw RunError(error.description, exitCode: 2) }
+        // The tables of a network of a million blocks are large themselves: checked before they are built.
+        let tables = Double(NetworkLayout.tableBytes(blocks: NetworkLayout.blockCount(widths: widths, tileSize: config.model.tileSize)))
+        if let left = addressSpaceLeft(), tables > 0.9 * Double(left) { return tables }
+        if let available, tables * localRanks > 0.9 * Double(available) { return tables }
         let layout = NetworkLayout(widths: widths, tileSize: config.model.tileSize)
         let modelSize = comm.size / config.replicas
         let placement = Placement(layout: layout, ranks: modelSize, policy: config.placement)

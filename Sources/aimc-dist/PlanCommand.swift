@@ -36,6 +36,9 @@ struct PlanCommand: ParsableCommand {
         let classes = c.data.source == .teacher ? c.data.classes : 10
         let widths = [features] + c.model.hidden + [classes]
         try NetworkLayout.check(widths: widths, tileSize: c.model.tileSize)
+        let blocks = NetworkLayout.blockCount(widths: widths, tileSize: c.model.tileSize)
+        try requireMemory(NetworkLayout.tableBytes(blocks: blocks) + 64 * ranks, "a plan of \(blocks) blocks on \(ranks) ranks",
+                          fix: "use a larger --tile-size or fewer --ranks")
         let layout = NetworkLayout(widths: widths, tileSize: c.model.tileSize)
         let modelRanks = ranks / c.replicas
         let placement = Placement(layout: layout, ranks: modelRanks, policy: c.placement)

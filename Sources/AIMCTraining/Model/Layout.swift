@@ -66,6 +66,10 @@ public struct NetworkLayout: Sendable, Equatable {
     }
 
     /// - Throws: `ConfigError` naming `--tile-size` if the network would split into more than `maxBlocks` blocks.
+    /// Bytes of the tables that describe a network of `blocks` blocks on every rank (the layout, the placement and
+    /// the exchange plans): a bound, used to refuse a network whose tables alone would not fit.
+    public static func tableBytes(blocks: Int) -> Int { blocks * (MemoryLayout<BlockInfo>.stride + 96) * 2 }
+
     public static func check(widths: [Int], tileSize: Int) throws(ConfigError) {
         let n = blockCount(widths: widths, tileSize: tileSize)
         if n > maxBlocks {
