@@ -54,18 +54,6 @@ struct DeviceOptions: ParsableArguments {
         return options.filter(\.1).map(\.0)
     }
 
-    /// Family parameters given on the command line that `family` does not use.
-    func unusedFamilyOptions(_ family: DeviceConfig.Family) -> [String] {
-        let users: [(String, Bool, [DeviceConfig.Family])] = [
-            ("--gamma-res", gammaRes != nil, [.power, .exponential]),
-            ("--gamma-up", gammaUp != nil, [.linearStep, .expStep]),
-            ("--gamma-down", gammaDown != nil, [.linearStep, .expStep]),
-            ("--pow-gamma", powGamma != nil, [.powStep]),
-            ("--piecewise-table", piecewiseTable != nil, [.piecewise]),
-        ]
-        return users.filter { $0.1 && !$0.2.contains(family) }.map(\.0)
-    }
-
     /// Applies the preset and the options to `base`.
     func apply(to base: DeviceConfig) throws -> DeviceConfig {
         var d = base

@@ -48,7 +48,7 @@ struct LsqCommand: ParsableCommand {
     var device: DeviceOptions
 
     /// A comma-separated list; an empty or unknown item is an error naming it (and the choices, for names).
-    func list<T: Equatable>(_ text: String?, _ option: String, choices: [String]? = nil, _ parse: (String) -> T?) throws -> [T]? {
+    func list<T>(_ text: String?, _ option: String, choices: [String]? = nil, _ parse: (String) -> T?) throws -> [T]? {
         guard let text else { return nil }
         var values = [T]()
         for item in text.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
@@ -59,10 +59,7 @@ struct LsqCommand: ParsableCommand {
                 let expected = choices.map { "choose from \($0.joined(separator: ", "))" } ?? "expected a number"
                 throw ConfigError(key: "", option: option, message: "has an invalid item \"\(item)\" in \"\(text)\"; \(expected)")
             }
-            guard !values.contains(v) else {
-                throw ConfigError(key: "", option: option, message: "lists \"\(item)\" twice in \"\(text)\"; give each value once")
-            }
-            values.append(v)
+            values.append(v)  // a value given twice is refused by LeastSquaresConfig.validate(), for files too
         }
         return values
     }

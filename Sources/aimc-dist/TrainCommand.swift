@@ -221,48 +221,42 @@ struct TrainOptions: ParsableArguments {
     /// Options given on the command line that the experiment `c` does not use. They are notes, not errors: a
     /// configuration file or a sweep over algorithms may carry them on purpose.
     func unused(in c: ExperimentConfig) -> [String] {
-        let a = c.algorithm, name = a.name
-        let multi = name == .multiTileResidual
-        var notes = [String]()
-        func note(_ given: Bool, _ options: String, _ why: String) {
-            let verb = options.contains("/") || options.hasPrefix("the ") ? "have" : "has"
-            if given { notes.append("\(options) \(verb) no effect: \(why)") }
+        // Each given option with the configuration key it sets; `ExperimentConfig.ineffective` says why a key has no
+        // effect on `c` (the same rules name the sweep axes that change nothing).
+        var given: [(option: String, key: String)] = [
+            ("--tiles", tiles != nil, "algorithm.tiles"), ("--warm-start", warmStart, "algorithm.warm_start"),
+            ("--transfer-every-growth", transferEveryGrowth != nil, "algorithm.transfer_every_growth"),
+            ("--transfer-lr-growth", transferLrGrowth != nil, "algorithm.transfer_lr_growth"),
+            ("--transfer-every-per-tile", transferEveryPerTile != nil, "algorithm.transfer_every_per_tile"),
+            ("--transfer-lr-per-tile", transferLrPerTile != nil, "algorithm.transfer_lr_per_tile"),
+            ("--rider-eta", riderEta != nil, "algorithm.rider_eta"), ("--gamma", gamma != nil, "algorithm.gamma"),
+            ("--transfer-lr", transferLr != nil, "algorithm.transfer_lr"), ("--transfer-every", transferEvery != nil, "algorithm.transfer_every"),
+            ("--transfer-columns", transferColumns != nil, "algorithm.transfer_columns"),
+            ("--expected-noise", expectedNoise, "algorithm.expected_noise"), ("--zero-shift-pulses", zeroShiftPulses != nil, "algorithm.zero_shift_pulses"),
+            ("--update-mode", updateMode != nil, "algorithm.update_mode"), ("--update-per", updatePer != nil, "algorithm.update_per"),
+            ("--zero-shift", zeroShift != nil, "algorithm.zero_shift"), ("--desired-bl", desiredBl != nil, "update.desired_bl"),
+            ("--features", features != nil, "data.features"), ("--train-samples", trainSamples != nil, "data.train_samples"),
+            ("--test-samples", testSamples != nil, "data.test_samples"), ("--data-dir", dataDir != nil, "data.dir"),
+            ("--ideal-io", idealIo, "forward.is_perfect"), ("--dac-bits", dacBits != nil, "forward.inp_res"),
+            ("--adc-bits", adcBits != nil, "forward.out_res"), ("--out-noise", outNoise != nil, "forward.out_noise"),
+            ("--out-bound", outBound != nil, "forward.out_bound"),
+        ].filter(\.1).map { ($0.0, $0.2) }
+        // Device options: --gamma-res sets device.gamma; the others are named after their keys.
+        given += device.given.map { ($0, "device." + ($0 == "--gamma-res" ? "gamma" : $0.dropFirst(2).replacingOccurrences(of: "-", with: "_"))) }
+        var reasons = [String](), options = [String: [String]]()
+        for g in given {
+            guard let why = c.ineffective(g.key) else { continue }
+            if options[why] == nil { reasons.append(why) }
+            options[why, default: []].append(g.option)
         }
-        note(tiles != nil && !multi, "--tiles", "only multi-tile-residual has more than two arrays")
-        note(warmStart && !multi, "--warm-start", "it belongs to multi-tile-residual")
-        note((transferEveryGrowth != nil || transferLrGrowth != nil) && !multi, "--transfer-every-growth/--transfer-lr-growth",
-             "they set multi-tile-residual's schedule")
-        note((transferEveryGrowth != nil && !a.transferEveryPerTile.isEmpty) || (transferLrGrowth != nil && !a.transferLRPerTile.isEmpty),
-             "--transfer-every-growth/--transfer-lr-growth", "the per-tile lists replace the growth rules")
-        note((transferEveryPerTile != nil || transferLrPerTile != nil) && !multi, "--transfer-every-per-tile/--transfer-lr-per-tile",
-             "they set multi-tile-residual's schedule")
-        note(riderEta != nil && name != .rider, "--rider-eta", "only rider keeps the moving average Q")
-        note(gamma != nil && !name.mixes, "--gamma", "\(name.rawValue) reads W alone")
-        note((transferLr != nil || transferEvery != nil || transferColumns != nil) && !name.transfers,
-             "--transfer-lr/--transfer-every/--transfer-columns", "\(name.rawValue) has no transfers")
-        note(expectedNoise && a.updateMode != .expected, "--expected-noise", "it applies to --update-mode expected")
-        note(zeroShiftPulses != nil && a.zeroShift != .pulsed, "--zero-shift-pulses", "it applies to --zero-shift pulsed")
-        let teacherOptions = [("--features", features != nil), ("--train-samples", trainSamples != nil),
-                              ("--test-samples", testSamples != nil)].filter(\.1).map(\.0)
-        note(!teacherOptions.isEmpty && c.data.source == .idx, teacherOptions.joined(separator: "/"),
-             "only teacher data (--data-source teacher) is sized by options; IDX files bring their own sizes")
-        note(dataDir != nil && c.data.source == .teacher, "--data-dir", "teacher data is generated, not read")
-        if name == .digitalSGD {
-            note(updateMode != nil || updatePer != nil || zeroShift != nil || desiredBl != nil,
-                 "--update-mode/--update-per/--zero-shift/--desired-bl", "digital-sgd updates exactly")
-            let deviceOptions = device.given
-            note(!deviceOptions.isEmpty, deviceOptions.joined(separator: "/"), "digital-sgd has no devices")
-            note(idealIo || dacBits != nil || adcBits != nil || outNoise != nil || outBound != nil,
-                 "the periphery options", "digital-sgd computes exact products")
-        } else {
-            let family = device.unusedFamilyOptions(c.device.family)
-            note(!family.isEmpty, family.joined(separator: "/"), "the \(c.device.family.rawValue) family does not use "
-                 + (family.count == 1 ? "it" : "them"))
-            note(desiredBl != nil && a.updateMode == .expected && !a.expectedNoise && name != .tikiTakaV2, "--desired-bl",
-                 "expected updates without --expected-noise fire no pulse trains")
-            let c2c = [("--dw-min-std", device.dwMinStd != nil), ("--c2c-mode", device.c2cMode != nil)].filter(\.1).map(\.0)
-            note(!c2c.isEmpty && c.firesNoPulses, c2c.joined(separator: "/"),
-                 "expected updates fire no device pulses, so there is no cycle-to-cycle noise")
+        var notes = reasons.map { why in
+            let names = options[why]!
+            return "\(names.joined(separator: "/")) \(names.count > 1 ? "have" : "has") no effect: \(why)"
+        }
+        let a = c.algorithm
+        if (transferEveryGrowth != nil && !a.transferEveryPerTile.isEmpty) || (transferLrGrowth != nil && !a.transferLRPerTile.isEmpty),
+           c.ineffective("algorithm.transfer_every_growth") == nil {
+            notes.append("--transfer-every-growth/--transfer-lr-growth have no effect: the per-tile lists replace the growth rules")
         }
         return notes
     }

@@ -388,6 +388,16 @@ extension ExperimentConfig {
             if table == "algorithm" && !["name", "lr"].contains(field) { return "digital-sgd has no analog arrays" }
         }
         if table == "transfer" && !name.transfers { return "\(name.rawValue) has no transfers" }
+        if table == "data" {
+            if data.source == .idx && ["features", "classes", "train_samples", "test_samples"].contains(field) {
+                return "only teacher data (--data-source teacher) is sized by options; IDX files bring their own sizes"
+            }
+            if data.source == .teacher && field == "dir" { return "teacher data is generated, not read" }
+            return nil
+        }
+        if key == "update.desired_bl" && a.updateMode == .expected && !a.expectedNoise && name != .tikiTakaV2 {
+            return "expected updates without --expected-noise fire no pulse trains"
+        }
         guard table == "algorithm" || table == "device" else { return nil }
         if table == "device" {
             let users: [String: [DeviceConfig.Family]] = [
@@ -399,7 +409,7 @@ extension ExperimentConfig {
                 "piecewise_q_minus": [.piecewise],
             ]
             if let families = users[field], !families.contains(device.family) {
-                return "the \(device.family.rawValue) family does not use it"
+                return "the \(device.family.rawValue) family has no such parameter"
             }
             if (field == "dw_min_std" || field == "c2c_mode") && firesNoPulses {
                 return "expected updates fire no device pulses, so there is no cycle-to-cycle noise"
@@ -407,12 +417,12 @@ extension ExperimentConfig {
             return nil
         }
         let multiTile = ["tiles", "warm_start", "transfer_every_growth", "transfer_lr_growth", "transfer_every_per_tile", "transfer_lr_per_tile"]
-        if multiTile.contains(field) && name != .multiTileResidual { return "only multi-tile-residual uses it" }
+        if multiTile.contains(field) && name != .multiTileResidual { return "only multi-tile-residual has more than two arrays" }
         if field == "rider_eta" && name != .rider { return "only rider keeps the moving average Q" }
         if field == "gamma" && !name.mixes { return "\(name.rawValue) reads W alone" }
         if ["transfer_lr", "transfer_every", "transfer_columns"].contains(field) && !name.transfers { return "\(name.rawValue) has no transfers" }
-        if field == "expected_noise" && a.updateMode != .expected { return "it applies to expected updates" }
-        if field == "zero_shift_pulses" && a.zeroShift != .pulsed { return "it applies to pulsed zero-shifting" }
+        if field == "expected_noise" && a.updateMode != .expected { return "Lemma 1's noise applies to --update-mode expected only" }
+        if field == "zero_shift_pulses" && a.zeroShift != .pulsed { return "the pulse count applies to --zero-shift pulsed only" }
         return nil
     }
 }
