@@ -79,8 +79,8 @@ struct LsqCommand: ParsableCommand {
         if let v = try list(algorithms, "--algorithms", choices: Algorithm.allCases.map(\.rawValue), { Algorithm(rawValue: $0) }) { c.algorithms = v }
         if let v = try list(zeroShifts, "--zero-shifts", choices: ZeroShift.allCases.map(\.rawValue), { ZeroShift(rawValue: $0) }) { c.zeroShifts = v }
         if let v = try list(tiles, "--tiles", { Int($0) }) { c.tiles = v }
-        if let transferLrGrowth { c.base.algorithm.transferLRGrowth = transferLrGrowth }
-        if let transferEveryGrowth { c.base.algorithm.transferEveryGrowth = transferEveryGrowth }
+        if let transferLrGrowth { c.base.algorithm[MultiTileResidual.transferLRGrowth] = transferLrGrowth }
+        if let transferEveryGrowth { c.base.algorithm[MultiTileResidual.transferEveryGrowth] = transferEveryGrowth }
         if let lr { c.base.algorithm.lr = lr }
         if let transferLr { c.base.algorithm.transferLR = transferLr }
         if let gamma { c.base.algorithm.gamma = gamma }

@@ -20,12 +20,14 @@ struct PlanCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("World size (MPI ranks) of the planned run.", valueName: "n")) var ranks: Int = 8
     @Option(help: ArgumentHelp("Experiment configuration (JSON or YAML); options override it.", valueName: "file")) var config: String?
     @Option(help: ArgumentHelp("Start from a named experiment (see `aimc-dist sweep --list`).", valueName: "name")) var experiment: String?
+    @Option(name: .customLong("set"), help: ArgumentHelp("Set any configuration key (repeatable), as train does.", valueName: "key=value"))
+    var assignments: [String] = []
     @OptionGroup(title: "Training") var options: TrainOptions
 
     func validate() throws { try requireSingleProcess("plan") }
 
     func run() throws {
-        let c = try Train.resolve(experiment: experiment, config: config, options: options)
+        let c = try Train.resolve(experiment: experiment, config: config, options: options, assignments: assignments)
         guard ranks >= 1 && ranks <= 1 << 20 else {
             throw ConfigError(key: "", option: "--ranks", message: "must be an integer in 1...1048576; got \(ranks)")
         }

@@ -40,6 +40,9 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Run folder: config.json, metrics.csv, summary.json.", valueName: "dir")) var output: String?
     @Flag(help: "Replace the run in --output if there is one.") var overwrite = false
     @Flag(help: "Print each rank's bytes of the first training step and the communication model's prediction.") var reportComm = false
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "Set any configuration key (repeatable), e.g. --set algorithm.rider_eta=0.2 or --set 'model.hidden=[512,256]'; applied after the other options.",
+        valueName: "key=value")) var assignments: [String] = []
     @OptionGroup(title: "Training") var options: TrainOptions
 
     /// Defaults, then --experiment, then --config, then options; validated.
@@ -50,19 +53,20 @@ struct Train: ParsableCommand {
         if overwrite && output == nil {
             throw ConfigError(key: "", option: "--overwrite", message: "needs --output (the run folder to replace)")
         }
-        return try Self.resolve(experiment: experiment, config: config, options: options)
+        return try Self.resolve(experiment: experiment, config: config, options: options, assignments: assignments)
     }
 
-    /// The default experiment, then the named `experiment`, then the `config` file, then `options`; resolved and
-    /// validated. Used by train and plan.
+    /// The default experiment, then the named `experiment`, then the `config` file, then `options`, then the
+    /// `--set` assignments; resolved and validated. Used by train and plan.
     /// - Throws: `ConfigError` or `ConfigFileError`; a bad value the file gave (and no option replaced) is named as
     ///   the file's.
-    static func resolve(experiment: String?, config: String?, options: TrainOptions) throws -> ExperimentConfig {
+    static func resolve(experiment: String?, config: String?, options: TrainOptions, assignments: [String] = []) throws -> ExperimentConfig {
         var c = ExperimentConfig.default
         if let experiment { c = try ExperimentPresets.named(experiment).config }
         var file: ConfigLoader.File?
         if let config { let f = try ConfigLoader.read(path: config, over: c); file = f; c = f.config }
         c = try options.apply(to: c)
+        c = try Sweep.assign(assignments, in: c)
         let applied = c
         c.resolve()
         do {
@@ -166,13 +170,17 @@ struct TrainOptions: ParsableArguments {
         if expectedNoise { c.algorithm.expectedNoise = true }
         if let zeroShift { c.algorithm.zeroShift = zeroShift }
         if let zeroShiftPulses { c.algorithm.zeroShiftPulses = zeroShiftPulses }
-        if let tiles { c.algorithm.tiles = tiles }
-        if let transferEveryGrowth { c.algorithm.transferEveryGrowth = transferEveryGrowth }
-        if let transferLrGrowth { c.algorithm.transferLRGrowth = transferLrGrowth }
-        if warmStart { c.algorithm.warmStart = true }
-        if let transferEveryPerTile { c.algorithm.transferEveryPerTile = try TrainOptions.list(transferEveryPerTile, "--transfer-every-per-tile", "algorithm.transfer_every_per_tile") }
-        if let transferLrPerTile { c.algorithm.transferLRPerTile = try TrainOptions.list(transferLrPerTile, "--transfer-lr-per-tile", "algorithm.transfer_lr_per_tile") }
-        if let riderEta { c.algorithm.riderEta = riderEta }
+        if let tiles { c.algorithm[MultiTileResidual.tiles] = tiles }
+        if let transferEveryGrowth { c.algorithm[MultiTileResidual.transferEveryGrowth] = transferEveryGrowth }
+        if let transferLrGrowth { c.algorithm[MultiTileResidual.transferLRGrowth] = transferLrGrowth }
+        if warmStart { c.algorithm[MultiTileResidual.warmStart] = true }
+        if let transferEveryPerTile {
+            c.algorithm[MultiTileResidual.transferEveryPerTile] = try TrainOptions.list(transferEveryPerTile, "--transfer-every-per-tile", "algorithm.transfer_every_per_tile")
+        }
+        if let transferLrPerTile {
+            c.algorithm[MultiTileResidual.transferLRPerTile] = try TrainOptions.list(transferLrPerTile, "--transfer-lr-per-tile", "algorithm.transfer_lr_per_tile")
+        }
+        if let riderEta { c.algorithm[RIDER.eta] = riderEta }
         if let tileSize { c.model.tileSize = tileSize }
         // Comma separated, or AxB as sweep axes write list values.
         if let hidden {
@@ -249,14 +257,9 @@ struct TrainOptions: ParsableArguments {
             if options[why] == nil { reasons.append(why) }
             options[why, default: []].append(g.option)
         }
-        var notes = reasons.map { why in
+        let notes = reasons.map { why in
             let names = options[why]!
             return "\(names.joined(separator: "/")) \(names.count > 1 ? "have" : "has") no effect: \(why)"
-        }
-        let a = c.algorithm
-        if (transferEveryGrowth != nil && !a.transferEveryPerTile.isEmpty) || (transferLrGrowth != nil && !a.transferLRPerTile.isEmpty),
-           c.ineffective("algorithm.transfer_every_growth") == nil {
-            notes.append("--transfer-every-growth/--transfer-lr-growth have no effect: the per-tile lists replace the growth rules")
         }
         return notes
     }

@@ -38,7 +38,7 @@ struct AlgorithmTests {
         let p: [Float] = [0.0105, -0.0031, 0.2, 0.0, 0.0442, -0.5]  // P, row-major 2 x 3
         b.arrays[1].setWeights(p)
         b.transfer(after: 0)  // column 0
-        let h = try #require(b.buffer)
+        let h = try #require(b.digitalArray("H"))
         // H = 0.25 p: column 0 holds 0.002625 -> 2 pulses up, rest 0.000625; 0 -> nothing.
         #expect(abs(Double(b.arrays[0].weights[0]) - pulses(0, 2, up: true, c: 0.1)) < 1e-7)
         #expect(abs(h[0] - (0.25 * 0.0105 - 0.002)) < 1e-7)
@@ -58,7 +58,7 @@ struct AlgorithmTests {
     func residualV2() throws {
         let (b, _) = handBlock(.residualV2, rows: 1, cols: 1)
         b.arrays[1].setWeights([0.006])
-        let h = try #require(b.buffer)
+        let h = try #require(b.digitalArray("H"))
         var expectedH: Float = 0
         var pulsesFired = 0
         for step in 0..<6 {
@@ -75,12 +75,13 @@ struct AlgorithmTests {
     @Test("Multi-tile: composite sum gamma^n W(n), gradient on W(N), nested transfer periods and rates")
     func multiTile() throws {
         let (b, m) = handBlock(.multiTileResidual, rows: 1, cols: 2) {
-            $0.algorithm.tiles = 3
-            $0.algorithm.transferEveryGrowth = 2
-            $0.algorithm.transferLRGrowth = 1.2
+            $0.algorithm[MultiTileResidual.tiles] = 3
+            $0.algorithm[MultiTileResidual.transferEveryGrowth] = 2
+            $0.algorithm[MultiTileResidual.transferLRGrowth] = 1.2
         }
         #expect(b.arrays.count == 3 && b.coefficients == [1, 0.4, Float(0.4 * 0.4)])
-        #expect(b.periods == [0, 2, 1] && abs(b.rates[1] - 0.25) < 1e-7 && abs(b.rates[2] - 0.3) < 1e-7)
+        let cycle = try #require(b.algorithm as? MultiTileResidual).cycle
+        #expect(cycle.periods == [0, 2, 1] && abs(cycle.rates[1] - 0.25) < 1e-7 && abs(cycle.rates[2] - 0.3) < 1e-7)
         let x: [Float] = [1, -1], d: [Float] = [0.1]
         b.gradientUpdate(input: x, inputStride: 2, delta: d, deltaStride: 1, batch: 1, step: 0)
         let w2 = [eq2(m, 0, -0.05), eq2(m, 0, 0.05)]
@@ -98,16 +99,17 @@ struct AlgorithmTests {
     @Test("Multi-tile: explicit per-tile periods and rates, gradient tile first, replace the geometric rules")
     func perTileSchedule() throws {
         let (b, _) = handBlock(.multiTileResidual, rows: 1, cols: 1) {
-            $0.algorithm.tiles = 4
-            $0.algorithm.transferEveryPerTile = [2, 10, 50]
-            $0.algorithm.transferLRPerTile = [0.3, 0.2, 0.1]
+            $0.algorithm[MultiTileResidual.tiles] = 4
+            $0.algorithm[MultiTileResidual.transferEveryPerTile] = [2, 10, 50]
+            $0.algorithm[MultiTileResidual.transferLRPerTile] = [0.3, 0.2, 0.1]
         }
-        #expect(b.periods == [0, 50, 10, 2])
-        #expect(b.rates == [0, 0.1, 0.2, 0.3])
+        let cycle = try #require(b.algorithm as? MultiTileResidual).cycle
+        #expect(cycle.periods == [0, 50, 10, 2])
+        #expect(cycle.rates == [0, 0.1, 0.2, 0.3])
         var bad = ExperimentConfig.default
         bad.algorithm.name = .multiTileResidual
-        bad.algorithm.tiles = 3
-        bad.algorithm.transferEveryPerTile = [1, 2, 3]
+        bad.algorithm[MultiTileResidual.tiles] = 3
+        bad.algorithm[MultiTileResidual.transferEveryPerTile] = [1, 2, 3]
         #expect(throws: ConfigError.self) { try bad.validate() }
     }
 
@@ -122,9 +124,9 @@ struct AlgorithmTests {
         }
         #expect(message { $0.algorithm.transferEvery = Int.max }?.contains("--transfer-every") == true)
         #expect(message { $0.algorithm.transferEvery = 1_000_000_000_000 } == nil)
-        let grown = message { $0.algorithm.name = .multiTileResidual; $0.algorithm.tiles = 12; $0.algorithm.transferEveryGrowth = 100 }
+        let grown = message { $0.algorithm.name = .multiTileResidual; $0.algorithm[MultiTileResidual.tiles] = 12; $0.algorithm[MultiTileResidual.transferEveryGrowth] = 100 }
         #expect(grown?.contains("--transfer-every-growth") == true)
-        let small = message { $0.algorithm.name = .multiTileResidual; $0.algorithm.tiles = 12; $0.algorithm.transferLRGrowth = 1e-4 }
+        let small = message { $0.algorithm.name = .multiTileResidual; $0.algorithm[MultiTileResidual.tiles] = 12; $0.algorithm[MultiTileResidual.transferLRGrowth] = 1e-4 }
         #expect(small?.contains("--transfer-lr-growth") == true)
         #expect(message { $0.algorithm.name = .residualV2; $0.algorithm.transferLR = 3 }?.contains("(0, 1]") == true)
         #expect(message { $0.algorithm.name = .residualV2; $0.algorithm.transferLR = 1 } == nil)
@@ -136,30 +138,31 @@ struct AlgorithmTests {
         lsq.algorithms = [.residual, .multiTileResidual]
         lsq.base.algorithm.transferLR = 0.1
         lsq.tiles = [3, 12]
-        lsq.base.algorithm.transferEveryGrowth = 100
+        lsq.base.algorithm[MultiTileResidual.transferEveryGrowth] = 100
         #expect(throws: ConfigError.self) { try lsq.validate() }
         lsq.tiles = [3]
         try lsq.validate()
     }
 
     @Test("Multi-tile warm start fills W(0) first from the gradient tile, then moves on")
-    func warmStart() {
-        let (b, _) = handBlock(.multiTileResidual, rows: 1, cols: 1) { $0.algorithm.tiles = 3; $0.algorithm.warmStart = true }
+    func warmStart() throws {
+        let (b, _) = handBlock(.multiTileResidual, rows: 1, cols: 1) { $0.algorithm[MultiTileResidual.tiles] = 3; $0.algorithm[MultiTileResidual.warmStart] = true }
+        let mt = try #require(b.algorithm as? MultiTileResidual)
         b.arrays[2].setWeights([0.1])
         b.transfer(after: 0)
-        #expect(b.warmTarget == 0 && b.arrays[0].weights[0] > 0 && b.arrays[1].weights[0] == 0)
-        b.advanceWarmStart()
+        #expect(mt.warmTarget == 0 && b.arrays[0].weights[0] > 0 && b.arrays[1].weights[0] == 0)
+        mt.advanceWarmStart()
         b.transfer(after: 1)
-        #expect(b.warmTarget == 1 && b.arrays[1].weights[0] > 0)
-        b.advanceWarmStart()
-        #expect(b.warmTarget == 2)  // the cascade
+        #expect(mt.warmTarget == 1 && b.arrays[1].weights[0] > 0)
+        mt.advanceWarmStart()
+        #expect(mt.warmTarget == 2)  // the cascade
     }
 
     @Test("RIDER: reads W + gamma (P - Q); Q <- (1 - eta) Q + eta P; W += beta (P - Q_old)")
     func rider() throws {
-        let (b, m) = handBlock(.rider, rows: 1, cols: 1) { $0.algorithm.riderEta = 0.5 }
+        let (b, m) = handBlock(.rider, rows: 1, cols: 1) { $0.algorithm[RIDER.eta] = 0.5 }
         b.arrays[1].setWeights([0.2])
-        let q = try #require(b.buffer)
+        let q = try #require(b.digitalArray("Q"))
         b.transfer(after: 0)
         let w = eq2(m, 0, 0.25 * 0.2)  // Q_old = 0
         #expect(abs(Double(b.arrays[0].weights[0]) - w) < 1e-7 && abs(q[0] - 0.1) < 1e-7)
@@ -187,5 +190,106 @@ struct AlgorithmTests {
         let asgdExpected = LeastSquares.run({ var e = c; e.base.algorithm.updateMode = .expected; return e }(), problem: p,
                                             algorithm: .analogSGD, asymmetry: 0.3, zeroShift: .none)
         #expect(asgdExpected.finalError < 1e-6, "exact, noise-free gradients: Analog SGD converges (\(asgdExpected.finalError))")
+    }
+}
+
+@Suite("Algorithm protocol and registry")
+struct AlgorithmProtocolTests {
+    @Test("Every registered algorithm is consistent: names, arrays, coefficients, keys")
+    func registry() {
+        #expect(Set(AlgorithmRegistry.all.map { $0.name }).count == AlgorithmRegistry.all.count)
+        for t in AlgorithmRegistry.all {
+            let a = Algorithm(rawValue: t.name)
+            #expect(a.map { ObjectIdentifier($0.type) } == ObjectIdentifier(t), "\(t.name)")
+            var c = AlgorithmConfig()
+            c.name = a!
+            let roles = t.roles(c)
+            #expect(t.reads.isSubset(of: AlgorithmConfig.SharedKeys.all), "\(t.name) reads an unknown shared key")
+            #expect(t.coefficients(c).count == roles.count, "\(t.name)")
+            if roles.isEmpty {
+                #expect(t.digitalFloatsPerWeight(c) >= 1 && !t.transfers, "\(t.name): a digital algorithm keeps its weights")
+                continue
+            }
+            #expect(roles[0] == .main && t.coefficients(c)[0] == 1, "\(t.name): W(0) is W, read with coefficient 1")
+            #expect(t.gradientArray(c) >= 0 && t.gradientArray(c) < roles.count)
+            #expect(t.transfers == (roles.count > 1), "\(t.name): more than one array means transfers")
+            #expect(t.reads.isSuperset(of: AlgorithmConfig.SharedKeys.analog), "\(t.name)")
+        }
+        #expect(Algorithm(rawValue: "bogus") == nil)
+        // Every parameter key appears once in the schema, under its first owner's definition.
+        let keys = AlgorithmRegistry.parameters.map(\.key)
+        #expect(Set(keys).count == keys.count)
+    }
+
+    @Test("Algorithm parameters: defaults, typed access, equality and a JSON round trip")
+    func parameters() throws {
+        var c = ExperimentConfig.default
+        #expect(c.algorithm[RIDER.eta] == 0.1 && c.algorithm[MultiTileResidual.tiles] == 3)
+        c.algorithm[RIDER.eta] = 0.1  // the default: equal to an untouched configuration
+        #expect(c == ExperimentConfig.default)
+        c.algorithm[RIDER.eta] = 0.25
+        c.algorithm[MultiTileResidual.transferEveryPerTile] = [2, 7]
+        c.algorithm[MultiTileResidual.warmStart] = true
+        #expect(c != ExperimentConfig.default)
+        let back = try JSONDecoder().decode(ExperimentConfig.self, from: ConfigLoader.json(c))
+        #expect(back == c && back.algorithm[RIDER.eta] == 0.25 && back.algorithm[MultiTileResidual.transferEveryPerTile] == [2, 7])
+        // The schema holds every algorithm's keys, so a file or a sweep may set any of them.
+        let table = try ConfigLoader.encodedTable(.default)["algorithm"] as? [String: Any]
+        for p in AlgorithmRegistry.parameters { #expect(table?[p.key] != nil, "\(p.key)") }
+        // Each parameter's own rule, named by key and option.
+        c.algorithm[RIDER.eta] = 2
+        #expect(throws: ConfigError(key: "algorithm.rider_eta", option: "--rider-eta", message: "must lie in [1e-30, 1]; got 2")) { try c.validate() }
+    }
+
+    @Test("Keys an algorithm does not read are named with the reason")
+    func ineffective() {
+        var c = ExperimentConfig.default
+        c.algorithm.name = .residual
+        #expect(c.ineffective("algorithm.rider_eta") == "only rider reads it")
+        #expect(c.ineffective("algorithm.tiles") == "only multi-tile-residual reads it")
+        #expect(c.ineffective("algorithm.gamma") == nil && c.ineffective("algorithm.transfer_lr") == nil)
+        c.algorithm.name = .tikiTaka
+        #expect(c.ineffective("algorithm.gamma") == "tiki-taka reads W alone")
+        c.algorithm.name = .analogSGD
+        #expect(c.ineffective("algorithm.transfer_every") == "analog-sgd has no transfers")
+        #expect(c.ineffective("transfer.out_noise") == "analog-sgd has no transfers")
+        c.algorithm.name = .digitalSGD
+        #expect(c.ineffective("algorithm.zero_shift") == "digital-sgd has no analog arrays")
+        #expect(c.ineffective("device.dw_min") == "digital-sgd has no devices or periphery")
+        c.algorithm.name = .multiTileResidual
+        c.algorithm[MultiTileResidual.transferEveryPerTile] = [1, 4]
+        #expect(c.ineffective("algorithm.transfer_every_growth") == "the per-tile periods replace the growth rule")
+        #expect(c.ineffective("algorithm.transfer_lr_growth") == nil)
+        c.algorithm.name = .tikiTakaV2
+        c.algorithm.updateMode = .expected
+        #expect(c.ineffective("update.desired_bl") == nil, "BL caps TT-v2's threshold transfers in every mode")
+    }
+
+    @Test("Algorithm state: counters round-trip through scalars; wrong state is refused", arguments: [Algorithm.tikiTaka, .tikiTakaV2, .residual, .residualV2, .multiTileResidual, .rider])
+    func state(algorithm: Algorithm) throws {
+        let (b, _) = handBlock(algorithm, rows: 2, cols: 3) { $0.algorithm[MultiTileResidual.warmStart] = true }
+        b.arrays[b.gradientArray].setWeights([0.01, -0.02, 0.03, 0.0, 0.05, -0.06])
+        for step in 0..<4 { b.transfer(after: Int64(step)) }
+        b.epochEnded(trainLoss: 1)
+        b.epochEnded(trainLoss: 2)
+        let saved = b.algorithm.scalars
+        #expect(saved["columns"]?.integers?.contains { $0 != 0 } == true, "the column pointers moved")
+        let (fresh, _) = handBlock(algorithm, rows: 2, cols: 3) { $0.algorithm[MultiTileResidual.warmStart] = true }
+        try fresh.algorithm.restore(scalars: saved)
+        #expect(fresh.algorithm.scalars == saved)
+        #expect(throws: StateError.self) { try fresh.algorithm.restore(scalars: [:]) }
+        var bad = saved
+        bad["columns"] = .integers([0, 99])
+        #expect(throws: StateError.self) { try fresh.algorithm.restore(scalars: bad) }
+    }
+
+    @Test("train --set: any key, one value each, checked like a file's keys")
+    func assignments() throws {
+        let c = try Sweep.assign(["algorithm.rider_eta=0.2", "model.hidden=64x32", "algorithm.name=rider"], in: .default)
+        #expect(c.algorithm[RIDER.eta] == 0.2 && c.model.hidden == [64, 32] && c.algorithm.name == .rider)
+        #expect(throws: ConfigError.self) { _ = try Sweep.assign(["algorithm.rider_eta=0.2,0.3"], in: .default) }
+        #expect(throws: ConfigError.self) { _ = try Sweep.assign(["algorithm.rider_eta=0.2", "algorithm.rider_eta=0.3"], in: .default) }
+        #expect(throws: ConfigError.self) { _ = try Sweep.assign(["algorithm.bogus=1"], in: .default) }
+        #expect(throws: ConfigError.self) { _ = try Sweep.assign(["algorithm.tiles=2.5"], in: .default) }
     }
 }

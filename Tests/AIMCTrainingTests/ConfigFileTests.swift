@@ -56,7 +56,7 @@ struct ConfigFileTests {
         #expect(yaml.contains("gives the key epochs twice in one table (line 2)"), "\(yaml)")
         // Equal names in different tables, and braces and quotes inside text, are not duplicates.
         let fine = try load("f.json", #"{"training": {"epochs": 2}, "algorithm": {"tiles": 4, "name": "multi-tile-residual"}, "data": {"dir": "a{\"b\":1,\"b\":2}[,"}}"#)
-        #expect(fine.training.epochs == 2 && fine.algorithm.tiles == 4 && fine.data.dir == #"a{"b":1,"b":2}[,"#)
+        #expect(fine.training.epochs == 2 && fine.algorithm[MultiTileResidual.tiles] == 4 && fine.data.dir == #"a{"b":1,"b":2}[,"#)
         #expect(try error("a.json", #"[{"a": 1}, {"a": 2}]"#).contains("must hold a table of keys at the top level"))
         #expect(try error("a.json", #"{"x": [{"a": 1}, {"a": 2, "b": {}, "a": 3}]}"#).contains("gives the key x[1].a twice"))
         #expect(try error("a.json", #"{"a": {"b": 1}, "c": {"b": 1}}"#).contains("unknown key"))

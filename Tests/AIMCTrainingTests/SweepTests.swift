@@ -184,7 +184,7 @@ struct SweepTests {
         var multi = ExperimentConfig.default
         multi.algorithm.name = .multiTileResidual
         let rates = try expand([axis("algorithm.transfer_lr_per_tile", ["[0.1,0.2]", "0.3x0.4", "[]"])], base: multi)
-        #expect(rates.map(\.config.algorithm.transferLRPerTile) == [[0.1, 0.2], [0.3, 0.4], []])
+        #expect(rates.map { $0.config.algorithm[MultiTileResidual.transferLRPerTile] } == [[0.1, 0.2], [0.3, 0.4], []])
         #expect(rates[2].labels[0].value == "[]")
         #expect(message { _ = try expand([axis("model.hidden", ["[256,1.5]"])]) }.contains("(config key model.hidden) must be an integer in 1...1048576, written in digits; got 1.5"))
         #expect(message { _ = try expand([axis("model.hidden", ["256x"])]) }.contains("is a list: write a value as [a,b,...] or AxB"))

@@ -586,15 +586,15 @@ public enum ConfigLoader {
         return out
     }
 
-    /// Keys whose values are integers (list elements included). `ConfigTests` checks that this set matches the
-    /// schema: every other numeric key accepts a fraction.
-    public static let integerKeys: Set<String> = [
-        "seed", "model.hidden", "model.tile_size", "algorithm.transfer_every", "algorithm.zero_shift_pulses", "algorithm.tiles", "algorithm.transfer_columns", "algorithm.transfer_every_per_tile",
+    /// Keys whose values are integers (list elements included; the algorithms' integer parameters from the registry).
+    /// `ConfigTests` checks that this set matches the schema: every other numeric key accepts a fraction.
+    public static let integerKeys: Set<String> = Set(AlgorithmRegistry.parameters.filter(\.defaultValue.isInteger).map { "algorithm." + $0.key }).union([
+        "seed", "model.hidden", "model.tile_size", "algorithm.transfer_every", "algorithm.zero_shift_pulses", "algorithm.transfer_columns",
         "training.epochs", "training.batch_size", "training.train_limit", "training.test_limit",
         "training.eval_batch_size", "training.steps_per_epoch", "update.desired_bl", "replicas", "data.features", "data.classes", "data.train_samples", "data.test_samples",
         // A least-squares configuration's own integer keys (its `base` holds a training configuration's keys).
         "inputs", "outputs", "samples", "batch_size", "steps", "record_every", "tiles",
-    ]
+    ])
 
     /// The allowed values of every key whose value is one of a fixed set of names. `ConfigTests` checks that this
     /// table matches the schema: every other text key accepts any text.

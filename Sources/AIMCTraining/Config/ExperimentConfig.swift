@@ -1,44 +1,160 @@
 import Foundation
 import AIMCCore
 
-/// The training algorithms (paper Sections 3-5; arXiv 2510.02516; arXiv 2602.21321).
-public enum Algorithm: String, Codable, Sendable, CaseIterable {
-    /// Floating-point SGD with exact products: the reference.
-    case digitalSGD = "digital-sgd"
-    /// Analog SGD (paper Eq. 2): the gradient is pulsed into the weight array W.
-    case analogSGD = "analog-sgd"
-    /// Tiki-Taka v1: Residual Learning with gamma = 0 (the forward pass sees W only).
-    case tikiTaka = "tiki-taka"
-    /// Tiki-Taka v2 (paper App. D): gradients at W, pulsed into P; a digital buffer H accumulates beta times the
-    /// read columns of P and whole pulses (up to BL) move from H into W when |H| >= dw_min.
-    case tikiTakaV2 = "tiki-taka-v2"
-    /// Residual Learning (paper Eqs. 9-11): arrays W and P, forward and backward on W + gamma P.
-    case residual
-    /// Residual Learning v2 (paper Section 5): H <- (1 - beta) H + beta (read P column); one pulse of sign(H) on W
-    /// when |H| >= dw_min, and H -= sign(H) dw_min.
-    case residualV2 = "residual-v2"
-    /// Multi-tile residual learning (arXiv 2510.02516): arrays W(0..N), forward on sum_n gamma^n W(n), gradient
-    /// pulses on W(N), column transfers from W(n+1) into W(n) on nested periods.
-    case multiTileResidual = "multi-tile-residual"
-    /// RIDER (arXiv 2602.21321, Alg. 2): forward on W + gamma (P - Q) with Q a digital moving average of P's
-    /// reads, Q <- (1 - eta) Q + eta P; transfers beta (P - Q_old) into W. No zero-shifting needed.
-    case rider
+/// The algorithm of an experiment: its name, the keys most algorithms share (learning rates, mixing, transfer
+/// schedule, update mode, zero-shifting), and the algorithms' own parameters (`AlgorithmParameter`, declared in each
+/// algorithm's file and read with `config.algorithm[Type.parameter]`). Which keys an algorithm reads is its type's
+/// `reads` and `parameters`; the others have no effect (`ExperimentConfig.ineffective`).
+public struct AlgorithmConfig: Codable, Sendable, Equatable {
+    public var name: Algorithm = .residual
+    /// alpha: learning rate of the gradient update (of W for Analog SGD, of P for Residual Learning), and of
+    /// the digital biases.
+    public var lr: Double = 0.1
+    /// beta: transfer learning rate (Eq. 11): a transfer pulses beta * (column of P) into W.
+    public var transferLR: Double = 0.4
+    /// gamma: mixing coefficient of W + gamma P (Eq. 9); not read by Tiki-Taka.
+    public var gamma: Double = 0.4
+    /// One column of P is transferred every `transfer_every` mini-batches, columns cycling per block.
+    public var transferEvery: Int = 1
+    /// Columns read and transferred at each transfer (aihwkit's n_reads_per_transfer).
+    public var transferColumns: Int = 1
+    public var updateMode: UpdateMode = .pulsed
+    public var updatePer: UpdateGranularity = .auto
+    /// Expected mode: add the granularity noise of Lemma 1 (arXiv 2510.02516).
+    public var expectedNoise: Bool = false
+    /// Zero-shifting of the array that receives gradient pulses (P for Tiki-Taka and Residual Learning, W for
+    /// Analog SGD): none, ideal or pulsed (paper Assumption 4).
+    public var zeroShift: ZeroShift = .none
+    /// Alternating pulses per device for pulsed zero-shifting.
+    public var zeroShiftPulses: Int = 1000
+    /// The algorithms' own parameters that differ from their defaults, by key (see `subscript(_:)`).
+    var parameters: [String: ParameterValue] = [:]
 
-    /// Whether the algorithm has a residual array P (index 1) and transfers it into W.
-    public var transfers: Bool { self != .digitalSGD && self != .analogSGD }
+    public init() {}
 
-    /// Number of analog arrays per weight block for `tiles` (multi-tile: N + 1 = tiles).
-    public func arrayCount(tiles: Int) -> Int {
-        switch self {
-        case .digitalSGD: return 0
-        case .analogSGD: return 1
-        case .multiTileResidual: return tiles
-        default: return 2
+    /// The keys shared by several algorithms (the stored properties above, by configuration name).
+    public enum SharedKeys {
+        /// Every analog algorithm: the gradient rate, the update mode and zero-shifting.
+        public static let analog: Set<String> = ["lr", "update_mode", "update_per", "expected_noise", "zero_shift", "zero_shift_pulses"]
+        /// An algorithm that transfers P into W: also the transfer rate, period and columns.
+        public static let transfer: Set<String> = analog.union(["transfer_lr", "transfer_every", "transfer_columns"])
+        /// Every shared key but `name`.
+        public static let all: Set<String> = transfer.union(["gamma"])
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, lr, transferLR = "transfer_lr", gamma, transferEvery = "transfer_every", updateMode = "update_mode"
+        case transferColumns = "transfer_columns"
+        case updatePer = "update_per", expectedNoise = "expected_noise", zeroShift = "zero_shift"
+        case zeroShiftPulses = "zero_shift_pulses"
+    }
+
+    struct ParameterKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// The value of an algorithm's own parameter (its default unless set).
+    public subscript<V>(_ p: Parameter<V>) -> V {
+        get { parameters[p.key].flatMap { V(parameter: $0) } ?? V(parameter: p.spec.defaultValue)! }
+        set { self[value: p.spec] = newValue.parameter }
+    }
+
+    /// The value of a parameter, untyped; setting the default removes the entry, so equal configurations compare equal.
+    public subscript(value spec: AlgorithmParameter) -> ParameterValue {
+        get { parameters[spec.key] ?? spec.defaultValue }
+        set { parameters[spec.key] = newValue == spec.defaultValue ? nil : newValue }
+    }
+
+    /// The algorithm's type.
+    public var type: any TrainingAlgorithm.Type { name.type }
+
+    /// Per-sample updates? (`auto`: pulsed per sample, expected per mini-batch.)
+    public var perSample: Bool {
+        switch updatePer {
+        case .auto: return updateMode == .pulsed
+        case .sample: return true
+        case .batch: return false
         }
     }
 
-    /// Whether the forward pass mixes in the residual arrays (gamma > 0).
-    public var mixes: Bool { self == .residual || self == .residualV2 || self == .multiTileResidual || self == .rider }
+    /// Analog arrays per block.
+    public var arrayCount: Int { type.roles(self).count }
+
+    /// The transfer schedule as used (see `TransferSchedule`).
+    public var transferSchedule: TransferSchedule { type.schedule(self) }
+
+    /// Every shared key, then every registered parameter (its value or default): the full schema, so that a
+    /// configuration file or a sweep may set any algorithm's keys.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(lr, forKey: .lr)
+        try c.encode(transferLR, forKey: .transferLR)
+        try c.encode(gamma, forKey: .gamma)
+        try c.encode(transferEvery, forKey: .transferEvery)
+        try c.encode(transferColumns, forKey: .transferColumns)
+        try c.encode(updateMode, forKey: .updateMode)
+        try c.encode(updatePer, forKey: .updatePer)
+        try c.encode(expectedNoise, forKey: .expectedNoise)
+        try c.encode(zeroShift, forKey: .zeroShift)
+        try c.encode(zeroShiftPulses, forKey: .zeroShiftPulses)
+        var own = encoder.container(keyedBy: ParameterKey.self)
+        for spec in AlgorithmRegistry.parameters {
+            let key = ParameterKey(stringValue: spec.key)
+            switch self[value: spec] {
+            case .number(let v): try own.encode(v, forKey: key)
+            case .integer(let v): try own.encode(v, forKey: key)
+            case .boolean(let v): try own.encode(v, forKey: key)
+            case .numbers(let v): try own.encode(v, forKey: key)
+            case .integers(let v): try own.encode(v, forKey: key)
+            }
+        }
+    }
+
+    /// Keys left out keep their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(Algorithm.self, forKey: .name) ?? name
+        lr = try c.decodeIfPresent(Double.self, forKey: .lr) ?? lr
+        transferLR = try c.decodeIfPresent(Double.self, forKey: .transferLR) ?? transferLR
+        gamma = try c.decodeIfPresent(Double.self, forKey: .gamma) ?? gamma
+        transferEvery = try c.decodeIfPresent(Int.self, forKey: .transferEvery) ?? transferEvery
+        transferColumns = try c.decodeIfPresent(Int.self, forKey: .transferColumns) ?? transferColumns
+        updateMode = try c.decodeIfPresent(UpdateMode.self, forKey: .updateMode) ?? updateMode
+        updatePer = try c.decodeIfPresent(UpdateGranularity.self, forKey: .updatePer) ?? updatePer
+        expectedNoise = try c.decodeIfPresent(Bool.self, forKey: .expectedNoise) ?? expectedNoise
+        zeroShift = try c.decodeIfPresent(ZeroShift.self, forKey: .zeroShift) ?? zeroShift
+        zeroShiftPulses = try c.decodeIfPresent(Int.self, forKey: .zeroShiftPulses) ?? zeroShiftPulses
+        let own = try decoder.container(keyedBy: ParameterKey.self)
+        for spec in AlgorithmRegistry.parameters {
+            let key = ParameterKey(stringValue: spec.key)
+            guard own.contains(key) else { continue }
+            switch spec.defaultValue {
+            case .number: self[value: spec] = .number(try own.decode(Double.self, forKey: key))
+            case .integer: self[value: spec] = .integer(try own.decode(Int.self, forKey: key))
+            case .boolean: self[value: spec] = .boolean(try own.decode(Bool.self, forKey: key))
+            case .numbers: self[value: spec] = .numbers(try own.decode([Double].self, forKey: key))
+            case .integers: self[value: spec] = .integers(try own.decode([Int].self, forKey: key))
+            }
+        }
+    }
+
+    /// The checks of the shared keys and of every registered parameter's own rule, then the algorithm's `validate`.
+    func validate(_ experiment: ExperimentConfig) throws(ConfigError) {
+        try ConfigError.require(lr >= 1e-30 && lr <= 1e6, "algorithm.lr", "--lr", "must lie in [1e-30, 1e6]", lr)
+        try ConfigError.require(transferLR >= 1e-30 && transferLR <= 1e6, "algorithm.transfer_lr", "--transfer-lr", "must lie in [1e-30, 1e6]", transferLR)
+        try ConfigError.require(gamma == 0 || (gamma >= 1e-30 && gamma <= 1e6), "algorithm.gamma", "--gamma", "must be 0 or lie in [1e-30, 1e6]", gamma)
+        try ConfigError.require(zeroShiftPulses >= 1 && zeroShiftPulses <= 10_000_000, "algorithm.zero_shift_pulses",
+                                "--zero-shift-pulses", "must be an integer in 1...10000000", Double(zeroShiftPulses))
+        try ConfigError.require(transferColumns >= 1 && transferColumns <= 65_536, "algorithm.transfer_columns",
+                                "--transfer-columns", "must be an integer in 1...65536", Double(transferColumns))
+        try ConfigError.require(transferEvery >= 1, "algorithm.transfer_every", "--transfer-every", "must be an integer >= 1", Double(transferEvery))
+        for spec in AlgorithmRegistry.parameters { try spec.check(self[value: spec]) }
+        try type.validate(experiment)
+    }
 }
 
 /// How the gradient reaches the devices.
@@ -85,130 +201,6 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey { case hidden, activation, tileSize = "tile_size" }
-}
-
-public struct AlgorithmConfig: Codable, Sendable, Equatable {
-    public var name: Algorithm = .residual
-    /// alpha: learning rate of the gradient update (of W for Analog SGD, of P for Residual Learning), and of
-    /// the digital biases.
-    public var lr: Double = 0.1
-    /// beta: transfer learning rate (Eq. 11): a transfer pulses beta * (column of P) into W.
-    public var transferLR: Double = 0.4
-    /// gamma: mixing coefficient of W + gamma P (Eq. 9); forced to 0 for Tiki-Taka.
-    public var gamma: Double = 0.4
-    /// One column of P is transferred every `transfer_every` mini-batches, columns cycling per block.
-    public var transferEvery: Int = 1
-    /// Columns read and transferred at each transfer (aihwkit's n_reads_per_transfer).
-    public var transferColumns: Int = 1
-    public var updateMode: UpdateMode = .pulsed
-    public var updatePer: UpdateGranularity = .auto
-    /// Expected mode: add the granularity noise of Lemma 1 (arXiv 2510.02516).
-    public var expectedNoise: Bool = false
-    /// Zero-shifting of the arrays that receive gradient pulses (P for Tiki-Taka and Residual Learning, W for
-    /// Analog SGD): none, ideal or pulsed (paper Assumption 4).
-    public var zeroShift: ZeroShift = .none
-    /// Alternating pulses per device for pulsed zero-shifting.
-    public var zeroShiftPulses: Int = 1000
-    /// Multi-tile residual learning: number of arrays N + 1 (2 is Residual Learning).
-    public var tiles: Int = 3
-    /// Multi-tile: the transfer period of level n (from W(n+1) into W(n)) is transfer_every * growth^(N-1-n), so the
-    /// most significant tiles change slowest (the nested schedule of arXiv 2510.02516, Section 3.2).
-    public var transferEveryGrowth: Double = 2
-    /// Multi-tile: the transfer rate of level n is transfer_lr * growth^(N-1-n) (its code: 0.1 * 1.2^n).
-    public var transferLRGrowth: Double = 1.2
-    /// Multi-tile: explicit transfer periods and rates per source tile, in aihwkit's order (first the gradient tile
-    /// W(N), then W(N-1), ..., W(1)); when given (N entries) they replace the geometric rules above.
-    public var transferEveryPerTile: [Int] = []
-    public var transferLRPerTile: [Double] = []
-    /// Multi-tile: Algorithm 1's warm start: fill W(0), W(1), ... in turn from the gradient tile, moving on at each
-    /// plateau of the epoch training loss, before the cascade starts.
-    public var warmStart: Bool = false
-    /// RIDER: rate eta of the digital moving average Q of P (Eq. 12).
-    public var riderEta: Double = 0.1
-
-    public init() {}
-
-    enum CodingKeys: String, CodingKey {
-        case name, lr, transferLR = "transfer_lr", gamma, transferEvery = "transfer_every", updateMode = "update_mode"
-        case transferColumns = "transfer_columns"
-        case updatePer = "update_per", expectedNoise = "expected_noise", zeroShift = "zero_shift"
-        case zeroShiftPulses = "zero_shift_pulses", tiles, transferEveryGrowth = "transfer_every_growth"
-        case transferLRGrowth = "transfer_lr_growth", warmStart = "warm_start", riderEta = "rider_eta"
-        case transferEveryPerTile = "transfer_every_per_tile", transferLRPerTile = "transfer_lr_per_tile"
-    }
-
-    /// Per-sample updates? (`auto`: pulsed per sample, expected per mini-batch.)
-    public var perSample: Bool {
-        switch updatePer {
-        case .auto: return updateMode == .pulsed
-        case .sample: return true
-        case .batch: return false
-        }
-    }
-
-    /// gamma as used: 0 for Tiki-Taka v1 and v2.
-    public var effectiveGamma: Double { name.mixes ? gamma : 0 }
-
-    /// Analog arrays per block.
-    public var arrayCount: Int { name.arrayCount(tiles: tiles) }
-
-    /// Longest transfer period accepted (steps): longer than any run, and exact in Double.
-    public static let maxTransferPeriod: Double = 1e12
-
-    /// The transfer schedule of source arrays s = 1...N (N = arrayCount - 1; entry 0 is unused and 0): source s
-    /// transfers into s - 1 every `periods[s]` mini-batches at rate `rates[s]`. Multi-tile residual learning
-    /// (arXiv 2510.02516, Section 3.2): periods transfer_every x growth^(N - s), rates transfer_lr x growth^(s - 1),
-    /// or the per-tile lists (aihwkit order, gradient tile first); every other algorithm has one source with
-    /// transfer_every and transfer_lr. Values are computed in Double; `validate()` keeps them finite and bounded.
-    public var transferSchedule: (periods: [Double], rates: [Double]) {
-        let n = max(arrayCount - 1, 0)
-        let perTile = name == .multiTileResidual
-        let periods = (0...n).map { s -> Double in
-            if s == 0 { return 0 }
-            if perTile && transferEveryPerTile.count == n { return Double(transferEveryPerTile[n - s]) }
-            return max(1, (Double(transferEvery) * pow(transferEveryGrowth, Double(n - s))).rounded())
-        }
-        let rates = (0...n).map { s -> Double in
-            if s == 0 { return 0 }
-            if perTile && transferLRPerTile.count == n { return transferLRPerTile[n - s] }
-            return transferLR * pow(transferLRGrowth, Double(s - 1))
-        }
-        return (periods, rates)
-    }
-
-    /// Checks the transfer schedule: every period at most `maxTransferPeriod`, every rate a normal Float in
-    /// (0, 1e6]; Residual Learning v2's rate is the averaging weight of H and must lie in (0, 1].
-    func validateSchedule() throws(ConfigError) {
-        let (periods, rates) = transferSchedule
-        let perTile = name == .multiTileResidual && !transferEveryPerTile.isEmpty
-        for s in 1..<max(periods.count, 1) {
-            let p = periods[s]
-            if !(p <= Self.maxTransferPeriod) {
-                if name == .multiTileResidual && !perTile {
-                    throw ConfigError(key: "algorithm.transfer_every", option: "--transfer-every",
-                                      message: "x --transfer-every-growth^\(periods.count - 1 - s) = \(transferEvery) x \(transferEveryGrowth)^\(periods.count - 1 - s) = \(p) steps, more than 1e12; use fewer tiles, a smaller growth or a smaller --transfer-every")
-                }
-                throw ConfigError(key: perTile ? "algorithm.transfer_every_per_tile" : "algorithm.transfer_every",
-                                  option: perTile ? "--transfer-every-per-tile" : "--transfer-every",
-                                  message: "must be at most 1e12 steps; got \(p)")
-            }
-        }
-        for s in 1..<max(rates.count, 1) {
-            let r = rates[s], f = Float(r)
-            if !(r > 0 && r <= 1e6 && f.isNormal) {
-                let grown = name == .multiTileResidual && transferLRPerTile.isEmpty && s > 1
-                throw ConfigError(key: grown ? "algorithm.transfer_lr_growth" : "algorithm.transfer_lr",
-                                  option: grown ? "--transfer-lr-growth" : "--transfer-lr",
-                                  message: grown
-                                      ? "gives source tile \(s) the rate \(transferLR) x \(transferLRGrowth)^\(s - 1) = \(r), outside (1.2e-38, 1e6]; choose a growth closer to 1"
-                                      : "gives the rate \(r), outside the range of Float (1.2e-38, 1e6]")
-            }
-        }
-        if name == .residualV2 && !(transferLR <= 1) {
-            throw ConfigError(key: "algorithm.transfer_lr", option: "--transfer-lr",
-                              message: "is Residual Learning v2's averaging weight of H (H = (1 - beta) H + beta P) and must lie in (0, 1]; got \(transferLR)")
-        }
-    }
 }
 
 public struct TrainingConfig: Codable, Sendable, Equatable {
@@ -311,31 +303,7 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
             try ConfigError.require(h >= 1 && h <= 1 << 20, "model.hidden[\(i)]", "--hidden", "must be an integer in 1...1048576", Double(h))
         }
         try ConfigError.require(model.tileSize >= 1 && model.tileSize <= 1 << 16, "model.tile_size", "--tile-size", "must be an integer in 1...65536", Double(model.tileSize))
-        try ConfigError.require(algorithm.lr >= 1e-30 && algorithm.lr <= 1e6, "algorithm.lr", "--lr", "must lie in [1e-30, 1e6]", algorithm.lr)
-        try ConfigError.require(algorithm.transferLR >= 1e-30 && algorithm.transferLR <= 1e6, "algorithm.transfer_lr", "--transfer-lr", "must lie in [1e-30, 1e6]", algorithm.transferLR)
-        try ConfigError.require(algorithm.gamma == 0 || (algorithm.gamma >= 1e-30 && algorithm.gamma <= 1e6), "algorithm.gamma", "--gamma", "must be 0 or lie in [1e-30, 1e6]", algorithm.gamma)
-        try ConfigError.require(algorithm.zeroShiftPulses >= 1 && algorithm.zeroShiftPulses <= 10_000_000, "algorithm.zero_shift_pulses",
-                                "--zero-shift-pulses", "must be an integer in 1...10000000", Double(algorithm.zeroShiftPulses))
-        try ConfigError.require(algorithm.transferColumns >= 1 && algorithm.transferColumns <= 65_536, "algorithm.transfer_columns",
-                                "--transfer-columns", "must be an integer in 1...65536", Double(algorithm.transferColumns))
-        try ConfigError.require(algorithm.tiles >= 2 && algorithm.tiles <= 12, "algorithm.tiles", "--tiles", "must be an integer in 2...12", Double(algorithm.tiles))
-        try ConfigError.require(algorithm.transferEveryGrowth >= 1 && algorithm.transferEveryGrowth <= 100, "algorithm.transfer_every_growth",
-                                "--transfer-every-growth", "must lie in [1, 100]", algorithm.transferEveryGrowth)
-        try ConfigError.require(algorithm.transferLRGrowth > 0 && algorithm.transferLRGrowth <= 100, "algorithm.transfer_lr_growth",
-                                "--transfer-lr-growth", "must lie in (0, 100]", algorithm.transferLRGrowth)
-        if algorithm.name == .multiTileResidual {
-            let n = algorithm.tiles - 1
-            for (list, key, option) in [(algorithm.transferEveryPerTile.map(Double.init), "transfer_every_per_tile", "--transfer-every-per-tile"),
-                                        (algorithm.transferLRPerTile, "transfer_lr_per_tile", "--transfer-lr-per-tile")] where !list.isEmpty {
-                if list.count != n {
-                    throw ConfigError(key: "algorithm." + key, option: option, message: "must list \(n) values (one per source tile, gradient tile first) for \(algorithm.tiles) tiles; got \(list.count)")
-                }
-                for v in list { try ConfigError.require(v > 0 && v <= 1e6 && v.isFinite, "algorithm." + key, option, "values must lie in (0, 1e6]", v) }
-            }
-        }
-        try ConfigError.require(algorithm.riderEta >= 1e-30 && algorithm.riderEta <= 1, "algorithm.rider_eta", "--rider-eta", "must lie in [1e-30, 1]", algorithm.riderEta)
-        try ConfigError.require(algorithm.transferEvery >= 1, "algorithm.transfer_every", "--transfer-every", "must be an integer >= 1", Double(algorithm.transferEvery))
-        try algorithm.validateSchedule()
+        try algorithm.validate(self)
         try ConfigError.require(training.epochs >= 1 && training.epochs <= 100_000, "training.epochs", "--epochs", "must be an integer in 1...100000", Double(training.epochs))
         try ConfigError.require(training.batchSize >= 1 && training.batchSize <= 65_536, "training.batch_size", "--batch-size", "must be an integer in 1...65536", Double(training.batchSize))
         try ConfigError.require(training.trainLimit >= 0, "training.train_limit", "--train-limit", "must be an integer >= 0 (0 = all images)", Double(training.trainLimit))

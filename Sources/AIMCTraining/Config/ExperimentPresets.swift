@@ -52,7 +52,7 @@ public enum ExperimentPresets {
                    c.algorithm.name = .multiTileResidual
                    c.algorithm.gamma = 0.25
                    c.algorithm.transferLR = 0.1
-                   c.algorithm.transferEveryGrowth = 4
+                   c.algorithm[MultiTileResidual.transferEveryGrowth] = 4
                    c.algorithm.zeroShift = .ideal
                    return c
                }(),

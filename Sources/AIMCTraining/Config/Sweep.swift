@@ -278,6 +278,37 @@ public enum Sweep {
         try expand(base: base, axes: [Axis(key: key, values: [value], option: "--set")])[0].config
     }
 
+    /// `base` with each `key=value` of `assignments` set, checked like a configuration file's keys but not validated
+    /// as a whole (train's `--set`: one value per key, each key once).
+    /// - Throws: `ConfigError` naming `option` and the key.
+    public static func assign(_ assignments: [String], in base: ExperimentConfig, option: String = "--set") throws(ConfigError) -> ExperimentConfig {
+        var c = base
+        var seen = Set<String>()
+        for text in assignments {
+            let axis = try Sweep.axis(text, option: option)
+            guard axis.values.count == 1 else {
+                throw ConfigError(key: axis.key, option: option, message: "takes one value per key (a sweep varies several: aimc-dist sweep --set \(text)); got \(axis.values.count)")
+            }
+            guard seen.insert(axis.key).inserted else {
+                throw ConfigError(key: axis.key, option: option, message: "sets \(axis.key) twice; give each key once")
+            }
+            let table: [String: Any]
+            do { table = try ConfigLoader.encodedTable(c) } catch { throw ConfigError(key: axis.key, option: option, message: "\(error)") }
+            var overlay = [String: Any]()
+            for (key, value) in try parse(axis, base: c, table: table)[0].assignments {
+                overlay = ConfigLoader.setting(overlay, key.split(separator: ".")[...], to: value)
+            }
+            do {
+                c = try ConfigLoader.overlay(overlay, over: c, source: option)
+            } catch let e as ConfigFileError {
+                throw ConfigError(key: e.key ?? axis.key, option: option, message: e.problem ?? e.message)
+            } catch {
+                throw ConfigError(key: axis.key, option: option, message: "\(error)")
+            }
+        }
+        return c
+    }
+
     /// Every point of the product (the first axis varies slowest), resolved and validated before anything runs.
     ///
     /// - Parameters:
@@ -368,11 +399,11 @@ public enum Sweep {
 }
 
 extension ExperimentConfig {
-    /// Whether no device is ever pulsed: expected updates and transfers, no pulsed zero-shifting, and none of the
-    /// algorithms whose threshold transfers fire whole pulses (TT-v2, RL-v2).
+    /// Whether no device is ever pulsed: expected updates and transfers, no pulsed zero-shifting, analog arrays, and an
+    /// algorithm whose transfers fire no whole pulses (`TrainingAlgorithm.firesThresholdPulses`).
     public var firesNoPulses: Bool {
         algorithm.updateMode == .expected && algorithm.zeroShift != .pulsed
-            && ![.digitalSGD, .tikiTakaV2, .residualV2].contains(algorithm.name)
+            && algorithm.arrayCount > 0 && !algorithm.type.firesThresholdPulses
     }
 
     /// Why configuration key `key` (a sweep axis, dotted) has no effect on this experiment, or nil when it may have
@@ -383,11 +414,10 @@ extension ExperimentConfig {
         let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return nil }
         let (table, field) = (parts[0], parts[1])
-        if name == .digitalSGD {
-            if ["device", "forward", "backward", "transfer", "update"].contains(table) { return "digital-sgd has no devices or periphery" }
-            if table == "algorithm" && !["name", "lr"].contains(field) { return "digital-sgd has no analog arrays" }
+        if a.arrayCount == 0 && ["device", "forward", "backward", "transfer", "update"].contains(table) {
+            return "\(name) has no devices or periphery"
         }
-        if table == "transfer" && !name.transfers { return "\(name.rawValue) has no transfers" }
+        if table == "transfer" && !name.transfers { return "\(name) has no transfers" }
         if table == "data" {
             if data.source == .idx && ["features", "classes", "train_samples", "test_samples"].contains(field) {
                 return "only teacher data (--data-source teacher) is sized by options; IDX files bring their own sizes"
@@ -395,7 +425,7 @@ extension ExperimentConfig {
             if data.source == .teacher && field == "dir" { return "teacher data is generated, not read" }
             return nil
         }
-        if key == "update.desired_bl" && a.updateMode == .expected && !a.expectedNoise && name != .tikiTakaV2 {
+        if key == "update.desired_bl" && a.updateMode == .expected && !a.expectedNoise && !a.type.alsoReads.contains(key) {
             return "expected updates without --expected-noise fire no pulse trains"
         }
         guard table == "algorithm" || table == "device" else { return nil }
@@ -416,13 +446,28 @@ extension ExperimentConfig {
             }
             return nil
         }
-        let multiTile = ["tiles", "warm_start", "transfer_every_growth", "transfer_lr_growth", "transfer_every_per_tile", "transfer_lr_per_tile"]
-        if multiTile.contains(field) && name != .multiTileResidual { return "only multi-tile-residual has more than two arrays" }
-        if field == "rider_eta" && name != .rider { return "only rider keeps the moving average Q" }
-        if field == "gamma" && !name.mixes { return "\(name.rawValue) reads W alone" }
-        if ["transfer_lr", "transfer_every", "transfer_columns"].contains(field) && !name.transfers { return "\(name.rawValue) has no transfers" }
+        if let why = algorithmIneffective(field) { return why }
         if field == "expected_noise" && a.updateMode != .expected { return "Lemma 1's noise applies to --update-mode expected only" }
         if field == "zero_shift_pulses" && a.zeroShift != .pulsed { return "the pulse count applies to --zero-shift pulsed only" }
         return nil
+    }
+
+    /// Why `algorithm.<field>` has no effect: a shared key the algorithm does not read, another algorithm's
+    /// parameter, or the algorithm's own reason (`TrainingAlgorithm.ineffective`).
+    func algorithmIneffective(_ field: String) -> String? {
+        let a = algorithm, type = a.type, name = a.name
+        if field == "name" { return nil }
+        if AlgorithmConfig.SharedKeys.all.contains(field) {
+            if !type.reads.contains(field) {
+                if a.arrayCount == 0 { return "\(name) has no analog arrays" }
+                if field == "gamma" { return "\(name) reads W alone" }
+                if AlgorithmConfig.SharedKeys.transfer.subtracting(AlgorithmConfig.SharedKeys.analog).contains(field) { return "\(name) has no transfers" }
+                return "\(name) does not read it"
+            }
+        } else if AlgorithmRegistry.parameter(field) != nil && !type.parameters.contains(where: { $0.key == field }) {
+            let users = AlgorithmRegistry.users(of: field).map { $0.name }
+            return "only \(users.joined(separator: ", ")) \(users.count == 1 ? "reads" : "read") it"
+        }
+        return type.ineffective(field, in: self)
     }
 }

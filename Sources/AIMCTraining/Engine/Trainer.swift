@@ -123,9 +123,6 @@ public final class Trainer {
     /// with `CommunicationModel`.
     public private(set) var firstStepBytes: (sent: UInt64, received: UInt64)? = nil
 
-    /// Epoch training losses since the last warm-start move (multi-tile residual learning), and the moves so far.
-    var plateauHistory: [Double] = []
-    public private(set) var warmStartMoves = 0
 
     /// - Parameters:
     ///   - config: a validated experiment; `config.replicas` must divide the world size.
@@ -250,18 +247,16 @@ public final class Trainer {
         return devices * bytesPerDevice(config)
     }
 
-    /// Bytes per weight of one weight block: 4 for a digital weight; else 4 (state) + 48 (parameters) per analog
-    /// array, 4 per reference,
-    /// 4 for the effective weights when they are not W itself, 4 for a digital buffer (H or Q). (The update buffer of
-    /// expected or per-batch updates is one per rank: see `workingBytes`.)
+    /// Bytes per weight of one weight block: per analog array 4 (state) + the per-device parameters; 4 for the
+    /// reference of a zero-shifted array; 4 for the weights the reads see when they are not W itself
+    /// (`WeightBlock.readsOwnCopy`); 4 per digital value the algorithm keeps (digital weights, H, Q). (The update
+    /// buffer of expected or per-batch updates is one per rank: see `workingBytes`.)
     public static func bytesPerDevice(_ c: ExperimentConfig) -> Int {
         let a = c.algorithm
         let arrays = a.arrayCount
-        if arrays == 0 { return 4 }
-        var bytes = arrays * (4 + MemoryLayout<DeviceCell>.stride)
-        if a.zeroShift != .none { bytes += 4 }
-        if a.name.mixes || a.zeroShift != .none { bytes += 4 }
-        if [.tikiTakaV2, .residualV2, .rider].contains(a.name) { bytes += 4 }
+        var bytes = arrays * (4 + MemoryLayout<DeviceCell>.stride) + 4 * a.type.digitalFloatsPerWeight(a)
+        if arrays > 0 && a.zeroShift != .none { bytes += 4 }
+        if WeightBlock.readsOwnCopy(c) { bytes += 4 }
         return bytes
     }
 
@@ -700,18 +695,6 @@ public final class Trainer {
         return order
     }
 
-    /// Algorithm 1's LossPlateau (arXiv 2510.02516, App. H): for the first four moves, the loss rose since the last
-    /// epoch ("aggressive"); later, at least two rises among the last five epochs ("mild").
-    static func plateau(_ history: [Double], moves: Int) -> Bool {
-        if moves < 4 {
-            guard history.count >= 2 else { return false }
-            return history[history.count - 1] > history[history.count - 2]
-        }
-        guard history.count >= 6 else { return false }
-        let last = history.suffix(6)
-        return zip(last.dropFirst(), last).filter { $0 > $1 }.count >= 2
-    }
-
     /// Runs one epoch (training then evaluation); the coordinator computes the metrics and broadcasts them to every
     /// rank. `progress` is called on the coordinator with (steps done, steps, running mean loss).
     public func runEpoch(_ epoch: Int, progress: ((Int, Int, Double) -> Void)? = nil) throws(CommunicationError) -> EpochMetrics {
@@ -751,14 +734,7 @@ public final class Trainer {
         var metrics = EpochMetrics(epoch: epoch, trainLoss: trainLoss, trainAccuracy: correct / Double(max(seen, 1)),
                                    testLoss: testLoss, testAccuracy: testAccuracy, seconds: seconds)
         metrics = try world.broadcast(metrics)
-        if config.algorithm.name == .multiTileResidual && config.algorithm.warmStart {
-            plateauHistory.append(metrics.trainLoss)
-            if Trainer.plateau(plateauHistory, moves: warmStartMoves) {
-                warmStartMoves += 1
-                plateauHistory.removeAll()
-                for b in blocks { b.advanceWarmStart() }
-            }
-        }
+        for b in blocks { b.epochEnded(trainLoss: metrics.trainLoss) }
         return metrics
     }
 

@@ -81,7 +81,7 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
         }
         for t in tiles { try ConfigError.require(t >= 2 && t <= 12, "tiles", "--tiles", "each must be an integer in 2...12", Double(t)) }
         for algorithm in algorithms {
-            for t in algorithm == .multiTileResidual ? tiles : [base.algorithm.tiles] {
+            for t in algorithm == .multiTileResidual ? tiles : [base.algorithm[MultiTileResidual.tiles]] {
                 for c in asymmetries {
                     for z in zeroShifts { try experiment(algorithm: algorithm, asymmetry: c, zeroShift: z, tiles: t).validate() }
                 }
@@ -93,7 +93,7 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
     /// (for the algorithms that transfer) of that curve, and the experiment's seed.
     public func experiment(algorithm: Algorithm, asymmetry: Double, zeroShift: ZeroShift, tiles: Int) -> ExperimentConfig {
         var config = base
-        config.algorithm.tiles = tiles
+        config.algorithm[MultiTileResidual.tiles] = tiles
         config.seed = seed
         config.algorithm.name = algorithm
         config.algorithm.zeroShift = algorithm.transfers ? zeroShift : .none
@@ -263,7 +263,7 @@ public enum LeastSquares {
         let d = c.inputs, m = c.outputs, n = c.samples, batch = c.batchSize == 0 ? c.samples : c.batchSize
         let perDevice = c.algorithms.map { a in
             Trainer.bytesPerDevice(c.experiment(algorithm: a, asymmetry: c.asymmetries[0], zeroShift: c.zeroShifts[0],
-                                                tiles: c.tiles.max() ?? c.base.algorithm.tiles))
+                                                tiles: c.tiles.max() ?? c.base.algorithm[MultiTileResidual.tiles]))
         }.max() ?? 4
         // A, B; W*; the batch x, targets and outputs; the periphery's buffers of a forward read; the update buffer.
         let floats = n * (d + m) + m * d + batch * (d + 2 * m) + (batch + 1) * (d + m) + m * d
@@ -275,7 +275,7 @@ public enum LeastSquares {
         let p = problem(c)
         var runs = [LeastSquaresRun]()
         for algorithm in c.algorithms {
-            for tiles in algorithm == .multiTileResidual ? c.tiles : [c.base.algorithm.tiles] {
+            for tiles in algorithm == .multiTileResidual ? c.tiles : [c.base.algorithm[MultiTileResidual.tiles]] {
                 for shift in algorithm.transfers ? c.zeroShifts : [.none] {
                     for a in c.asymmetries {
                         let r = run(c, problem: p, algorithm: algorithm, asymmetry: a, zeroShift: shift, tiles: tiles)

@@ -16,31 +16,10 @@ public enum Report {
         }
         if a.updateMode == .expected && a.expectedNoise { mode += " with Lemma 1 noise" }
         if a.zeroShift != .none {
-            mode += ", \(a.name == .analogSGD ? "W" : "the gradient array") zero-shifted (\(a.zeroShift.rawValue)\(a.zeroShift == .pulsed ? ", \(a.zeroShiftPulses) pulses" : ""))"
+            let roles = a.type.roles(a)
+            mode += ", \(roles.isEmpty ? "W" : roles[a.type.gradientArray(a)].label) zero-shifted (\(a.zeroShift.rawValue)\(a.zeroShift == .pulsed ? ", \(a.zeroShiftPulses) pulses" : ""))"
         }
-        switch a.name {
-        case .digitalSGD: return "digital SGD (floating point, exact products): lr \(g(a.lr))"
-        case .analogSGD: return "Analog SGD (Eq. 2): alpha \(g(a.lr)), \(mode)"
-        case .tikiTaka:
-            return "Tiki-Taka v1 (gamma 0): alpha \(g(a.lr)), beta \(g(a.transferLR)), \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
-        case .residual:
-            return "Residual Learning (Eqs. 9-11): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
-        case .tikiTakaV2:
-            return "Tiki-Taka v2 (App. D): alpha \(g(a.lr)), beta \(g(a.transferLR)) into a digital buffer, threshold transfers, \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
-        case .residualV2:
-            return "Residual Learning v2 (Section 5): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), digital buffer with one-pulse threshold transfers, \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
-        case .multiTileResidual:
-            // The schedule as used: from the per-tile lists when given, else the growth rules.
-            let (periods, rates) = a.transferSchedule
-            let n = periods.count - 1
-            let rule = a.transferEveryPerTile.count == n || a.transferLRPerTile.count == n ? "" :
-                " (beta \(g(a.transferLR)) x \(g(a.transferLRGrowth))^(s-1), period \(a.transferEvery) x \(g(a.transferEveryGrowth))^(N-s))"
-            let schedule = (1...max(n, 1)).filter { $0 <= n }.map { "W(\($0))->W(\($0 - 1)) beta \(g(rates[$0])) every \(g(periods[$0]))" }
-            return "multi-tile residual learning (arXiv 2510.02516): \(a.tiles) tiles, alpha \(g(a.lr)), gamma \(g(a.gamma)); transfers "
-                + schedule.joined(separator: ", ") + rule + "\(a.warmStart ? ", warm start" : ""), \(mode)"
-        case .rider:
-            return "RIDER (arXiv 2602.21321): alpha \(g(a.lr)), beta \(g(a.transferLR)), gamma \(g(a.gamma)), eta \(g(a.riderEta)), \(columns(a)) every \(a.transferEvery) step(s), \(mode)"
-        }
+        return "\(a.type.title): " + a.type.describe(c, update: mode)
     }
 
     static func columns(_ a: AlgorithmConfig) -> String { a.transferColumns == 1 ? "one column" : "\(a.transferColumns) columns" }
@@ -91,7 +70,7 @@ public enum Report {
         var lines = [String]()
         lines.append("aimc-dist: FCN \(layout.description) (\(c.model.activation.rawValue)) on \(dataName), \(train.count) training / \(c.training.testLimit > 0 ? min(c.training.testLimit, test.count) : test.count) test samples")
         lines.append("  algorithm  " + algorithm(c))
-        if c.algorithm.name != .digitalSGD {
+        if c.algorithm.arrayCount > 0 {
             lines.append("  device     " + device(c.device))
             lines.append("  periphery  forward: " + periphery(c.forward))
             lines.append("             backward: " + periphery(c.backward) + "; transfer read: " + periphery(c.transfer))

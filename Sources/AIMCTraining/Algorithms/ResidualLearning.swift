@@ -1,0 +1,33 @@
+import AIMCCore
+
+/// Residual Learning (paper Eqs. 9-11): arrays W and P, the reads see the mixed weight W + gamma P; gradients of
+/// f(W + gamma P) are pulsed into P (Eq. 10), and every `transfer_every` steps one column of P is read through the
+/// transfer periphery and pulsed, times beta, into W (Eq. 11). With P zero-shifted (Assumption 4) and gamma large
+/// enough it converges exactly (Theorem 3, Corollary 1).
+public final class ResidualLearning: TrainingAlgorithm {
+    public static let name = "residual"
+    public static let title = "Residual Learning (Eqs. 9-11)"
+    public static let reads = AlgorithmConfig.SharedKeys.transfer.union(["gamma"])
+    public static let transfers = true
+    public static func roles(_ config: AlgorithmConfig) -> [ArrayRole] { [.main, .residual] }
+    public static func coefficients(_ config: AlgorithmConfig) -> [Double] { [1, config.gamma] }
+    public static func validate(_ config: ExperimentConfig) throws(ConfigError) { try config.algorithm.transferSchedule.validateSingle() }
+    public static func describe(_ config: ExperimentConfig, update: String) -> String {
+        let a = config.algorithm
+        return "alpha \(Report.g(a.lr)), beta \(Report.g(a.transferLR)), gamma \(Report.g(a.gamma)), \(Report.columns(a)) every \(a.transferEvery) step(s), \(update)"
+    }
+
+    public private(set) var cycle: TransferCycle
+
+    public init(block: BlockInfo, config: ExperimentConfig, initialWeights: [Float]) {
+        cycle = TransferCycle(config.algorithm, cols: block.cols)
+    }
+
+    public func transfer(_ block: WeightBlock, after step: Int64) { block.moveColumns(&cycle, after: step) }
+    public var scalars: [String: ScalarState] { cycle.scalars }
+    public func restore(scalars: [String: ScalarState]) throws(StateError) { try cycle.restore(scalars) }
+}
+
+extension Algorithm {
+    public static let residual = Algorithm(ResidualLearning.self)
+}

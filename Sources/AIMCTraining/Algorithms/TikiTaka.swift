@@ -1,0 +1,31 @@
+import AIMCCore
+
+/// Tiki-Taka v1 (Gokmen and Haensch 2020; the paper's Residual Learning with gamma = 0): gradients are pulsed into
+/// P, the reads see W alone, and every `transfer_every` steps one column of P is read through the transfer periphery
+/// and pulsed, times beta, into W (Eq. 11).
+public final class TikiTaka: TrainingAlgorithm {
+    public static let name = "tiki-taka"
+    public static let title = "Tiki-Taka v1 (gamma 0)"
+    public static let reads = AlgorithmConfig.SharedKeys.transfer
+    public static let transfers = true
+    public static func roles(_ config: AlgorithmConfig) -> [ArrayRole] { [.main, .residual] }
+    public static func validate(_ config: ExperimentConfig) throws(ConfigError) { try config.algorithm.transferSchedule.validateSingle() }
+    public static func describe(_ config: ExperimentConfig, update: String) -> String {
+        let a = config.algorithm
+        return "alpha \(Report.g(a.lr)), beta \(Report.g(a.transferLR)), \(Report.columns(a)) every \(a.transferEvery) step(s), \(update)"
+    }
+
+    public private(set) var cycle: TransferCycle
+
+    public init(block: BlockInfo, config: ExperimentConfig, initialWeights: [Float]) {
+        cycle = TransferCycle(config.algorithm, cols: block.cols)
+    }
+
+    public func transfer(_ block: WeightBlock, after step: Int64) { block.moveColumns(&cycle, after: step) }
+    public var scalars: [String: ScalarState] { cycle.scalars }
+    public func restore(scalars: [String: ScalarState]) throws(StateError) { try cycle.restore(scalars) }
+}
+
+extension Algorithm {
+    public static let tikiTaka = Algorithm(TikiTaka.self)
+}
