@@ -50,7 +50,30 @@ public enum TrainingRun {
         public var dataName = "Fashion-MNIST"
         /// Print each rank's bytes of the first training step next to the communication model's prediction.
         public var reportCommunication = false
+        public var checkpoints = CheckpointPolicy()
+        /// Continue the run in `output` from its newest checkpoint.
+        public var resume = false
         public init() {}
+    }
+
+    /// When a run with an output folder writes checkpoints (`Checkpoint`): at every epoch's end (and always after the
+    /// last), every `everySteps` training steps if > 0, and on SIGUSR1 or SIGTERM at the next step boundary, after
+    /// which the job stops with status `stoppedStatus`.
+    public struct CheckpointPolicy: Sendable {
+        /// Also every this many training steps within epochs (0: at epoch ends only).
+        public var everySteps = 0
+        /// Checkpoints at every epoch's end; false: only after the last epoch (the final weights) and on a signal.
+        public var atEpochs = true
+        public init() {}
+    }
+
+    /// Exit status of a run stopped by SIGUSR1 or SIGTERM after writing its checkpoint (EX_TEMPFAIL: try again,
+    /// with --resume).
+    public static let stoppedStatus: Int32 = 75
+
+    /// A run that stopped on request after its checkpoint: the line rank 0 prints (not an error).
+    struct Stopped: Error {
+        let message: String
     }
 
     /// Runs the experiment on MPI's world communicator. `argumentError` is this rank's command-line error, if
@@ -61,7 +84,8 @@ public enum TrainingRun {
             try requireSameConfiguration(comm, [config])
             let data = try loadData(comm, config)
             _ = try train(config, data: data, comm: comm, output: options.output, overwrite: options.overwrite,
-                          dataName: options.dataName, reportCommunication: options.reportCommunication)
+                          dataName: options.dataName, reportCommunication: options.reportCommunication,
+                          checkpoints: options.checkpoints, resume: options.resume)
             return 0
         }
     }
@@ -279,6 +303,13 @@ public enum TrainingRun {
         } catch let e as RunError {
             if comm.rank == 0 { printError(e.message) }
             return e.exitCode
+        } catch let e as Stopped {
+            if comm.rank == 0 { print(e.message) }
+            return stoppedStatus
+        } catch let e as CheckpointError {
+            // Agreed by every rank (Checkpoint's collectives): one line, status 1.
+            if comm.rank == 0 { printError(e.message) }
+            return 1
         } catch {
             // Alone, a plain exit (no MPI_Abort banner); with other ranks, MPI_Abort ends them all.
             if comm.size == 1 {
@@ -411,9 +442,11 @@ public enum TrainingRun {
         let seconds: Double
     }
 
-    /// One training run on data every rank holds: memory check, run folder, header, epochs, digest, summary.
+    /// One training run on data every rank holds: memory check, run folder, header, epochs (from the newest
+    /// checkpoint when `resume`), checkpoints, digest, summary.
     static func train(_ config: ExperimentConfig, data: (train: Dataset, test: Dataset), comm: Communicator, output: String?,
-                      overwrite: Bool, dataName: String, quiet: Bool = false, reportCommunication: Bool = false) throws -> Result {
+                      overwrite: Bool, dataName: String, quiet: Bool = false, reportCommunication: Bool = false,
+                      checkpoints: CheckpointPolicy = CheckpointPolicy(), resume: Bool = false) throws -> Result {
         let (train, test) = data
         // Memory: refuse a model that cannot fit before allocating it.
         if comm.size % config.replicas != 0 {
@@ -426,34 +459,71 @@ public enum TrainingRun {
                 + "--batch-size, a larger --tile-size, or another --placement")
         }
 
-
-        // Output folder, on the coordinator.
+        // Output folder, on the coordinator; when resuming, its newest checkpoint.
         var directory: RunDirectory? = nil
         var failure: String? = nil
+        var checkpointPath = ""
         if comm.rank == 0, let path = output {
             do {
-                let d = try RunDirectory(path: path, overwrite: overwrite)
-                try d.write("config.json", ConfigLoader.json(config))
-                try d.startMetrics()
-                directory = d
+                if resume {
+                    let d = try RunDirectory(resuming: path)
+                    guard let latest = Checkpoint.latest(in: path) else {
+                        throw OutputError("--resume \(path) holds no complete checkpoint (a checkpoint is written at each epoch's end, every "
+                            + "--checkpoint-every steps and on SIGUSR1/SIGTERM); start the run again without --resume")
+                    }
+                    checkpointPath = latest
+                    directory = d
+                } else {
+                    let d = try RunDirectory(path: path, overwrite: overwrite)
+                    try d.write("config.json", ConfigLoader.json(config))
+                    try d.startMetrics()
+                    directory = d
+                }
             } catch {
-                failure = error.description
+                failure = "\(error)"
             }
         }
         try agree(comm, failure)
 
         let trainer = try Trainer(config: config, comm: comm, train: train, test: test)
+        var rows = [EpochMetrics]()
+        if resume {
+            checkpointPath = String(decoding: try broadcastBytes(comm, Array(checkpointPath.utf8)), as: UTF8.self)
+            rows = try Checkpoint.restore(trainer, from: checkpointPath)
+            failure = nil
+            if let directory {
+                // The metrics of the epochs before the checkpoint (later rows of a run stopped after it are redone), and
+                // no summary.json until this run ends.
+                do {
+                    try directory.write("metrics.csv", text: RunDirectory.metricsCSV(rows))
+                    try directory.remove("summary.json")
+                } catch { failure = error.description }
+            }
+            try agree(comm, failure)
+        }
         let shownData = config.data.source == .teacher ? "a teacher-student task (\(config.data.features) inputs, \(config.data.classes) classes)"
             : config.data.dir == DataConfig().dir ? dataName : config.data.dir
         for line in Report.header(config: config, layout: trainer.layout, placement: trainer.placement, train: train,
                                   test: test, dataName: shownData) where !quiet || line.hasPrefix("  algorithm") {
             say(comm, line)
         }
+        let p = trainer.epochProgress
+        if resume {
+            say(comm, "resumed from \(checkpointPath): epoch \(p.epoch), \(p.stepsDone) step(s) of it done (global step \(trainer.step)); "
+                + "\(rows.count) epoch(s) in metrics.csv")
+        }
         let started = MPI.wallTime
-        var rows = [EpochMetrics]()
         let epochs = config.training.epochs
-        var diverged = false
-        for epoch in 1...epochs {
+        var diverged = rows.last.map { !$0.trainLoss.isFinite } ?? false
+        // Checkpoint and stop requests (only with a folder to write them to): checked every `checkEvery` steps, which
+        // rank 0 sets so that checks come about ten times a second.
+        if directory != nil || (output != nil && comm.rank != 0) { aimc_catch_stop_signals() }
+        var sinceCheck = 0, checkEvery = 1, lastCheck = MPI.wallTime
+        func checkpoint() throws {
+            guard let output else { return }
+            try Checkpoint.write(trainer, runFolder: output, metrics: rows)
+        }
+        for epoch in p.epoch...max(epochs, p.epoch) where epoch <= epochs && !diverged {
             var lastPrint = MPI.wallTime
             let epochStart = lastPrint
             let every = config.training.progressSeconds
@@ -465,15 +535,36 @@ public enum TrainingRun {
                                  100 * Double(done) / Double(total), loss, now - epochStart))
                 }
             } : nil
-            let m = try trainer.runEpoch(epoch, progress: progress)
+            let afterStep: ((Int, Int) throws -> Bool)? = output == nil ? nil : { done, total in
+                if checkpoints.everySteps > 0 && done < total && trainer.step % Int64(checkpoints.everySteps) == 0 { try checkpoint() }
+                sinceCheck += 1
+                guard sinceCheck >= checkEvery else { return false }
+                sinceCheck = 0
+                let now = MPI.wallTime
+                let proposal = Int64(max(1, min(1000, (0.1 / max((now - lastCheck) / Double(checkEvery), 1e-6)).rounded())))
+                lastCheck = now
+                var mine = [UInt8]()
+                withUnsafeBytes(of: Int64(aimc_stop_signal()).littleEndian) { mine += $0 }
+                withUnsafeBytes(of: proposal.littleEndian) { mine += $0 }
+                let all = try comm.allgatherBytes(mine, counts: Array(repeating: 16, count: comm.size))
+                func value(_ o: Int) -> Int64 { all[o..<(o + 8)].withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) } }
+                checkEvery = Int(value(8))
+                let signals = (0..<comm.size).map { value(16 * $0) }
+                guard let signal = signals.first(where: { $0 != 0 }) else { return false }
+                let path = try Checkpoint.write(trainer, runFolder: output!, metrics: rows)
+                let name = signal == Int64(SIGUSR1) ? "SIGUSR1" : signal == Int64(SIGTERM) ? "SIGTERM" : "signal \(signal)"
+                throw Stopped(message: "stopped by \(name) after global step \(trainer.step) (epoch \(epoch), step \(done) of \(total)); "
+                    + "checkpoint written to \(path); continue with: aimc-dist train --resume \(output!)")
+            }
+            guard let m = try trainer.runEpoch(epoch, progress: progress, afterStep: afterStep) else { break }
             rows.append(m)
             say(comm, Report.epochLine(m, epochs: epochs))
             try directory?.appendMetrics(m)
             if !m.trainLoss.isFinite {
                 say(comm, "training diverged (loss is not finite); stopping")
                 diverged = true
-                break
             }
+            if checkpoints.atEpochs || epoch == epochs || diverged { try checkpoint() }
         }
         let digest = try trainer.weightsDigest()
         let elapsed = MPI.wallTime - started

@@ -32,4 +32,21 @@ static inline MPI_Status *aimc_mpi_status_ignore(void) { return MPI_STATUS_IGNOR
 #include <stdio.h>
 static inline void aimc_line_buffered_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
 
+/* Checkpoint-and-stop requests: SIGUSR1 and SIGTERM set a flag that training reads at step boundaries (the
+   handler only stores the signal number, which is async-signal-safe). The flag is static to this header: call these
+   from one Swift file only (TrainingRun.swift), so that there is one copy of it. */
+#include <signal.h>
+#include <string.h>
+static volatile sig_atomic_t aimc_stop_request = 0;
+static void aimc_on_stop_signal(int signal) { aimc_stop_request = signal; }
+static inline void aimc_catch_stop_signals(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = aimc_on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGUSR1, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+static inline int aimc_stop_signal(void) { return aimc_stop_request; }
+
 #endif

@@ -37,21 +37,45 @@ struct Train: ParsableCommand {
     var config: String?
     @Option(help: ArgumentHelp("Start from a named experiment (see `aimc-dist sweep --list`); --config and options override it.", valueName: "name"))
     var experiment: String?
-    @Option(help: ArgumentHelp("Run folder: config.json, metrics.csv, summary.json.", valueName: "dir")) var output: String?
+    @Option(help: ArgumentHelp("Run folder: config.json, metrics.csv, summary.json, checkpoints/ (the newest checkpoint: the final weights, or where to resume).", valueName: "dir")) var output: String?
     @Flag(help: "Replace the run in --output if there is one.") var overwrite = false
+    @Option(help: ArgumentHelp("Continue the run in this folder from its newest checkpoint (its config.json is the configuration; options may change only --epochs, --placement, --replicas, --progress-seconds and --data-dir). Works at any rank count.", valueName: "dir"))
+    var resume: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --output: also write a checkpoint every n training steps (0 = at epoch ends only; default 0). SIGUSR1 or SIGTERM to the ranks writes one and stops the run (exit status 75).", valueName: "n"))
+    var checkpointEvery: Int = 0
+    @Flag(help: "With --output: write checkpoints only after the last epoch (the final weights) and on SIGUSR1/SIGTERM, not at every epoch's end.")
+    var lastCheckpointOnly = false
     @Flag(help: "Print each rank's bytes of the first training step and the communication model's prediction.") var reportComm = false
     @Option(name: .customLong("set"), help: ArgumentHelp(
         "Set any configuration key (repeatable), e.g. --set algorithm.rider_eta=0.2 or --set 'model.hidden=[512,256]'; applied after the other options.",
         valueName: "key=value")) var assignments: [String] = []
     @OptionGroup(title: "Training") var options: TrainOptions
 
-    /// Defaults, then --experiment, then --config, then options; validated.
+    /// Defaults, then --experiment, then --config, then options; validated. With --resume: the run folder's
+    /// config.json, then options.
     func resolved() throws -> ExperimentConfig {
         if output?.isEmpty == true {
             throw ConfigError(key: "", option: "--output", message: "must name a folder; got an empty path")
         }
         if overwrite && output == nil {
             throw ConfigError(key: "", option: "--overwrite", message: "needs --output (the run folder to replace)")
+        }
+        guard checkpointEvery >= 0 && checkpointEvery <= 1_000_000_000 else {
+            throw ConfigError(key: "", option: "--checkpoint-every", message: "must be an integer in 0...1000000000 (0 = at epoch ends only); got \(checkpointEvery)")
+        }
+        if let resume {
+            if resume.isEmpty { throw ConfigError(key: "", option: "--resume", message: "must name a run folder; got an empty path") }
+            for (given, option) in [(config != nil, "--config"), (experiment != nil, "--experiment"), (overwrite, "--overwrite")] where given {
+                throw ConfigError(key: "", option: "--resume", message: "continues the run with its own config.json; it cannot be combined with \(option)")
+            }
+            if let output, output != resume {
+                throw ConfigError(key: "", option: "--resume", message: "writes into the folder it continues; drop --output \(output) (or give the same folder)")
+            }
+            let stored = (resume as NSString).appendingPathComponent("config.json")
+            guard FileManager.default.fileExists(atPath: stored) else {
+                throw ConfigError(key: "", option: "--resume", message: "\(resume) holds no run (no config.json); name the --output folder of the run to continue")
+            }
+            return try Self.resolve(experiment: nil, config: stored, options: options, assignments: assignments)
         }
         return try Self.resolve(experiment: experiment, config: config, options: options, assignments: assignments)
     }
@@ -79,9 +103,12 @@ struct Train: ParsableCommand {
 
     func run() throws {
         var runOptions = TrainingRun.Options()
-        runOptions.output = output
+        runOptions.output = resume ?? output
         runOptions.overwrite = overwrite
         runOptions.reportCommunication = reportComm
+        runOptions.resume = resume != nil
+        runOptions.checkpoints.everySteps = checkpointEvery
+        runOptions.checkpoints.atEpochs = !lastCheckpointOnly
         let status: Int32
         do {
             let config = try resolved()

@@ -61,6 +61,7 @@ public final class RIDER: TrainingAlgorithm {
     }
 
     public var digitalArrays: [DigitalArray] { [q] }
+    public var digitalReadTerms: [(name: String, coefficient: Double)] { gamma == 0 ? [] : [("Q", -Double(gamma))] }
     public var scalars: [String: ScalarState] { cycle.scalars }
     public func restore(scalars: [String: ScalarState]) throws(StateError) { try cycle.restore(scalars) }
 }

@@ -70,6 +70,9 @@ public protocol TrainingAlgorithm: AnyObject, SendableMetatype {
     func epochEnded(trainLoss: Double)
     /// Digital arrays of rows x cols values (live storage: a checkpoint writes from them, a resume reads into them).
     var digitalArrays: [DigitalArray] { get }
+    /// The digital arrays in the weights the reads see, with their coefficients (digital SGD: its weights times 1;
+    /// RIDER: Q times -gamma), as `addDigitalTerm` or `digitalWeights` apply them.
+    var digitalReadTerms: [(name: String, coefficient: Double)] { get }
     /// Counters and other small state, by name.
     var scalars: [String: ScalarState] { get }
     /// Restores `scalars` as a checkpoint recorded them.
@@ -101,6 +104,7 @@ extension TrainingAlgorithm {
     public func transfer(_ block: WeightBlock, after step: Int64) {}
     public func epochEnded(trainLoss: Double) {}
     public var digitalArrays: [DigitalArray] { [] }
+    public var digitalReadTerms: [(name: String, coefficient: Double)] { [] }
     public var scalars: [String: ScalarState] { [:] }
     public func restore(scalars: [String: ScalarState]) throws(StateError) {}
 }

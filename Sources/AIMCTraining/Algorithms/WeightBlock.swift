@@ -336,6 +336,75 @@ public final class WeightBlock {
     /// The update mode (pulsed trains or Eq. 2).
     public var updateMode: UpdateMode { mode }
 
+    // MARK: State (checkpoints)
+
+    /// A Float32 array of the block's state, by the name checkpoints give it (live storage: a checkpoint writes from
+    /// it, a resume reads into it; rows x cols values).
+    public struct StateArray {
+        public let name: String
+        public let values: UnsafeMutablePointer<Float>
+        public let count: Int
+    }
+
+    /// Every array of state the rest of a run depends on: each tile's device states ("W", "P", "W1", ...) and
+    /// references ("W.ref", ...), then the algorithm's digital arrays ("weights", "H", "Q"). The devices' own
+    /// parameters (device-to-device and tile-to-tile draws) are not state: they are drawn again from the keyed streams
+    /// when the block is built.
+    public var stateArrays: [StateArray] {
+        var out = [StateArray]()
+        for (k, a) in arrays.enumerated() {
+            out.append(StateArray(name: roles[k].label, values: a.weights, count: a.count))
+            if let r = a.reference { out.append(StateArray(name: roles[k].label + ".ref", values: r, count: a.count)) }
+        }
+        for d in algorithm.digitalArrays { out.append(StateArray(name: d.name, values: d.values, count: d.count)) }
+        return out
+    }
+
+    /// The weights the reads see as a sum of state arrays times coefficients: sum_n c_n (W(n) - ref_n) plus the
+    /// algorithm's digital terms (for a reader of checkpoints; the block computes `effective` itself).
+    public var readTerms: [(name: String, coefficient: Double)] {
+        var terms = [(name: String, coefficient: Double)]()
+        for (k, a) in arrays.enumerated() where coefficients[k] != 0 {
+            terms.append((roles[k].label, Double(coefficients[k])))
+            if a.reference != nil { terms.append((roles[k].label + ".ref", -Double(coefficients[k]))) }
+        }
+        return terms + algorithm.digitalReadTerms
+    }
+
+    /// Counters and algorithm state as scalars: the algorithm's `scalars` plus the block's pulse counts per tile
+    /// ("pulses.gradient", "pulses.transfer": coincidences, visits and updates of each tile) and transfers.
+    public var scalars: [String: ScalarState] {
+        var s = algorithm.scalars
+        func flat(_ stats: [PulseStatistics]) -> [Int64] {
+            stats.flatMap { [Int64(bitPattern: $0.coincidences), Int64(bitPattern: $0.visited), Int64(bitPattern: $0.updates)] }
+        }
+        s["pulses.gradient"] = .integers(flat(gradientPulsesByArray))
+        s["pulses.transfer"] = .integers(flat(transferPulsesByArray))
+        s["transfers"] = .integers([Int64(transfers)])
+        return s
+    }
+
+    /// Restores `scalars` as a checkpoint recorded them (after the arrays were read into `stateArrays`), and
+    /// recomputes the weights the reads see.
+    /// - Throws: `StateError` if a value is missing or does not fit this block.
+    public func restore(scalars: [String: ScalarState]) throws(StateError) {
+        try algorithm.restore(scalars: scalars)
+        func unflat(_ name: String) throws(StateError) -> [PulseStatistics] {
+            let v = try StateError.integers(scalars, name, count: 3 * arrays.count)
+            return (0..<arrays.count).map { k in
+                var p = PulseStatistics()
+                p.coincidences = UInt64(bitPattern: v[3 * k])
+                p.visited = UInt64(bitPattern: v[3 * k + 1])
+                p.updates = UInt64(bitPattern: v[3 * k + 2])
+                return p
+            }
+        }
+        gradientPulsesByArray = try unflat("pulses.gradient")
+        transferPulsesByArray = try unflat("pulses.transfer")
+        transfers = Int(try StateError.integers(scalars, "transfers", count: 1)[0])
+        refreshEffective()
+    }
+
     // MARK: Digest
 
     /// SHA-256 over the block's state in order: the digital weights (if any), each array (then its reference, if

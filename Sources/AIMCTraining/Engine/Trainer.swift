@@ -24,6 +24,25 @@ public struct EpochMetrics: Sendable, Equatable, BitwiseCopyable {
     }
 }
 
+/// Where an epoch stands: the steps of it done and its running sums of per-sample loss and correct answers (valid on
+/// world rank 0, which gathers them). Checkpoint state: with the global step it is all the schedule a resume needs,
+/// since the data order and every random stream derive from (seed, epoch, step).
+public struct EpochProgress: Sendable, Equatable {
+    public var epoch: Int
+    public var stepsDone = 0
+    public var lossSum = 0.0
+    public var correct = 0.0
+    public var seen = 0
+
+    public init(epoch: Int, stepsDone: Int = 0, lossSum: Double = 0, correct: Double = 0, seen: Int = 0) {
+        self.epoch = epoch
+        self.stepsDone = stepsDone
+        self.lossSum = lossSum
+        self.correct = correct
+        self.seen = seen
+    }
+}
+
 /// What the coordinator decides before each epoch and broadcasts to every rank.
 struct EpochPlan: BitwiseCopyable {
     var epoch: Int64
@@ -70,7 +89,9 @@ public final class Trainer {
     /// This rank's blocks, in global block order.
     public private(set) var blocks: [WeightBlock] = []
     public private(set) var timing = RankTiming()
-    public private(set) var step: Int64 = 0
+    public internal(set) var step: Int64 = 0
+    /// The epoch in progress and its running sums (the sums are the coordinator's).
+    public internal(set) var epochProgress = EpochProgress(epoch: 1)
     /// Total pulses fired on this rank's blocks (gradient and transfer).
     public var pulseStatistics: (gradient: PulseStatistics, transfer: PulseStatistics) {
         var g = PulseStatistics(), t = PulseStatistics()
@@ -100,7 +121,7 @@ public final class Trainer {
     var backwardPlans: [ReducePlan?] = []
     var ownedByLayer: [[WeightBlock]] = []
     /// Bias slices of the blocks at column 0 that this rank owns: [block index: bias].
-    var biases: [Int: [Float]] = [:]
+    var biases: [Int: DigitalArray] = [:]
 
     // Buffers, sized for the largest batch.
     var capacity = 0
@@ -163,8 +184,8 @@ public final class Trainer {
             blocks.append(block)
             ownedByLayer[info.layer].append(block)
             if info.colBlock == 0 {
-                biases[bi] = Trainer.initialValues(seed: config.seed, layer: info.layer, rowStart: 0, rows: 1, colStart: info.rowStart,
-                                                   cols: info.rows, fanIn: layout.widths[info.layer], bias: true)
+                biases[bi] = DigitalArray(name: "bias", count: info.rows, initial: Trainer.initialValues(seed: config.seed, layer: info.layer, rowStart: 0, rows: 1, colStart: info.rowStart,
+                                                   cols: info.rows, fanIn: layout.widths[info.layer], bias: true))
             }
         }
     }
@@ -581,14 +602,13 @@ public final class Trainer {
                         block.gradientUpdate(input: xb.baseAddress!, inputStride: stride.x, delta: db.baseAddress!,
                                              deltaStride: stride.d, batch: total, step: UInt64(step))
                         block.transfer(after: step)
-                        if var bias = biases[block.info.index] {
+                        if let bias = biases[block.info.index] {
                             // Digital bias: b -= alpha * sum over the batch of the error, in sample order.
                             for i in 0..<block.info.rows {
                                 var g: Float = 0
                                 for b in 0..<total { g += db[b * stride.d + block.info.rowStart + i] }
                                 bias[i] -= lr * g
                             }
-                            biases[block.info.index] = bias
                         }
                     }
                 }
@@ -698,17 +718,36 @@ public final class Trainer {
     /// Runs one epoch (training then evaluation); the coordinator computes the metrics and broadcasts them to every
     /// rank. `progress` is called on the coordinator with (steps done, steps, running mean loss).
     public func runEpoch(_ epoch: Int, progress: ((Int, Int, Double) -> Void)? = nil) throws(CommunicationError) -> EpochMetrics {
+        do {
+            return try runEpoch(epoch, progress: progress, afterStep: nil)!
+        } catch let e as CommunicationError {
+            throw e
+        } catch {
+            fatalError("no step hook, no other error: \(error)")
+        }
+    }
+
+    /// Runs epoch `epoch` from where `epochProgress` stands (its first step, or the step after a checkpoint taken
+    /// within it), then evaluates; the coordinator computes the metrics and broadcasts them to every rank.
+    /// - Parameters:
+    ///   - progress: called on the coordinator after each step with (steps done, steps, running mean loss).
+    ///   - afterStep: called on every rank after each step with (steps done, steps) (collective: it may checkpoint);
+    ///     returning true stops the epoch there.
+    /// - Returns: the epoch's metrics, or nil when `afterStep` stopped it (`epochProgress` then says where).
+    public func runEpoch(_ epoch: Int, progress: ((Int, Int, Double) -> Void)?,
+                         afterStep: ((Int, Int) throws -> Bool)?) throws -> EpochMetrics? {
         let start = DispatchTime.now().uptimeNanoseconds
         let batchSize = config.training.batchSize
         var steps = (train.count + batchSize - 1) / batchSize
         if config.training.stepsPerEpoch > 0 { steps = min(steps, config.training.stepsPerEpoch) }
+        if epochProgress.epoch != epoch { epochProgress = EpochProgress(epoch: epoch) }
         var plan = EpochPlan(epoch: Int64(epoch), firstStep: step, steps: Int64(steps), batchSize: Int64(batchSize))
         plan = try world.broadcast(plan)
         step = plan.firstStep
         let order = Trainer.permutation(count: train.count, seed: config.seed, epoch: Int(plan.epoch))
-        var lossSum = 0.0, correct = 0.0, seen = 0
         let bs = Int(plan.batchSize)
-        for s in 0..<Int(plan.steps) {
+        while epochProgress.stepsDone < Int(plan.steps) {
+            let s = epochProgress.stepsDone
             let lo = s * bs, hi = min(lo + bs, train.count)
             let before: (sent: UInt64, received: UInt64) = firstStepBytes == nil ? bytes : (0, 0)
             let timingBefore = timing
@@ -722,19 +761,23 @@ public final class Trainer {
                 firstStepBytes = (after.sent - before.sent, after.received - before.received)
             }
             for (l, c) in samples {
-                lossSum += l
-                correct += c
+                epochProgress.lossSum += l
+                epochProgress.correct += c
             }
-            seen += hi - lo
-            progress?(s + 1, Int(plan.steps), lossSum / Double(seen))
+            epochProgress.seen += hi - lo
+            epochProgress.stepsDone += 1
+            progress?(s + 1, Int(plan.steps), epochProgress.lossSum / Double(epochProgress.seen))
+            if let afterStep, try afterStep(s + 1, Int(plan.steps)) { return nil }
         }
-        let trainLoss = lossSum / Double(max(seen, 1))
+        let p = epochProgress
+        let trainLoss = p.lossSum / Double(max(p.seen, 1))
         let (testLoss, testAccuracy) = try evaluate(test, limit: config.training.testLimit, epoch: epoch)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        var metrics = EpochMetrics(epoch: epoch, trainLoss: trainLoss, trainAccuracy: correct / Double(max(seen, 1)),
+        var metrics = EpochMetrics(epoch: epoch, trainLoss: trainLoss, trainAccuracy: p.correct / Double(max(p.seen, 1)),
                                    testLoss: testLoss, testAccuracy: testAccuracy, seconds: seconds)
         metrics = try world.broadcast(metrics)
         for b in blocks { b.epochEnded(trainLoss: metrics.trainLoss) }
+        epochProgress = EpochProgress(epoch: epoch + 1)
         return metrics
     }
 
@@ -746,7 +789,7 @@ public final class Trainer {
             for b in blocks {
                 var h = SHA256()
                 h.update(data: b.digest())
-                if let bias = biases[b.info.index] { bias.withUnsafeBytes { h.update(bufferPointer: $0) } }
+                if let bias = biases[b.info.index] { h.update(bufferPointer: UnsafeRawBufferPointer(start: bias.values, count: 4 * bias.count)) }
                 mine += Array(h.finalize())
             }
         }

@@ -8,7 +8,7 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
 }
 
 /// The folder a run leaves behind: `config.json` (the resolved configuration), `metrics.csv` (one row per
-/// epoch) and `summary.json`; or a sweep's folder: `summary.csv` and one `run-NNN` run folder per point.
+/// epoch), `summary.json` and `checkpoints/` (the newest `Checkpoint`: the final weights, or where to resume); or a sweep's folder: `summary.csv` and one `run-NNN` run folder per point.
 ///
 /// - The folder is claimed with an exclusive lock (`.aimc-dist.lock`, flock), so two runs never write into one
 ///   folder; the lock goes with the process, so a killed run does not block the next one.
@@ -59,7 +59,7 @@ public final class RunDirectory {
             throw OutputError("--output \(path) is in use by another aimc-dist run")
         }
         lock = fd
-        let runFiles = RunDirectory.runFiles.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
+        let runFiles = (RunDirectory.runFiles + [Checkpoint.folder]).filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
         let resultFiles = RunDirectory.resultFiles.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
         let sweepFiles = RunDirectory.sweepFiles.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
         let runFolders = RunDirectory.runFolders(in: path)
@@ -80,9 +80,18 @@ public final class RunDirectory {
                 // A run without summary.json stopped before its end (interrupted, or failed).
                 held.append((runOnly.contains("summary.json") ? "a run" : "an unfinished run") + " (\(runOnly.joined(separator: ", ")))")
             }
-            throw OutputError("--output \(path) already holds \(held.joined(separator: " and ")); choose another folder or pass --overwrite to replace it")
+            let resumable = runOnly.contains(Checkpoint.folder) && !runOnly.contains("summary.json") && Checkpoint.latest(in: path) != nil
+            throw OutputError("--output \(path) already holds \(held.joined(separator: " and ")); "
+                + (resumable ? "continue it with --resume \(path), " : "") + "choose another folder or pass --overwrite to replace it")
         }
         for name in runFiles + sweepFiles + resultFiles {
+            if name == Checkpoint.folder {
+                do { try fm.removeItem(atPath: (path as NSString).appendingPathComponent(name)) } catch {
+                    close(fd)
+                    throw OutputError("--output \(path): cannot remove the old \(name) (\(RunDirectory.reason(error)))")
+                }
+                continue
+            }
             if unlink((path as NSString).appendingPathComponent(name)) != 0 {
                 close(fd)
                 throw OutputError("--output \(path): cannot remove the old \(name) (\(String(cString: strerror(errno))))")
@@ -96,6 +105,29 @@ public final class RunDirectory {
                 throw OutputError("--output \(path): cannot remove the old \(name) (\(RunDirectory.reason(error)))")
             }
         }
+    }
+
+    /// Claims the folder of an unfinished (or finished) run to continue it from a checkpoint: it must hold the run's
+    /// `config.json`; nothing is removed.
+    /// - Throws: `OutputError` if the folder does not exist, holds no run, or is in use.
+    public init(resuming path: String) throws(OutputError) {
+        guard !path.isEmpty else { throw OutputError("--resume must name a run folder") }
+        self.path = path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+            throw OutputError("--resume \(path) is not a folder; name the --output folder of the run to continue")
+        }
+        guard FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config.json")) else {
+            throw OutputError("--resume \(path) holds no run (no config.json); name the --output folder of the run to continue")
+        }
+        let lockPath = (path as NSString).appendingPathComponent(".aimc-dist.lock")
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OutputError("--resume \(path) is not writable (\(String(cString: strerror(errno))))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            close(fd)
+            throw OutputError("--resume \(path) is in use by another aimc-dist run")
+        }
+        lock = fd
     }
 
     deinit { close(lock) }
@@ -157,6 +189,13 @@ public final class RunDirectory {
     }
 
     public func write(_ name: String, text: String) throws(OutputError) { try write(name, Data(text.utf8)) }
+
+    /// Removes `name` if it is there.
+    public func remove(_ name: String) throws(OutputError) {
+        try requireOwnFolder()
+        let file = (path as NSString).appendingPathComponent(name)
+        if unlink(file) != 0 && errno != ENOENT { throw OutputError("cannot remove \(file) (\(String(cString: strerror(errno))))") }
+    }
 
     /// Starts `metrics.csv` with its header.
     public func startMetrics() throws(OutputError) { try write("metrics.csv", text: RunDirectory.metricsHeader) }
