@@ -517,7 +517,7 @@ public enum TrainingRun {
         var diverged = rows.last.map { !$0.trainLoss.isFinite } ?? false
         // Checkpoint and stop requests (only with a folder to write them to): checked every `checkEvery` steps, which
         // rank 0 sets so that checks come about ten times a second.
-        if directory != nil || (output != nil && comm.rank != 0) { aimc_catch_stop_signals() }
+        if output != nil { StopRequest.install() }
         var sinceCheck = 0, checkEvery = 1, lastCheck = MPI.wallTime
         func checkpoint() throws {
             guard let output else { return }
@@ -544,7 +544,7 @@ public enum TrainingRun {
                 let proposal = Int64(max(1, min(1000, (0.1 / max((now - lastCheck) / Double(checkEvery), 1e-6)).rounded())))
                 lastCheck = now
                 var mine = [UInt8]()
-                withUnsafeBytes(of: Int64(aimc_stop_signal()).littleEndian) { mine += $0 }
+                withUnsafeBytes(of: Int64(StopRequest.received).littleEndian) { mine += $0 }
                 withUnsafeBytes(of: proposal.littleEndian) { mine += $0 }
                 let all = try comm.allgatherBytes(mine, counts: Array(repeating: 16, count: comm.size))
                 func value(_ o: Int) -> Int64 { all[o..<(o + 8)].withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) } }
@@ -552,7 +552,7 @@ public enum TrainingRun {
                 let signals = (0..<comm.size).map { value(16 * $0) }
                 guard let signal = signals.first(where: { $0 != 0 }) else { return false }
                 let path = try Checkpoint.write(trainer, runFolder: output!, metrics: rows)
-                let name = signal == Int64(SIGUSR1) ? "SIGUSR1" : signal == Int64(SIGTERM) ? "SIGTERM" : "signal \(signal)"
+                let name = StopRequest.name(signal)
                 throw Stopped(message: "stopped by \(name) after global step \(trainer.step) (epoch \(epoch), step \(done) of \(total)); "
                     + "checkpoint written to \(path); continue with: aimc-dist train --resume \(output!)")
             }

@@ -2,6 +2,9 @@ import AIMCCore
 import Crypto
 import Foundation
 
+/// Linux's syncfs(2) (not in Swift's Glibc module): flushes the file system holding `fd` to its device.
+@_silgen_name("syncfs") func linuxSyncfs(_ fd: Int32) -> Int32
+
 /// A checkpoint that cannot be written or read: one line, naming the file or the configuration key.
 public struct CheckpointError: Error, CustomStringConvertible, Sendable {
     public let message: String
@@ -217,7 +220,8 @@ public enum Checkpoint {
                     do {
                         for (name, pointer, count) in arrays(trainer, block) {
                             let file = fileName(block: block.info.index, name)
-                            let (sha, bytes) = try NPY.write(pointer, shape: shape(block, name, count), to: (path as NSString).appendingPathComponent(file))
+                            let (sha, bytes) = try NPY.write(pointer, shape: shape(block, name, count), to: (path as NSString).appendingPathComponent(file),
+                                                             sync: false)
                             record.files.append(FileRecord(name: name, file: file, sha256: sha, bytes: bytes))
                             killedForTest(rank: world.rank)
                         }
@@ -230,6 +234,12 @@ public enum Checkpoint {
         }
         // Relay for ranks that cannot see the folder: arrays travel to rank 0 one at a time.
         let relayed = try relay(trainer, visible: visible, path: path, failure: &localFailure)
+        // Each rank's files reach the device before it reports them (one flush of the file system, not one per file).
+        if visible[world.rank] && localFailure == nil && !(trainer.blocks.isEmpty || !writer) || (isRoot && !relayed.isEmpty) {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 || linuxSyncfs(fd) != 0 { localFailure = "rank \(world.rank): cannot flush \(path) (\(String(cString: strerror(errno))))" }
+            if fd >= 0 { close(fd) }
+        }
         try agreeAll(world, localFailure)
         // The records reach rank 0 (with the files rank 0 wrote for others filled in), which writes the manifest.
         let mine = writer ? Array(try JSONEncoder().encode(records)) : []
@@ -329,7 +339,7 @@ public enum Checkpoint {
                         let file = fileName(block: index, name)
                         do {
                             let shape = name == "bias" ? [count] : [info.rows, info.cols]
-                            let (sha, bytes) = try NPY.write(buffer, shape: shape, to: (path as NSString).appendingPathComponent(file))
+                            let (sha, bytes) = try NPY.write(buffer, shape: shape, to: (path as NSString).appendingPathComponent(file), sync: false)
                             written[index, default: []].append(FileRecord(name: name, file: file, sha256: sha, bytes: bytes))
                         } catch {
                             failure = failure ?? "rank 0 (for rank \(r)): \(error)"
@@ -495,18 +505,18 @@ public enum Checkpoint {
         }
     }
 
-    /// " (KEY differs: A in the checkpoint, B now; ...)" from the checkpoint's config.json, or "".
+    /// ": KEY is A in the checkpoint, B now; ..." from the checkpoint's config.json (read exactly), or "".
     static func differences(_ stored: [UInt8], _ config: ExperimentConfig) -> String {
-        guard let theirs = try? JSONSerialization.jsonObject(with: Data(ConfigLoader.json(identity(config)))) as? [String: Any],
-              let decoded = try? ConfigLoader.overlay((try? JSONSerialization.jsonObject(with: Data(stored))) as? [String: Any] ?? [:],
-                                                      over: .default, source: "checkpoint"),
-              let ours = try? JSONSerialization.jsonObject(with: Data(ConfigLoader.json(identity(decoded)))) as? [String: Any] else { return "" }
+        guard let table = (try? JSONDecoder().decode(ConfigLoader.ExactJSON.self, from: Data(stored)))?.value as? [String: Any],
+              let decoded = try? ConfigLoader.overlay(table, over: .default, source: "checkpoint"),
+              let ours = try? ConfigLoader.encodedTable(identity(decoded)),
+              let theirs = try? ConfigLoader.encodedTable(identity(config)) else { return "" }
         let keys = differingKeys(ours, theirs, prefix: "")
         guard !keys.isEmpty else { return "" }
         func value(_ table: [String: Any], _ key: String) -> String {
             var current: Any? = table
             for part in key.split(separator: ".") { current = (current as? [String: Any])?[String(part)] }
-            return current.map { "\($0)" } ?? "nothing"
+            return current.flatMap { ConfigLoader.jsonText($0) } ?? "nothing"
         }
         return ": " + keys.prefix(4).map { "\($0) is \(value(ours, $0)) in the checkpoint, \(value(theirs, $0)) now" }.joined(separator: "; ")
     }

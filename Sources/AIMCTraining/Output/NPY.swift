@@ -93,12 +93,12 @@ public enum NPY {
         return (Header(dtype: dtype, shape: shape), start + length)
     }
 
-    /// Writes an array to `path` (created or truncated), flushed to the device (fsync) before returning.
+    /// Writes an array to `path` (created or truncated), flushed to the device (fsync) before returning when `sync`.
     /// - Parameters:
     ///   - data: `header.byteCount` bytes of little-endian elements in C order.
     /// - Returns: the SHA-256 (hex) of the whole file and its size in bytes.
     @discardableResult
-    public static func write(_ header: Header, data: UnsafeRawBufferPointer, to path: String) throws(NPYError) -> (sha256: String, bytes: Int) {
+    public static func write(_ header: Header, data: UnsafeRawBufferPointer, to path: String, sync: Bool = true) throws(NPYError) -> (sha256: String, bytes: Int) {
         precondition(data.count == header.byteCount)
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw NPYError("cannot write \(path) (\(String(cString: strerror(errno))))") }
@@ -117,7 +117,7 @@ public enum NPY {
                 hash.update(bufferPointer: chunk)
                 offset += chunk.count
             }
-            if fsync(fd) != 0 { throw NPYError("cannot write \(path) (\(String(cString: strerror(errno))))") }
+            if sync && fsync(fd) != 0 { throw NPYError("cannot write \(path) (\(String(cString: strerror(errno))))") }
         } catch {
             close(fd)
             unlink(path)
@@ -129,9 +129,9 @@ public enum NPY {
 
     /// Float32 values as a .npy file of `shape` (see `write(_:data:to:)`).
     @discardableResult
-    public static func write(_ values: UnsafePointer<Float>, shape: [Int], to path: String) throws(NPYError) -> (sha256: String, bytes: Int) {
+    public static func write(_ values: UnsafePointer<Float>, shape: [Int], to path: String, sync: Bool = true) throws(NPYError) -> (sha256: String, bytes: Int) {
         let h = Header(dtype: .float32, shape: shape)
-        return try write(h, data: UnsafeRawBufferPointer(start: values, count: h.byteCount), to: path)
+        return try write(h, data: UnsafeRawBufferPointer(start: values, count: h.byteCount), to: path, sync: sync)
     }
 
     static let chunkBytes = 1 << 24
