@@ -95,7 +95,12 @@ public enum TrainingRun {
     /// loss, epochs, seconds and weights digest. Before the first run, every point passes the checks a training
     /// run makes at start (replicas dividing the ranks, weight blocks fitting the node's memory), so a sweep does
     /// not fail midway on a value it could have refused at once.
-    public static func sweep(points: [Sweep.Point]?, argumentError: String? = nil, output: String, overwrite: Bool) -> Int32 {
+    ///
+    /// With `resume`, the sweep in `output` goes on where it stopped: finished points (a run folder with summary.json)
+    /// are kept, the point with a checkpoint continues from it, the others run; every run folder must have been run
+    /// with its point's configuration, and summary.csv is rebuilt from the finished runs first.
+    public static func sweep(points: [Sweep.Point]?, argumentError: String? = nil, output: String, overwrite: Bool, resume: Bool = false,
+                             checkpoints: CheckpointPolicy = CheckpointPolicy()) -> Int32 {
         job(argumentError: argumentError) { comm in
             guard let points, let first = points.first else { return 2 }
             try requireSameConfiguration(comm, points.map(\.config))
@@ -126,23 +131,43 @@ public enum TrainingRun {
             var root: RunDirectory? = nil
             var failure: String? = nil
             let keys = first.labels.map(\.key)
+            // Per point: 0 runs, 1 resumes from its checkpoint, 2 finished (kept).
+            var states = [UInt8](repeating: 0, count: points.count)
             if comm.rank == 0 {
                 do {
-                    let d = try RunDirectory(path: output, overwrite: overwrite)
+                    let d = resume ? try RunDirectory(resuming: output, sweep: true) : try RunDirectory(path: output, overwrite: overwrite)
                     let header = (["run"] + keys + ["final_test_accuracy", "best_test_accuracy", "final_train_loss", "epochs",
                                                      "seconds", "weights_digest"]).map(csvCell).joined(separator: ",") + "\n"
-                    try d.write("summary.csv", text: header)
+                    var text = header
+                    if resume {
+                        for (i, p) in points.enumerated() {
+                            let name = String(format: "run-%03d", i + 1)
+                            let folder = (output as NSString).appendingPathComponent(name)
+                            let (state, row) = try sweepPointState(p, name: name, folder: folder)
+                            states[i] = state
+                            if let row { text += ([name] + p.labels.map(\.value) + row).map(csvCell).joined(separator: ",") + "\n" }
+                        }
+                    }
+                    try d.write("summary.csv", text: text)
                     root = d
                 } catch {
                     failure = "\(error)"
                 }
             }
             try agree(comm, failure)
-            for (i, p) in points.enumerated() {
+            states = try broadcastBytes(comm, states)
+            if resume {
+                let kept = states.filter { $0 == 2 }.count, continued = states.filter { $0 == 1 }.count
+                say(comm, "resuming the sweep in \(output): \(kept) of \(points.count) point(s) finished"
+                    + (continued > 0 ? ", \(continued) continued from a checkpoint" : ""))
+            }
+            for (i, p) in points.enumerated() where states[i] != 2 {
                 let name = String(format: "run-%03d", i + 1)
                 say(comm, "== \(name) (\(i + 1)/\(points.count)): " + p.labels.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                // A resumed sweep's unfinished run folder without a checkpoint holds the start of a run that stopped: replaced.
                 let r = try train(p.config, data: data, comm: comm, output: (output as NSString).appendingPathComponent(name),
-                                  overwrite: overwrite, dataName: Options().dataName, quiet: true)
+                                  overwrite: overwrite || resume, dataName: Options().dataName, quiet: true, checkpoints: checkpoints,
+                                  resume: states[i] == 1, resumeHint: "the same aimc-dist sweep command with --resume")
                 if let root {
                     let best = r.rows.map(\.testAccuracy).max() ?? .nan
                     let last = r.rows.last
@@ -154,6 +179,30 @@ public enum TrainingRun {
             say(comm, "wrote \(output)/summary.csv")
             return 0
         }
+    }
+
+    /// A resumed sweep's point in `folder`: 2 and its summary.csv cells when it finished, 1 when it has a checkpoint,
+    /// else 0.
+    /// - Throws: `RunError` when the folder holds a run of another configuration than its point's.
+    static func sweepPointState(_ point: Sweep.Point, name: String, folder: String) throws -> (UInt8, [String]?) {
+        let fm = FileManager.default
+        let stored = (folder as NSString).appendingPathComponent("config.json")
+        guard fm.fileExists(atPath: stored) else { return (0, nil) }
+        let config = try ConfigLoader.load(path: stored, over: .default)
+        if Checkpoint.configHash(config) != Checkpoint.configHash(point.config) {
+            throw RunError("sweep --resume: \(name) was run with another configuration than its grid point (\(point.context)); "
+                + "resume with the options the sweep was started with")
+        }
+        let summary = (folder as NSString).appendingPathComponent("summary.json")
+        if let data = fm.contents(atPath: summary), let table = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            let rows = (try? String(contentsOfFile: (folder as NSString).appendingPathComponent("metrics.csv"), encoding: .utf8))?
+                .split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
+            guard let last = rows.last, last.count >= 6 else { return (Checkpoint.latest(in: folder) != nil ? 1 : 0, nil) }
+            let best = rows.compactMap { Double($0[2]) }.max() ?? .nan
+            let seconds = (table["seconds"] as? Double).map { String(format: "%.3f", $0) } ?? ""
+            return (2, [last[2], "\(best)", last[1], "\(rows.count)", seconds, table["weights_digest"] as? String ?? ""])
+        }
+        return (Checkpoint.latest(in: folder) != nil ? 1 : 0, nil)
     }
 
     /// Every rank resolves its configuration itself (it reads `--config` and the options); a file that differs
@@ -446,7 +495,8 @@ public enum TrainingRun {
     /// checkpoint when `resume`), checkpoints, digest, summary.
     static func train(_ config: ExperimentConfig, data: (train: Dataset, test: Dataset), comm: Communicator, output: String?,
                       overwrite: Bool, dataName: String, quiet: Bool = false, reportCommunication: Bool = false,
-                      checkpoints: CheckpointPolicy = CheckpointPolicy(), resume: Bool = false) throws -> Result {
+                      checkpoints: CheckpointPolicy = CheckpointPolicy(), resume: Bool = false,
+                      resumeHint: String? = nil) throws -> Result {
         let (train, test) = data
         // Memory: refuse a model that cannot fit before allocating it.
         if comm.size % config.replicas != 0 {
@@ -519,9 +569,16 @@ public enum TrainingRun {
         // rank 0 sets so that checks come about ten times a second.
         if output != nil { StopRequest.install() }
         var sinceCheck = 0, checkEvery = 1, lastCheck = MPI.wallTime
-        func checkpoint() throws {
-            guard let output else { return }
-            try Checkpoint.write(trainer, runFolder: output, metrics: rows)
+        var checkpointCount = 0, checkpointSeconds = 0.0
+        var lastCheckpoint = ""
+        @discardableResult
+        func checkpoint() throws -> String {
+            guard let output else { return "" }
+            let t0 = MPI.wallTime
+            lastCheckpoint = try Checkpoint.write(trainer, runFolder: output, metrics: rows)
+            checkpointSeconds += MPI.wallTime - t0
+            checkpointCount += 1
+            return lastCheckpoint
         }
         for epoch in p.epoch...max(epochs, p.epoch) where epoch <= epochs && !diverged {
             var lastPrint = MPI.wallTime
@@ -551,10 +608,10 @@ public enum TrainingRun {
                 checkEvery = Int(value(8))
                 let signals = (0..<comm.size).map { value(16 * $0) }
                 guard let signal = signals.first(where: { $0 != 0 }) else { return false }
-                let path = try Checkpoint.write(trainer, runFolder: output!, metrics: rows)
+                let path = try checkpoint()
                 let name = StopRequest.name(signal)
                 throw Stopped(message: "stopped by \(name) after global step \(trainer.step) (epoch \(epoch), step \(done) of \(total)); "
-                    + "checkpoint written to \(path); continue with: aimc-dist train --resume \(output!)")
+                    + "checkpoint written to \(path); continue with: " + (resumeHint ?? "aimc-dist train --resume \(output!)"))
             }
             guard let m = try trainer.runEpoch(epoch, progress: progress, afterStep: afterStep) else { break }
             rows.append(m)
@@ -590,6 +647,13 @@ public enum TrainingRun {
         let sortedPeaks = peaks.sorted()
         say(comm, String(format: "peak resident memory per rank: min %.0f MiB, median %.0f MiB, max %.0f MiB (rank %d)",
                          sortedPeaks.first!, sortedPeaks[sortedPeaks.count / 2], sortedPeaks.last!, peaks.firstIndex(of: sortedPeaks.last!)!))
+        if checkpointCount > 0, comm.rank == 0 {
+            let bytes = ((try? FileManager.default.contentsOfDirectory(atPath: lastCheckpoint)) ?? []).reduce(0) { sum, name in
+                sum + (((try? FileManager.default.attributesOfItem(atPath: (lastCheckpoint as NSString).appendingPathComponent(name)))?[.size] as? Int) ?? 0)
+            }
+            print(String(format: "checkpoints: %d written, %.2f s in all; the last (%.1f MiB): ", checkpointCount, checkpointSeconds, Double(bytes) / 1_048_576)
+                + lastCheckpoint)
+        }
         if reportCommunication {
             let measured = trainer.firstStepBytes ?? (0, 0)
             let sent = try comm.allgather(Double(measured.sent)), received = try comm.allgather(Double(measured.received))

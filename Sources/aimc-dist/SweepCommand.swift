@@ -34,6 +34,10 @@ struct SweepCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Seeds, comma separated (a last axis).", valueName: "list")) var seeds: String?
     @Option(help: ArgumentHelp("Sweep folder (summary.csv and one folder per run); required.", valueName: "dir")) var output: String?
     @Flag(help: "Replace what --output holds (a sweep and its runs, or a training run).") var overwrite = false
+    @Flag(help: "Continue the sweep in --output (same options as when it started): finished points are kept, the stopped one continues from its checkpoint.")
+    var resume = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("Also write a checkpoint of the running point every n training steps (0 = at epoch ends only).", valueName: "n"))
+    var checkpointEvery: Int = 0
     @OptionGroup(title: "Training") var options: TrainOptions
 
     /// The grid: the --experiment preset's axes (a --set of the same key replaces one), every --set, then --seeds;
@@ -44,6 +48,10 @@ struct SweepCommand: ParsableCommand {
         }
         guard !output.isEmpty else {
             throw ConfigError(key: "", option: "--output", message: "must name a folder; got an empty name")
+        }
+        if resume && overwrite { throw ConfigError(key: "", option: "--resume", message: "continues the sweep in --output; it cannot be combined with --overwrite") }
+        guard checkpointEvery >= 0 && checkpointEvery <= 1_000_000_000 else {
+            throw ConfigError(key: "", option: "--checkpoint-every", message: "must be an integer in 0...1000000000 (0 = at epoch ends only); got \(checkpointEvery)")
         }
         var base = ExperimentConfig.default
         var grid = [Sweep.Axis]()
@@ -105,7 +113,9 @@ struct SweepCommand: ParsableCommand {
                 }
                 for note in unused { FileHandle.standardError.write(Data("aimc-dist: note: \(note)\n".utf8)) }
             }
-            status = TrainingRun.sweep(points: grid, output: output ?? "", overwrite: overwrite)
+            var policy = TrainingRun.CheckpointPolicy()
+            policy.everySteps = checkpointEvery
+            status = TrainingRun.sweep(points: grid, output: output ?? "", overwrite: overwrite, resume: resume, checkpoints: policy)
         } catch let e as ConfigError {
             status = TrainingRun.argumentFailure(e.description)
         } catch let e as ConfigFileError {

@@ -256,4 +256,75 @@ struct CheckpointRunTests {
         #expect(Launch.digest(second.stdout) == digest)
         #expect(try Launch.metricsWithoutTime(dir) == metrics)
     }
+
+    /// A sweep stopped by SIGUSR1 in its second point, resumed with the same command and --resume: the first point is
+    /// kept, the second continues from its checkpoint, the third runs; summary.csv equals the uninterrupted sweep's.
+    @Test("sweep --resume: finished points kept, the stopped one continued, the same summary.csv")
+    func sweepResume() throws {
+        let sweep = ["sweep", "--seeds", "0,1,2", "--epochs", "10", "--train-limit", "400"] + Self.args
+        let a = IDXWriter.temporaryDirectory("sweep-a"), b = IDXWriter.temporaryDirectory("sweep-b")
+        let full = try Launch.run(ranks: 2, sweep + ["--output", a, "--overwrite"])
+        #expect(full.status == 0, "\(full.stderr)")
+        let job = try RunningJob(ranks: 2, sweep + ["--output", b, "--overwrite"])
+        #expect(job.waitFor("== run-002"), "\(job.stderr)")
+        usleep(300_000)
+        kill(job.process.processIdentifier, SIGUSR1)
+        let status = job.finish()
+        #expect(status == 75, "\(job.stdout) \(job.stderr)")
+        #expect(job.stdout.contains("the same aimc-dist sweep command with --resume"))
+        let resumed = try Launch.run(ranks: 3, sweep + ["--output", b, "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("1 of 3 point(s) finished, 1 continued from a checkpoint"), "\(resumed.stdout)")
+        func table(_ dir: String) throws -> [String] {
+            try String(contentsOfFile: dir + "/summary.csv", encoding: .utf8).split(separator: "\n").map { line in
+                var cells = line.split(separator: ",", omittingEmptySubsequences: false)
+                cells.remove(at: cells.count - 2)  // seconds
+                return cells.joined(separator: ",")
+            }
+        }
+        #expect(try table(a) == table(b))
+        #expect(try table(a).count == 4)
+        // Other options than the sweep's are refused, naming the run folder.
+        let other = try Launch.run(ranks: 1, sweep + ["--lr", "0.2", "--output", b, "--resume"])
+        #expect(other.status == 1 && other.stderr.contains("run-001 was run with another configuration"), "\(other.stderr)")
+    }
+
+    /// Ranks 1 and 2 run in mount namespaces where the run folder is hidden under an empty tmpfs (a node without the
+    /// shared file system): their blocks travel to rank 0, which writes them, and on resume rank 0 reads them and sends
+    /// them back (those ranks see only a copy of config.json, which --resume reads). The digest is the uninterrupted one.
+    @Test("Checkpoints without a shared file system: blocks travel through rank 0, both ways")
+    func withoutSharedFolder() throws {
+        let probe = try Launch.launch("/usr/bin/env", ["unshare", "--mount", "sh", "-c", "mount -t tmpfs tmpfs /mnt"], timeout: 30)
+        guard probe.status == 0 else {
+            print("skipped: mount namespaces are not available here (unshare --mount as root): \(probe.stderr)")
+            return
+        }
+        let (digest, metrics) = try Self.reference([])
+        let hidden = IDXWriter.temporaryDirectory("hidden")
+        let run = hidden + "/run"
+        let staged = IDXWriter.temporaryDirectory("staged") + "/config.json"
+        func hide(_ args: [String], config: Bool) -> [String] {
+            let quoted = args.map { "'\($0)'" }.joined(separator: " ")
+            let stage = config ? " && mkdir -p \(run) && cp \(staged) \(run)/config.json" : ""
+            return ["unshare", "--mount", "sh", "-c", "mount -t tmpfs tmpfs \(hidden)\(stage) && exec \(Launch.binary) \(quoted)"]
+        }
+        let first = Self.args + ["--epochs", "1", "--output", run]
+        let a = try Launch.runMPI(["-n", "1", Launch.binary] + first + [":", "-n", "2"] + hide(first, config: false))
+        #expect(a.status == 0, "\(a.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: try #require(Checkpoint.latestPath(run))).filter { $0.hasSuffix(".npy") }.count > 0)
+        try FileManager.default.copyItem(atPath: run + "/config.json", toPath: staged)
+        let again = ["--resume", run, "--epochs", "2"]
+        let b = try Launch.runMPI(["-n", "1", Launch.binary] + again + [":", "-n", "2"] + hide(again, config: true))
+        #expect(b.status == 0, "\(b.stderr)")
+        #expect(Launch.digest(b.stdout) == digest)
+        #expect(try Launch.metricsWithoutTime(run) == metrics)
+    }
+}
+
+enum Checkpoint {
+    /// The newest checkpoint folder of a run folder (the test's own reading of the layout).
+    static func latestPath(_ run: String) -> String? {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints")) ?? []).sorted()
+        return names.last { FileManager.default.fileExists(atPath: run + "/checkpoints/" + $0 + "/manifest.json") }.map { run + "/checkpoints/" + $0 }
+    }
 }

@@ -107,18 +107,20 @@ public final class RunDirectory {
         }
     }
 
-    /// Claims the folder of an unfinished (or finished) run to continue it from a checkpoint: it must hold the run's
-    /// `config.json`; nothing is removed.
+    /// Claims the folder of an unfinished (or finished) run to continue it from a checkpoint (it must hold the run's
+    /// `config.json`), or of a sweep (`summary.csv`); nothing is removed.
     /// - Throws: `OutputError` if the folder does not exist, holds no run, or is in use.
-    public init(resuming path: String) throws(OutputError) {
-        guard !path.isEmpty else { throw OutputError("--resume must name a run folder") }
+    public init(resuming path: String, sweep: Bool = false) throws(OutputError) {
+        let what = sweep ? "sweep" : "run"
+        guard !path.isEmpty else { throw OutputError("--resume must name a \(what) folder") }
         self.path = path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
-            throw OutputError("--resume \(path) is not a folder; name the --output folder of the run to continue")
+            throw OutputError("--resume \(path) is not a folder; name the --output folder of the \(what) to continue")
         }
-        guard FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config.json")) else {
-            throw OutputError("--resume \(path) holds no run (no config.json); name the --output folder of the run to continue")
+        let marker = sweep ? "summary.csv" : "config.json"
+        guard FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(marker)) else {
+            throw OutputError("--resume \(path) holds no \(what) (no \(marker)); name the --output folder of the \(what) to continue")
         }
         let lockPath = (path as NSString).appendingPathComponent(".aimc-dist.lock")
         let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
