@@ -63,7 +63,7 @@ struct CommandTests {
     func shortWrites() throws {
         let dir = IDXWriter.temporaryDirectory("fsize") + "/run"
         let command = "ulimit -f 8; exec '\(Launch.binary)' --data-source teacher --features 4 --train-samples 20 --test-samples 10 "
-            + "--hidden 2 --epochs 1000 --progress-seconds 0 --output '\(dir)'"
+            + "--hidden 2 --epochs 1000 --progress-seconds 0 --last-checkpoint-only --output '\(dir)'"
         let r = try Launch.launch("/bin/bash", ["-c", command], timeout: 120)
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("metrics.csv") && r.stderr.contains("File too large"), "\(r.stderr)")
@@ -72,6 +72,16 @@ struct CommandTests {
         let rows = text.split(separator: "\n")
         #expect(rows.count > 10 && rows.allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 6 })
         #expect(rows.dropFirst().enumerated().allSatisfy { i, row in row.hasPrefix("\(i + 1),") })
+        // With a checkpoint at every epoch's end, the manifest (it lists the metrics so far) meets the limit first: one
+        // line naming it and the reason, and the previous checkpoint stays complete.
+        let dir2 = IDXWriter.temporaryDirectory("fsize") + "/run"
+        let r2 = try Launch.launch("/bin/bash", ["-c", command.replacingOccurrences(of: " --last-checkpoint-only", with: "").replacingOccurrences(of: dir, with: dir2)], timeout: 120)
+        #expect(r2.status == 1, "\(r2.stderr)")
+        #expect(r2.stderr.split(separator: "\n").count == 1 && r2.stderr.contains("manifest.json") && r2.stderr.contains("File too large"), "\(r2.stderr)")
+        let complete = try FileManager.default.contentsOfDirectory(atPath: dir2 + "/checkpoints").filter {
+            FileManager.default.fileExists(atPath: dir2 + "/checkpoints/" + $0 + "/manifest.json")
+        }
+        #expect(complete.count == 1)
     }
 
     /// An address-space limit (ulimit -v) too small for the data: one line and status 1, not an allocation trap.

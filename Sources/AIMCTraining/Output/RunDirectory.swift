@@ -177,11 +177,24 @@ public final class RunDirectory {
     public static func writeAtomically(_ data: Data, to final: String) throws(OutputError) {
         let folder = (final as NSString).deletingLastPathComponent
         let temporary = (folder as NSString).appendingPathComponent(".\((final as NSString).lastPathComponent).partial")
-        do {
-            try data.write(to: URL(fileURLWithPath: temporary))
-        } catch {
+        // POSIX calls, so that a failure names the system's reason (a full disk, a file-size limit).
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OutputError("cannot write \(final) (\(String(cString: strerror(errno))))") }
+        var failure: Int32 = 0
+        data.withUnsafeBytes { bytes in
+            var done = 0
+            while done < bytes.count {
+                let n = Foundation.write(fd, bytes.baseAddress! + done, bytes.count - done)
+                if n > 0 { done += n; continue }
+                if n < 0 && errno == EINTR { continue }
+                failure = n < 0 ? errno : ENOSPC
+                return
+            }
+        }
+        if close(fd) != 0 && failure == 0 { failure = errno }
+        if failure != 0 {
             unlink(temporary)
-            throw OutputError("cannot write \(final) (\(RunDirectory.reason(error)))")
+            throw OutputError("cannot write \(final) (\(String(cString: strerror(failure))))")
         }
         if rename(temporary, final) != 0 {
             let why = String(cString: strerror(errno))
