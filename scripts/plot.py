@@ -158,7 +158,9 @@ def plot_lsq(tables, args, plt):
     (table,), = tables
     rows = table[1]
     asymmetry = {id(r): number(table, r, "asymmetry") for r in rows}
-    points = {id(r): (number(table, r, "step"), max(number(table, r, "relative_error"), 1e-12)) for r in rows}
+    # A problem read from a file (lsq --problem) has no generating W*: its error is against the least-squares minimiser.
+    error = "relative_error" if any(r["relative_error"] != "" for r in rows) or "minimiser_error" not in table[1][0] else "minimiser_error"
+    points = {id(r): (number(table, r, "step"), max(number(table, r, error), 1e-12)) for r in rows}
     cs = sorted(set(asymmetry.values()))
     fig, axes = plt.subplots(1, len(cs), figsize=(4 * len(cs), 3.8), sharey=True, squeeze=False)
     styles = {}
@@ -168,7 +170,7 @@ def plot_lsq(tables, args, plt):
             if asymmetry[id(r)] != c:
                 continue
             name = r["algorithm"] + (f" {r['tiles']} tiles" if r["algorithm"] == "multi-tile-residual" else "")
-            name += "" if r["algorithm"] == "analog-sgd" else (" (P zero-shifted)" if r["zero_shift"] != "none" else " (P not shifted)")
+            name += "" if r["algorithm"] in ("analog-sgd", "digital-sgd") else (" (P zero-shifted)" if r["zero_shift"] != "none" else " (P not shifted)")
             curves.setdefault(name, ([], []))
             curves[name][0].append(points[id(r)][0])
             curves[name][1].append(points[id(r)][1])
@@ -177,7 +179,7 @@ def plot_lsq(tables, args, plt):
             ax.semilogy(x, y, label=name, color=f"C{style}", ls="-" if "not" not in name else "--")
         ax.set_title(f"c = {c}")
         ax.set_xlabel("step")
-    axes[0][0].set_ylabel("||W - W*||^2 / ||W*||^2")
+    axes[0][0].set_ylabel("||W - W*||^2 / ||W*||^2" if error == "relative_error" else "||W - W_ls||^2 / ||W_ls||^2")
     axes[0][-1].legend(fontsize=7)
     return fig
 

@@ -176,18 +176,18 @@ struct AlgorithmTests {
     /// relative error ~1e-5; bound 1e-3); pulsed Analog SGD stays biased (relative error above 0.05), while with exact
     /// noise-free gradients (expected mode) it converges: the bias needs gradient noise.
     @Test("Least squares: zero-shifted Residual Learning converges; Analog SGD with c > 0 is biased")
-    func leastSquares() {
+    func leastSquares() throws {
         var c = LeastSquaresConfig()
         c.inputs = 10
         c.samples = 40
         c.steps = 3000
         c.base.algorithm.transferColumns = 10
         let p = LeastSquares.problem(c)
-        let rl = LeastSquares.run(c, problem: p, algorithm: .residual, asymmetry: 0.3, zeroShift: .ideal)
-        let asgd = LeastSquares.run(c, problem: p, algorithm: .analogSGD, asymmetry: 0.3, zeroShift: .none)
+        let rl = try LeastSquares.run(c, problem: p, algorithm: .residual, asymmetry: 0.3, zeroShift: .ideal)
+        let asgd = try LeastSquares.run(c, problem: p, algorithm: .analogSGD, asymmetry: 0.3, zeroShift: .none)
         #expect(rl.finalError < 1e-3, "RL \(rl.finalError)")
         #expect(asgd.finalError > 0.05, "ASGD \(asgd.finalError)")
-        let asgdExpected = LeastSquares.run({ var e = c; e.base.algorithm.updateMode = .expected; return e }(), problem: p,
+        let asgdExpected = try LeastSquares.run({ var e = c; e.base.algorithm.updateMode = .expected; return e }(), problem: p,
                                             algorithm: .analogSGD, asymmetry: 0.3, zeroShift: .none)
         #expect(asgdExpected.finalError < 1e-6, "exact, noise-free gradients: Analog SGD converges (\(asgdExpected.finalError))")
     }

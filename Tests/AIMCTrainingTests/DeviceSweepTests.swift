@@ -333,7 +333,7 @@ struct DeviceLimitRunTests {
         l.base.algorithm.transferColumns = 4
         change(&l.base.device)
         try l.validate()
-        for run in LeastSquares.runAll(l) {
+        for run in try LeastSquares.runAll(l) {
             #expect(run.curve.allSatisfy { $0.error.isFinite && $0.gap.isFinite }, "\(name): \(run.algorithm) c \(run.asymmetry)")
         }
     }

@@ -2,9 +2,12 @@ import AIMCCore
 import Foundation
 
 /// The paper's least-squares experiment (Fig. 2; its script S1-TT-fails.py): min_W f(W) = 1/(2N) sum_i ||W a_i - b_i||^2
-/// with a_i ~ N(0, I_D), W* ~ N(0, 0.5^2), b_i = W* a_i (+ optional label noise), trained on one analog weight block
-/// by Analog SGD, Tiki-Taka, Residual Learning (and the other algorithms) on the generalized linear device with
-/// asymmetry c.
+/// with a_i ~ N(0, I_D), W* ~ N(0, 0.5^2), b_i = W* a_i (+ optional label noise), or the user's own A, B (and start W0)
+/// read from a NumPy .npz file (`problem`), trained on one analog weight block by Analog SGD, Tiki-Taka, Residual
+/// Learning (and the other algorithms) on the generalized linear device with asymmetry c. Each curve is measured
+/// against the least-squares minimiser W_ls of the data (and against W* when there is one), for its last iterate and
+/// for the average of its iterates over the last `average_last` of the steps: the point whose limit the paper's
+/// Theorem 1 characterises (Analog SGD's limit minimises f + <Sigma, R_c>).
 ///
 /// What makes the paper's effect visible: with exact, noise-free full-batch gradients Analog SGD converges exactly
 /// whatever c is (its only interior fixed point is W*). The bias toward the symmetric point c*tau needs gradient
@@ -29,6 +32,12 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
     public var zeroShifts: [ZeroShift] = [.none, .ideal]
     /// Tile counts run for multi-tile residual learning.
     public var tiles: [Int] = [3]
+    /// Fraction F in (0, 1] of the steps whose iterates are averaged: the averaged iterate is the mean of W after
+    /// each of the last round(F steps) steps (at least one).
+    public var averageLast = 0.1
+    /// A NumPy .npz file holding the problem (arrays A, B and optionally W0; see `LeastSquares.problem(file:)`);
+    /// empty: the synthetic problem (inputs, outputs, samples, label_noise, target_std and seed make it).
+    public var problem = ""
     /// The experiment's template: algorithm rates, update settings, device (tau 3.5, dw_min 1e-4), BL 8, ideal reads,
     /// every column of P transferred at each step (with BL 8 a transfer moves a device by at most 8 dw_min, so moving
     /// one column per step would need ~10^5 steps to reach W*).
@@ -38,6 +47,7 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
     public enum CodingKeys: String, CodingKey {
         case inputs, outputs, samples, batchSize = "batch_size", labelNoise = "label_noise", targetStd = "target_std", steps
         case recordEvery = "record_every", seed, asymmetries, algorithms, zeroShifts = "zero_shifts", tiles, base
+        case averageLast = "average_last", problem
     }
 
     public init() {
@@ -66,6 +76,8 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
         try ConfigError.require(targetStd > 0 && targetStd <= 1e3, "target_std", "--target-std", "must lie in (0, 1000]", targetStd)
         try ConfigError.require(steps >= 1 && steps <= 100_000_000, "steps", "--steps", "must be an integer in 1...1e8", Double(steps))
         try ConfigError.require(recordEvery >= 1, "record_every", "--record-every", "must be an integer >= 1", Double(recordEvery))
+        try ConfigError.require(averageLast > 0 && averageLast <= 1, "average_last", "--average-last",
+                                "must lie in (0, 1] (the fraction of the last steps whose iterates are averaged)", averageLast)
         for (key, option, count) in [("asymmetries", "--asymmetries", asymmetries.count), ("algorithms", "--algorithms", algorithms.count),
                                      ("zero_shifts", "--zero-shifts", zeroShifts.count),
                                      ("tiles", "--tiles", algorithms.contains(.multiTileResidual) ? tiles.count : 1)] where count == 0 {
@@ -109,109 +121,83 @@ public struct LeastSquaresRun: Sendable {
     public let zeroShift: ZeroShift
     /// Arrays per block (N + 1).
     public let tiles: Int
-    /// (step, ||W_eff - W*||^2 / ||W*||^2, f(W_eff) - f*) every `record_every` steps and at the end.
-    public var curve: [(step: Int, error: Double, gap: Double)] = []
+    /// (step, ||W_eff - W*||^2 / ||W*||^2 (nan without W*), f(W_eff) - f*, ||W_eff - W_ls||^2 / ||W_ls||^2) every
+    /// `record_every` steps and at the end, of the weight the model reads (W + gamma P for Residual Learning).
+    public var curve: [(step: Int, error: Double, gap: Double, minimiserError: Double)] = []
     public var finalError: Double { curve.last?.error ?? .nan }
     public var finalGap: Double { curve.last?.gap ?? .nan }
-    /// Mean error over the last quarter of the records: the level a noisy run settles at.
-    public var tailError: Double {
+    /// Mean error against W* over the last quarter of the records: the level a noisy run settles at.
+    public var tailError: Double { tail(\.error) }
+    /// Mean error against W_ls over the last quarter of the records.
+    public var tailMinimiserError: Double { tail(\.minimiserError) }
+
+    func tail(_ value: KeyPath<(step: Int, error: Double, gap: Double, minimiserError: Double), Double>) -> Double {
         let tail = curve.suffix(max(curve.count / 4, 1))
-        return tail.reduce(0) { $0 + $1.error } / Double(tail.count)
+        return tail.reduce(0) { $0 + $1[keyPath: value] } / Double(tail.count)
     }
+
+    /// Errors of one weight matrix W: ||W - W*||^2 / ||W*||^2 (nan without W*), ||W - W_ls||^2 / ||W_ls||^2, f(W) - f*.
+    public struct Errors: Sendable, Equatable {
+        public var relativeError: Double, minimiserError: Double, lossGap: Double
+    }
+
+    /// The weights of the last iterate and the average of the last `averagedSteps` iterates, outputs x inputs.
+    public struct Iterates: Sendable {
+        public var last: [Float]
+        public var average: [Double]
+    }
+
+    /// The errors of the last iterate and of the averaged iterate.
+    public var last = Errors(relativeError: .nan, minimiserError: .nan, lossGap: .nan)
+    public var average = Errors(relativeError: .nan, minimiserError: .nan, lossGap: .nan)
+    /// Number of iterates averaged (those after the last `averagedSteps` steps).
+    public var averagedSteps = 0
+    /// The weights themselves; `LeastSquares.runAll` hands them to its caller and keeps only the errors.
+    public var iterates: Iterates?
+
+    /// The curve in file names: "residual_tiles2_c0.3_shift-ideal".
+    public var name: String { "\(algorithm.rawValue)_tiles\(tiles)_c\(asymmetry)_shift-\(zeroShift.rawValue)" }
 }
 
 public enum LeastSquares {
-    /// The problem: A (samples x inputs), W* (outputs x inputs), B (samples x outputs), and f* = min f.
-    public struct Problem {
-        public let a: [Float], wStar: [Float], b: [Float]
-        public let fStar: Double
-        public let inputs: Int, outputs: Int, samples: Int
+    /// The errors of a weight matrix W (outputs x inputs, row-major, float32 or Double): ||W - W*||^2 / ||W*||^2 (nan
+    /// without W*), ||W - W_ls||^2 / ||W_ls||^2 and f(W) - f* (clamped at 0), all in Double.
+    public static func measure<T: BinaryFloatingPoint>(_ w: UnsafePointer<T>, _ p: Problem, _ m: Minimiser) -> LeastSquaresRun.Errors {
+        func relative(_ reference: (Int) -> Double) -> Double {
+            var num = 0.0, den = 0.0
+            for k in 0..<(p.outputs * p.inputs) {
+                let r = reference(k), d = Double(w[k]) - r
+                num += d * d
+                den += r * r
+            }
+            return num / max(den, 1e-300)
+        }
+        let target = p.wStar.map { wStar in relative { Double(wStar[$0]) } } ?? .nan
+        return .init(relativeError: target, minimiserError: relative { m.w[$0] }, lossGap: max(loss(w, p) - m.fStar, 0))
     }
 
-    public static func problem(_ c: LeastSquaresConfig) -> Problem {
-        var s = RandomStream(key: StreamKey(seed: c.seed, purpose: .syntheticData, 1))
-        let a = (0..<(c.samples * c.inputs)).map { _ in s.nextNormal() }
-        let w = (0..<(c.outputs * c.inputs)).map { _ in Float(c.targetStd) * s.nextNormal() }
-        var b = [Float](repeating: 0, count: c.samples * c.outputs)
-        for i in 0..<c.samples {
-            for o in 0..<c.outputs {
-                var y: Double = 0
-                for j in 0..<c.inputs { y += Double(w[o * c.inputs + j]) * Double(a[i * c.inputs + j]) }
-                b[i * c.outputs + o] = Float(y) + Float(c.labelNoise) * s.nextNormal()
-            }
-        }
-        let fStar = c.labelNoise == 0 ? 0 : minimum(a: a, b: b, inputs: c.inputs, outputs: c.outputs, samples: c.samples)
-        return Problem(a: a, wStar: w, b: b, fStar: fStar, inputs: c.inputs, outputs: c.outputs, samples: c.samples)
+    /// Number of iterates the averaged iterate takes: round(average_last x steps), at least 1.
+    public static func averagedSteps(_ c: LeastSquaresConfig) -> Int {
+        min(max(Int((c.averageLast * Double(c.steps)).rounded()), 1), c.steps)
     }
 
-    /// f* by the normal equations (Cholesky in Double; a tiny ridge keeps rank-deficient problems solvable).
-    static func minimum(a: [Float], b: [Float], inputs d: Int, outputs m: Int, samples n: Int) -> Double {
-        var g = [Double](repeating: 0, count: d * d), r = [Double](repeating: 0, count: d * m)
-        for i in 0..<n {
-            for p in 0..<d {
-                let ap = Double(a[i * d + p])
-                for q in 0..<d { g[p * d + q] += ap * Double(a[i * d + q]) }
-                for o in 0..<m { r[p * m + o] += ap * Double(b[i * m + o]) }
-            }
-        }
-        for p in 0..<d { g[p * d + p] += 1e-9 * Double(n) }
-        // Cholesky G = L L^T.
-        for j in 0..<d {
-            var s = g[j * d + j]
-            for k in 0..<j { s -= g[j * d + k] * g[j * d + k] }
-            g[j * d + j] = s.squareRoot()
-            for i in (j + 1)..<max(j + 1, d) {
-                var t = g[i * d + j]
-                for k in 0..<j { t -= g[i * d + k] * g[j * d + k] }
-                g[i * d + j] = t / g[j * d + j]
-            }
-        }
-        var x = r
-        for o in 0..<m {
-            for i in 0..<d { var t = x[i * m + o]; for k in 0..<i { t -= g[i * d + k] * x[k * m + o] }; x[i * m + o] = t / g[i * d + i] }
-            for i in stride(from: d - 1, through: 0, by: -1) {
-                var t = x[i * m + o]; for k in (i + 1)..<max(i + 1, d) { t -= g[k * d + i] * x[k * m + o] }; x[i * m + o] = t / g[i * d + i]
-            }
-        }
-        var f = 0.0
-        for i in 0..<n {
-            for o in 0..<m {
-                var y = 0.0
-                for p in 0..<d { y += x[p * m + o] * Double(a[i * d + p]) }
-                f += (y - Double(b[i * m + o])) * (y - Double(b[i * m + o]))
-            }
-        }
-        return f / (2 * Double(n))
-    }
-
-    /// f(W) = 1/(2N) sum ||W a_i - b_i||^2 in Double, and ||W - W*||^2 / ||W*||^2.
-    static func measure(_ w: UnsafePointer<Float>, _ p: Problem) -> (error: Double, loss: Double) {
-        var num = 0.0, den = 0.0
-        for k in 0..<(p.outputs * p.inputs) {
-            num += Double(w[k] - p.wStar[k]) * Double(w[k] - p.wStar[k])
-            den += Double(p.wStar[k]) * Double(p.wStar[k])
-        }
-        var f = 0.0
-        for i in 0..<p.samples {
-            for o in 0..<p.outputs {
-                var y = 0.0
-                for j in 0..<p.inputs { y += Double(w[o * p.inputs + j]) * Double(p.a[i * p.inputs + j]) }
-                f += (y - Double(p.b[i * p.outputs + o])) * (y - Double(p.b[i * p.outputs + o]))
-            }
-        }
-        return (num / max(den, 1e-300), f / (2 * Double(p.samples)))
-    }
-
-    /// Trains one weight block with `algorithm` on device asymmetry `c` and records its curve. The weights start
-    /// at W = 0 (P at its reference), as in the paper's script.
-    public static func run(_ c: LeastSquaresConfig, problem p: Problem, algorithm: Algorithm, asymmetry: Double,
-                           zeroShift: ZeroShift, tiles: Int = 3) -> LeastSquaresRun {
+    /// Trains one weight block with `algorithm` on device asymmetry `c` and records its curve, its last iterate and
+    /// the average of its last `averagedSteps(c)` iterates (accumulated in Double). The weights start at W0 (the
+    /// problem's, programmed into W; 0 for the synthetic problem, as in the paper's script), P at its reference.
+    /// - Parameter given: the problem's minimiser (computed when nil).
+    /// - Throws: `DataError` when the minimiser has to be computed and cannot be.
+    public static func run(_ c: LeastSquaresConfig, problem p: Problem, minimiser given: Minimiser? = nil, algorithm: Algorithm,
+                           asymmetry: Double, zeroShift: ZeroShift, tiles: Int = 3) throws(DataError) -> LeastSquaresRun {
+        let m: Minimiser
+        if let given { m = given } else { m = try minimiser(p) }
         let config = c.experiment(algorithm: algorithm, asymmetry: asymmetry, zeroShift: zeroShift, tiles: tiles)
         let info = BlockInfo(index: 0, layer: 0, rowBlock: 0, colBlock: 0, rowStart: 0, rows: p.outputs, colStart: 0, cols: p.inputs)
         let block = WeightBlock(info: info, config: config, model: DeviceModel(validated: config.device),
-                                initialWeights: [Float](repeating: 0, count: info.devices))
+                                initialWeights: p.w0 ?? [Float](repeating: 0, count: info.devices))
         var run = LeastSquaresRun(algorithm: algorithm, asymmetry: asymmetry, zeroShift: config.algorithm.zeroShift,
                                   tiles: config.algorithm.arrayCount)
+        run.averagedSteps = averagedSteps(c)
+        var sum = [Double](repeating: 0, count: info.devices)
         let batch = c.batchSize == 0 ? p.samples : c.batchSize
         var x = [Float](repeating: 0, count: batch * p.inputs)
         var y = [Float](repeating: 0, count: batch * p.outputs)
@@ -219,8 +205,8 @@ public enum LeastSquares {
         var position = p.samples
         var epoch = 0
         func record(_ step: Int) {
-            let (e, f) = measure(block.effective, p)
-            run.curve.append((step, e, max(f - p.fStar, 0)))
+            let e = measure(block.effective, p, m)
+            run.curve.append((step, e.relativeError, e.lossGap, e.minimiserError))
         }
         record(0)
         for step in 0..<c.steps {
@@ -252,35 +238,55 @@ public enum LeastSquares {
                 }
             }
             block.transfer(after: Int64(step))
+            if step + 1 > c.steps - run.averagedSteps {
+                for k in 0..<info.devices { sum[k] += Double(block.effective[k]) }
+            }
             if (step + 1) % c.recordEvery == 0 || step + 1 == c.steps { record(step + 1) }
         }
+        let average = sum.map { $0 / Double(run.averagedSteps) }
+        run.last = measure(block.effective, p, m)
+        run.average = average.withUnsafeBufferPointer { measure($0.baseAddress!, p, m) }
+        run.iterates = .init(last: Array(UnsafeBufferPointer(start: block.effective, count: info.devices)), average: average)
         return run
     }
 
-    /// Bytes the experiment holds at its peak: the problem (A, B, W*), one weight block with the most arrays of its
-    /// curves, the mini-batch buffers, the block workspace and the sample order.
+    /// Bytes the experiment holds at its peak: the problem (A, B, W*, W0) and W_ls, then the larger of the
+    /// minimiser's solver (A in Double and LAPACK's workspace) and a curve's training: one weight block with the most
+    /// arrays of its curves, the mini-batch buffers, the block workspace, the sample order, the running sum, the
+    /// averaged and the last iterate.
     public static func memoryBytes(_ c: LeastSquaresConfig) -> Int {
         let d = c.inputs, m = c.outputs, n = c.samples, batch = c.batchSize == 0 ? c.samples : c.batchSize
         let perDevice = c.algorithms.map { a in
             Trainer.bytesPerDevice(c.experiment(algorithm: a, asymmetry: c.asymmetries[0], zeroShift: c.zeroShifts[0],
                                                 tiles: c.tiles.max() ?? c.base.algorithm[MultiTileResidual.tiles]))
         }.max() ?? 4
-        // A, B; W*; the batch x, targets and outputs; the periphery's buffers of a forward read; the update buffer.
+        // A, B; W* or W0; the batch x, targets and outputs; the periphery's buffers of a forward read; the update buffer.
         let floats = n * (d + m) + m * d + batch * (d + 2 * m) + (batch + 1) * (d + m) + m * d
-        return 4 * floats + m * d * perDevice + 8 * n
+        let solver = LeastSquaresSolver.workspaceBytes(rows: n, cols: d, rhs: m) + 12 * m * d
+        let training = m * d * perDevice + 8 * n + (8 + 8 + 4) * m * d
+        return 4 * floats + 8 * m * d + max(solver, training)
     }
 
     /// Every (algorithm, c, zero-shift) combination of the configuration; algorithms without P run once per c.
-    public static func runAll(_ c: LeastSquaresConfig, progress: ((LeastSquaresRun) -> Void)? = nil) -> [LeastSquaresRun] {
-        let p = problem(c)
+    /// - Parameters:
+    ///   - problem: the problem (nil: the synthetic one of `c`), of `c.samples` x `c.inputs` and `c.outputs`.
+    ///   - minimiser: its minimiser (computed when nil).
+    ///   - progress: called with each curve as it ends, its iterates included; the returned curves keep only the
+    ///     errors (a curve's iterates can be as large as the problem's weights).
+    /// - Throws: `DataError` from the minimiser, or what `progress` throws.
+    public static func runAll(_ c: LeastSquaresConfig, problem: Problem? = nil, minimiser: Minimiser? = nil,
+                              progress: (LeastSquaresRun) throws -> Void = { _ in }) throws -> [LeastSquaresRun] {
+        let p = problem ?? LeastSquares.problem(c)
+        let m = try minimiser ?? LeastSquares.minimiser(p)
         var runs = [LeastSquaresRun]()
         for algorithm in c.algorithms {
             for tiles in algorithm == .multiTileResidual ? c.tiles : [c.base.algorithm[MultiTileResidual.tiles]] {
                 for shift in algorithm.transfers ? c.zeroShifts : [.none] {
                     for a in c.asymmetries {
-                        let r = run(c, problem: p, algorithm: algorithm, asymmetry: a, zeroShift: shift, tiles: tiles)
+                        var r = try run(c, problem: p, minimiser: m, algorithm: algorithm, asymmetry: a, zeroShift: shift, tiles: tiles)
+                        try progress(r)
+                        r.iterates = nil
                         runs.append(r)
-                        progress?(r)
                     }
                 }
             }
@@ -288,13 +294,42 @@ public enum LeastSquares {
         return runs
     }
 
-    /// All curves as CSV: algorithm, tiles, asymmetry, zero_shift, step, relative_error, loss_gap.
-    public static func csv(_ runs: [LeastSquaresRun]) -> String {
-        var s = "algorithm,tiles,asymmetry,zero_shift,step,relative_error,loss_gap\n"
+    /// A number for a CSV cell: Swift's shortest round-trip form; empty for a value that does not apply (nan with
+    /// `applies` false).
+    static func cell(_ v: Double, applies: Bool = true) -> String { applies ? "\(v)" : "" }
+
+    /// All curves as CSV: algorithm, tiles, asymmetry, zero_shift, step, relative_error (against W*; empty for a
+    /// problem without one), loss_gap (f(W) - f*), minimiser_error (against W_ls).
+    public static func csv(_ runs: [LeastSquaresRun], hasTarget: Bool = true) -> String {
+        var s = "algorithm,tiles,asymmetry,zero_shift,step,relative_error,loss_gap,minimiser_error\n"
         for r in runs {
             for point in r.curve {
-                s += "\(r.algorithm.rawValue),\(r.tiles),\(r.asymmetry),\(r.zeroShift.rawValue),\(point.step),\(point.error),\(point.gap)\n"
+                s += "\(r.algorithm.rawValue),\(r.tiles),\(r.asymmetry),\(r.zeroShift.rawValue),\(point.step),"
+                    + "\(cell(point.error, applies: hasTarget)),\(point.gap),\(point.minimiserError)\n"
             }
+        }
+        return s
+    }
+
+    /// The files of a curve's iterates, relative to the output folder: (last, average).
+    public static func iterateFiles(_ r: LeastSquaresRun) -> (last: String, average: String) {
+        ("\(weightsFolder)/\(r.name)_last.npy", "\(weightsFolder)/\(r.name)_average.npy")
+    }
+
+    /// The folder of the .npy files lsq writes (iterates, W_ls, W*).
+    public static let weightsFolder = "lsq_weights"
+
+    /// One row per curve: its last and averaged iterates, their errors (relative_error against W*, empty without
+    /// one; minimiser_error against W_ls; loss_gap f(W) - f*) and their files.
+    public static func finalCSV(_ runs: [LeastSquaresRun], steps: Int, hasTarget: Bool = true) -> String {
+        var s = "algorithm,tiles,asymmetry,zero_shift,steps,averaged_steps,last_relative_error,last_minimiser_error,last_loss_gap,"
+            + "average_relative_error,average_minimiser_error,average_loss_gap,last_file,average_file\n"
+        for r in runs {
+            let files = iterateFiles(r)
+            s += "\(r.algorithm.rawValue),\(r.tiles),\(r.asymmetry),\(r.zeroShift.rawValue),\(steps),\(r.averagedSteps),"
+                + "\(cell(r.last.relativeError, applies: hasTarget)),\(r.last.minimiserError),\(r.last.lossGap),"
+                + "\(cell(r.average.relativeError, applies: hasTarget)),\(r.average.minimiserError),\(r.average.lossGap),"
+                + "\(files.last),\(files.average)\n"
         }
         return s
     }

@@ -262,7 +262,7 @@ public enum NPZ {
         var p = directory
         for _ in 0..<entries {
             guard p + 46 <= data.count, u32(p) == 0x0201_4B50 else { throw NPYError("\(path): corrupt zip directory") }
-            let method = u16(p + 10), compressed = u32(p + 20), size = u32(p + 24)
+            let method = u16(p + 10), crc = u32(p + 16), compressed = u32(p + 20), size = u32(p + 24)
             let nameLength = u16(p + 28), extraLength = u16(p + 30), commentLength = u16(p + 32), local = u32(p + 42)
             guard p + 46 + nameLength <= data.count else { throw NPYError("\(path): corrupt zip directory") }
             let name = String(decoding: data[(p + 46)..<(p + 46 + nameLength)], as: UTF8.self)
@@ -277,6 +277,10 @@ public enum NPZ {
             case 0: bytes = raw
             case 8: bytes = try inflate(raw, size: size, name: "\(path):\(name)")
             default: throw NPYError("\(path): member \(name) uses zip compression method \(method); save with numpy.savez or savez_compressed")
+            }
+            // Stored members have no other check, and raw deflate none of its own: the zip's CRC-32 catches a corrupt member.
+            guard Int(bytes.withUnsafeBufferPointer { CZlib.crc32(0, $0.baseAddress, uInt($0.count)) }) == crc else {
+                throw NPYError("\(path): member \(name) fails its CRC-32 check (corrupt file)")
             }
             let key = name.hasSuffix(".npy") ? String(name.dropLast(4)) : name
             arrays[key] = try NPY.parse(bytes, name: "\(path):\(name)")

@@ -23,8 +23,8 @@ public final class RunDirectory {
     public static let runFiles = ["config.json", "metrics.csv", "summary.json"]
     /// The file that marks a sweep's folder (its run folders are `run-NNN`).
     public static let sweepFiles = ["summary.csv"]
-    /// The files `lsq` and `device` leave (with lsq's `config.json`).
-    public static let resultFiles = ["lsq.csv", "response.csv", "pulse_response.csv"]
+    /// The files `lsq` and `device` leave (with lsq's `config.json`; `lsq_weights` is lsq's folder of .npy files).
+    public static let resultFiles = ["lsq.csv", "lsq_final.csv", LeastSquares.weightsFolder, "response.csv", "pulse_response.csv"]
     static let metricsHeader = "epoch,train_loss,test_accuracy,seconds,test_loss,train_accuracy\n"
 
     /// Creates (or claims) the folder, for a run, a sweep's `summary.csv` (its run folders are claimed one by one) or
@@ -72,7 +72,8 @@ public final class RunDirectory {
                 held.append("a sweep (\((sweepFiles + folders).joined(separator: ", ")))")
             }
             if !resultFiles.isEmpty {
-                let what = resultFiles.contains("lsq.csv") ? (resultFiles.count > 1 ? "lsq and device results" : "lsq results") : "device results"
+                let lsq = resultFiles.contains { $0.hasPrefix("lsq") }, device = resultFiles.contains { !$0.hasPrefix("lsq") }
+                let what = lsq ? (device ? "lsq and device results" : "lsq results") : "device results"
                 held.append("\(what) (\((resultFiles + runFiles.filter { $0 == "config.json" }).joined(separator: ", ")))")
             }
             let runOnly = runFiles.filter { !resultFiles.isEmpty ? $0 != "config.json" : true }
@@ -85,7 +86,7 @@ public final class RunDirectory {
                 + (resumable ? "continue it with --resume \(path), " : "") + "choose another folder or pass --overwrite to replace it")
         }
         for name in runFiles + sweepFiles + resultFiles {
-            if name == Checkpoint.folder {
+            if name == Checkpoint.folder || name == LeastSquares.weightsFolder {
                 do { try fm.removeItem(atPath: (path as NSString).appendingPathComponent(name)) } catch {
                     close(fd)
                     throw OutputError("--output \(path): cannot remove the old \(name) (\(RunDirectory.reason(error)))")
