@@ -124,7 +124,7 @@ struct LsqCommand: ParsableCommand {
                              ("--target-std", targetStd != nil || c.targetStd != standard.targetStd)].filter(\.1).map(\.0)
             if !synthetic.isEmpty {
                 note("\(synthetic.joined(separator: "/")) \(synthetic.count == 1 ? "has" : "have") no effect with a problem file "
-                    + "(they shape the synthetic problem)")
+                    + "(\(synthetic.count == 1 ? "it shapes" : "they shape") the synthetic problem)")
             }
             if transferColumns == nil && c.base.algorithm.transferColumns == standard.base.algorithm.transferColumns {
                 c.base.algorithm.transferColumns = p.inputs  // every column, as for the synthetic problem
@@ -169,6 +169,8 @@ struct LsqCommand: ParsableCommand {
 
     func run() throws {
         let (c, file) = try experiment()
+        // One BLAS thread, as in training: products, and the minimiser's LAPACK solve, then round alike on every machine.
+        Linear.useSingleThread()
         try requireMemory(LeastSquares.memoryBytes(c), "this least-squares experiment",
                           fix: file == nil ? "use fewer --samples, --inputs or --outputs" : "use a smaller problem")
         // Claim the output folder before computing; a folder holding a training run or a sweep is refused as well.

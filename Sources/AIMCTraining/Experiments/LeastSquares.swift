@@ -71,7 +71,7 @@ public struct LeastSquaresConfig: Codable, Sendable, Equatable {
         try ConfigError.require(inputs >= 1 && inputs <= 4096, "inputs", "--inputs", "must be an integer in 1...4096", Double(inputs))
         try ConfigError.require(outputs >= 1 && outputs <= 4096, "outputs", "--outputs", "must be an integer in 1...4096", Double(outputs))
         try ConfigError.require(samples >= 1 && samples <= 1_000_000, "samples", "--samples", "must be an integer in 1...1000000", Double(samples))
-        try ConfigError.require(batchSize >= 0 && batchSize <= samples, "batch_size", "--batch-size", "must be 0 (full batch) or at most --samples", Double(batchSize))
+        try ConfigError.require(batchSize >= 0 && batchSize <= samples, "batch_size", "--batch-size", "must be 0 (full batch) or at most the samples N = \(samples)", Double(batchSize))
         try ConfigError.require(labelNoise >= 0 && labelNoise <= 1e3, "label_noise", "--label-noise", "must lie in [0, 1000]", labelNoise)
         try ConfigError.require(targetStd > 0 && targetStd <= 1e3, "target_std", "--target-std", "must lie in (0, 1000]", targetStd)
         try ConfigError.require(steps >= 1 && steps <= 100_000_000, "steps", "--steps", "must be an integer in 1...1e8", Double(steps))
