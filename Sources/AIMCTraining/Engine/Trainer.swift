@@ -237,7 +237,10 @@ public final class Trainer {
         if config.algorithm.updateMode == .expected || !config.algorithm.perSample {
             floats += mine.map(\.devices).max() ?? 0
         }
-        return 4 * floats + mine.count * blockOverheadBytes
+        // Each analog array's scratch for its pulsed updates (trains and the line kernels).
+        let arrays = config.algorithm.arrayCount
+        let scratch = mine.reduce(0) { $0 + arrays * AnalogArray.scratchBytes(rows: $1.rows, cols: $1.cols) }
+        return 4 * floats + scratch + mine.count * blockOverheadBytes
     }
 
     /// Bytes of objects and bookkeeping per weight block, beyond its per-device state (an upper estimate).
@@ -250,15 +253,15 @@ public final class Trainer {
         return devices * bytesPerDevice(config)
     }
 
-    /// Bytes per weight of one weight block: 4 for a digital weight; else 4 (state) + 48 (parameters) per analog
-    /// array, 4 per reference,
-    /// 4 for the effective weights when they are not W itself, 4 for a digital buffer (H or Q). (The update buffer of
-    /// expected or per-batch updates is one per rank: see `workingBytes`.)
+    /// Bytes per weight of one weight block: 4 for a digital weight; else, per analog array, 4 of state and the
+    /// device's stored draws (`AnalogArray.bytesPerDevice`: at most 16 in all), 4 per reference, 4 for the effective
+    /// weights when they are not W itself, 4 for a digital buffer (H or Q). (The update buffer of expected or
+    /// per-batch updates is one per rank: see `workingBytes`.)
     public static func bytesPerDevice(_ c: ExperimentConfig) -> Int {
         let a = c.algorithm
         let arrays = a.arrayCount
         if arrays == 0 { return 4 }
-        var bytes = arrays * (4 + MemoryLayout<DeviceCell>.stride)
+        var bytes = arrays * AnalogArray.bytesPerDevice(c.device)
         if a.zeroShift != .none { bytes += 4 }
         if a.name.mixes || a.zeroShift != .none { bytes += 4 }
         if [.tikiTakaV2, .residualV2, .rider].contains(a.name) { bytes += 4 }
