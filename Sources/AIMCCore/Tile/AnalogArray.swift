@@ -684,39 +684,45 @@ struct LineJob {
     let scratch: LineScratch
 }
 
-/// The line kernel in Swift, for every family: the same positions, chunks and normals as the C kernel, one device
-/// at a time. (For the affine families its results are the C kernel's bits; the tests compare them.)
+/// The line kernel in Swift, for every family: the same order, chunks and normals as the C kernel (the devices with
+/// pulses in the given order, chunks of 32 of them), one device at a time. (For the affine families its results are
+/// the C kernel's bits; the tests compare them.)
 struct LineVisitor<N: PulseNoise>: ResponseVisitor {
     let job: LineJob
     mutating func visit<R: Response>(_ r: R) -> (coincidences: UInt64, clipped: UInt64) {
         let a = job.array, s = job.scratch, z = s.normals
+        let order = s.rawIndex, counts = s.rawCounts
         var coincidences: UInt64 = 0, clipped: UInt64 = 0
-        var start = 0, chunk = 0
-        while start < job.positions {
-            let m = min(32, job.positions - start)
-            var maxN = 0
-            for q in 0..<m {
-                let n = job.bits.map { Int(($0[start + q] & job.lineBits).nonzeroBitCount) } ?? Int(job.counts![start + q])
-                maxN = max(maxN, n)
-                coincidences &+= UInt64(n)
+        // The devices with pulses, in the given order.
+        var active = 0
+        for q in 0..<job.positions {
+            let n = job.bits.map { ($0[q] & job.lineBits).nonzeroBitCount } ?? Int(job.counts![q])
+            coincidences &+= UInt64(n)
+            if n > 0 {
+                order[active] = Int32(q)
+                counts[active] = UInt8(n)
+                active += 1
             }
-            if maxN > 0 {
-                if N.noisy { aimc_normals(job.stream, job.firstBlock + 256 * UInt32(chunk), Int32(maxN), z) }
-                for q in 0..<m {
-                    let n = job.bits.map { Int(($0[start + q] & job.lineBits).nonzeroBitCount) } ?? Int(job.counts![start + q])
-                    if n == 0 { continue }
-                    let e = job.base + Int(s.offsets[start + q])
-                    let c = a.cell(at: e)
-                    let down = s.negative[start + q] != job.flip
-                    var w = a.weights[e]
-                    for k in 0..<n {
-                        let v = N.unclipped(r, c, w, down: down, N.noisy ? z[32 * k + q] : 0)
-                        let y = min(max(v, c.wMin), c.wMax)
-                        clipped &+= y != v ? 1 : 0
-                        w = y
-                    }
-                    a.weights[e] = w
+        }
+        var start = 0, chunk = 0
+        while start < active {
+            let m = min(32, active - start)
+            var maxN = 0
+            for t in 0..<m { maxN = max(maxN, Int(counts[start + t])) }
+            if N.noisy { aimc_normals(job.stream, job.firstBlock + 256 * UInt32(chunk), Int32(maxN), z) }
+            for t in 0..<m {
+                let q = Int(order[start + t]), n = Int(counts[start + t])
+                let e = job.base + Int(s.offsets[q])
+                let c = a.cell(at: e)
+                let down = s.negative[q] != job.flip
+                var w = a.weights[e]
+                for k in 0..<n {
+                    let v = N.unclipped(r, c, w, down: down, N.noisy ? z[32 * k + t] : 0)
+                    let y = min(max(v, c.wMin), c.wMax)
+                    clipped &+= y != v ? 1 : 0
+                    w = y
                 }
+                a.weights[e] = w
             }
             start += 32
             chunk += 1
