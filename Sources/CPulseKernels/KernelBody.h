@@ -219,8 +219,8 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
                          const uint8_t *negative, uint8_t flip, int count, aimc_stream s, uint32_t firstBlock,
                          void *scratch, aimc_pulse_counts *out) {
     float zs[4 * 32 * 32] __attribute__((aligned(64)));
-    /* Scratch (padded to whole chunks): for the devices with pulses, in processing order (the given order without the
-     * devices that have no pulse): record, state, count, direction; the given positions' counts and the order. */
+    /* Scratch (padded to whole chunks): for the devices with pulses, in processing order (decreasing count, ties in
+     * the given order): record, state, count, direction; the given positions' counts and the order. */
     const int padded = (count + 31) & ~31;
     uint64_t *lo = (uint64_t *)scratch;
     uint32_t *hi = (uint32_t *)(lo + padded);
@@ -228,7 +228,7 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
     int32_t *num = (int32_t *)(ws + padded);
     int32_t *dn = num + padded;
     int32_t *order = dn + padded;
-    uint8_t *given = (uint8_t *)(order + padded);
+    uint8_t *given = (uint8_t *)(order + padded + 32);    /* COMPRESS writes up to VW entries past the end */
     /* A contiguous line (width > 0) is copied in order first, so the reads in processing order hit the cache. */
     float *w = wOut;
     const uint8_t *records = recordsIn;
@@ -253,12 +253,26 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
     } else {
         __builtin_memcpy(given, counts, (size_t)count);
     }
-    int active = 0;
+    /* The devices with pulses sorted by decreasing count, ties in the given order: one compressing pass per count. */
+    int top = 0;
     for (int q = 0; q < count; q++) {
-        const int n = given[q];
-        coincidences += (uint64_t)n;
-        order[active] = q;
-        active += n != 0;
+        coincidences += given[q];
+        top = given[q] > top ? given[q] : top;
+    }
+    int active = 0;
+    for (int v = top; v >= 1; v--) {
+        int q = 0;
+        for (; q + VW <= count; q += VW) {
+            uint8_t g8[VW];
+            __builtin_memcpy(g8, given + q, VW);
+            i32v n;
+            for (int l = 0; l < VW; l++) n[l] = g8[l];
+            active += COMPRESS(n == v, (i32v)VARIANT(lanes)() + q, order + active);
+        }
+        for (; q < count; q++) {
+            order[active] = q;
+            active += given[q] == v;
+        }
     }
     const int activePadded = (active + 31) & ~31;
     for (int t = 0; t < active; t++) {
@@ -288,12 +302,10 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
         int maxC[SC], chunks = 0, maxAll = 0;
         for (int c = 0; c < SC && first + 32 * c < active; c++, chunks++) {
             const int begin = first + 32 * c, p = begin / 32;
-            int maxN = 0;
+            const int maxN = num[begin];    /* sorted: the chunk's first count is its largest */
             for (int g = 0; g < G; g++) {
                 const int at = begin + VW * g, gi = c * G + g;
                 __builtin_memcpy(&nv[gi], num + at, sizeof(i32v));
-                const int gm = __builtin_reduce_max(nv[gi]);
-                maxN = gm > maxN ? gm : maxN;
                 i32v down;
                 __builtin_memcpy(&down, dn + at, sizeof(i32v));
                 u64v l64;
@@ -320,7 +332,7 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
         for (int k = 0; k < maxAll; k++) {
             const f32v kf = (float)k;
             for (int c = 0; c < chunks; c++) {
-                if (maxC[c] <= k) continue;
+                if (maxC[c] <= k) break;    /* chunks are sorted too */
                 for (int g = 0; g < G; g++) {
                     const int gi = c * G + g;
                     f32v zz = 0.0f;

@@ -8,22 +8,30 @@
 #include "CPulseKernels.h"
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 /* ---- SSE2 (every x86-64) or plain C elsewhere ---- */
 #define VARIANT(name) sse2_##name
 #define VW 8
+/* Stores the lanes of idx where m is set, in lane order, at out (which has room for VW); returns how many. */
+#define COMPRESS(m, idx, out) ({ int _n = 0; for (int _l = 0; _l < VW; _l++) { (out)[_n] = (idx)[_l]; _n += (m)[_l] != 0; } _n; })
 #include "KernelBody.h"
 #undef VARIANT
 #undef VW
+#undef COMPRESS
 
 #if defined(__x86_64__)
 /* ---- AVX2 (no FMA: only the width of the instructions changes) ---- */
 #pragma clang attribute push(__attribute__((target("avx2,popcnt"))), apply_to = function)
 #define VARIANT(name) avx2_##name
 #define VW 8
+#define COMPRESS(m, idx, out) ({ int _n = 0; for (int _l = 0; _l < VW; _l++) { (out)[_n] = (idx)[_l]; _n += (m)[_l] != 0; } _n; })
 #include "KernelBody.h"
 #undef VARIANT
 #undef VW
+#undef COMPRESS
 #pragma clang attribute pop
 
 /* ---- AVX-512 (F, VL, BW, DQ, VPOPCNTDQ) ---- */
@@ -31,9 +39,13 @@
                              apply_to = function)
 #define VARIANT(name) avx512_##name
 #define VW 16
+/* The compress instruction in its register form (its memory form is slow on some CPUs), then a whole store. */
+#define COMPRESS(m, idx, out) ({ __mmask16 _k = _mm512_movepi32_mask((__m512i)(m)); \
+    _mm512_storeu_si512((out), _mm512_maskz_compress_epi32(_k, (__m512i)(idx))); __builtin_popcount((unsigned)_k); })
 #include "KernelBody.h"
 #undef VARIANT
 #undef VW
+#undef COMPRESS
 #pragma clang attribute pop
 #endif
 

@@ -43,13 +43,15 @@ public struct DeviceCells {
 /// (zero-shifting): the weight a read sees is w - reference. Updates follow the paper's pulse model (Eq. 26) and
 /// its expected form (Eq. 2).
 ///
-/// Pulsed updates apply every pulse in turn to its device, each with its own cycle-to-cycle normal and clipping to
-/// the device's bounds. The normals of one update come from one Philox4x32-10 stream (`RandomStream.pulseStream`)
-/// addressed by global ids only: the update is organised in "lines" (rows, or columns when fewer input trains than
-/// error trains fire), the positions of a line in a fixed order, chunks of 32 positions, and pulse k of the device at
-/// position q of line L takes word (q mod 32) / 8 of block 256 (q / 32) + 8k + (q mod 8) of the line's blocks
-/// (the 256 x ceil(width / 32) blocks from (L mod lines per band) times that; see `aimc_normals`). The result does
-/// not depend on which kernel (C with SSE2, AVX2 or AVX-512, or the Swift loop of the other families) runs it.
+/// Pulsed updates apply every pulse in turn to its device, each with its own cycle-to-cycle normal, and clip to the
+/// device's bounds after every pulse. The normals of one update come from one Philox4x32-10 stream
+/// (`RandomStream.pulseStream`) addressed by global ids and the update's data only, never by rank: the update is
+/// organised in lines (the rows, or the columns when fewer inputs than errors fire, as in one-hot transfers); the
+/// devices of a line that receive pulses are ordered by decreasing pulse count (ties by index) and taken in chunks
+/// of 32; pulse k of the device at place t of line L uses the normal of word (t mod 32) / 8 of block
+/// 256 (t / 32) + 8k + (t mod 8) of the line's range of blocks (Box-Muller on the block's word pairs; see
+/// `aimc_normals`). The same bits come out of every kernel that runs it: the C kernel of the affine families on
+/// SSE2, AVX2 or AVX-512, and the Swift loop of the other families (`KernelInstructionSet`, tests).
 public final class AnalogArray {
     public let rows: Int
     public let cols: Int
@@ -454,25 +456,18 @@ public final class AnalogArray {
 
     /// The coincidences of the trains in xIndex/xBits/xNegative (nx) and dIndex/dBits/dNegative (nd), line by line.
     /// Lines are the rows (d trains), or the columns when fewer x trains fire than d trains (one-hot transfers), so a
-    /// line holds many positions; its positions are the other side's trains, sorted by decreasing pulse count (ties
-    /// by index), so that the devices of a vector have similar counts.
+    /// line holds many positions; its positions are the other side's trains in index order (the kernels process the
+    /// devices with pulses by decreasing count).
     func applyTrains(nx: Int, nd: Int, noise: RandomStream) -> (coincidences: UInt64, clipped: UInt64) {
         let byRows = nd <= nx || count > Int(Int32.max)
         let scratch = lineScratchFor()
         let (lines, positions) = byRows ? (nd, nx) : (nx, nd)
         let lineIndex = byRows ? dIndex : xIndex, lineBits = byRows ? dBits : xBits, lineNegative = byRows ? dNegative : xNegative
         let posIndex = byRows ? xIndex : dIndex, posBits = byRows ? xBits : dBits, posNegative = byRows ? xNegative : dNegative
-        // Positions sorted by popcount, decreasing; ties keep index order (counting sort).
-        var start = [Int](repeating: 0, count: 34)
-        for q in 0..<positions { start[32 - posBits[q].nonzeroBitCount + 1] += 1 }
-        for c in 1..<34 { start[c] += start[c - 1] }
         for q in 0..<positions {
-            let slot = 32 - posBits[q].nonzeroBitCount
-            let at = start[slot]
-            start[slot] += 1
-            scratch.offsets[at] = byRows ? posIndex[q] : posIndex[q] * Int32(cols)
-            scratch.bits[at] = posBits[q]
-            scratch.negative[at] = posNegative[q]
+            scratch.offsets[q] = byRows ? posIndex[q] : posIndex[q] * Int32(cols)
+            scratch.bits[q] = posBits[q]
+            scratch.negative[q] = posNegative[q]
         }
         let plan = LinePlan(width: byRows ? cols : rows, orientation: byRows ? 0 : 1, noise: noise)
         var total = (coincidences: UInt64(0), clipped: UInt64(0))
@@ -579,8 +574,8 @@ public final class AnalogArray {
     ///   - delta: requested change dW, rows x cols, row-major.
     ///   - bl: pulse slots BL (1...32).
     ///   - counts: the stream for the binomial draws (one uniform per device with dW != 0, row-major);
-    ///   - noise: the stream of the cycle-to-cycle normals (rows are the lines; the devices of a row with pulses,
-    ///     sorted by decreasing count, ties by column, are its positions).
+    ///   - noise: the stream of the cycle-to-cycle normals (rows are the lines, the devices of a row with pulses its
+    ///     positions).
     @discardableResult
     public func pulsedUpdate(delta: UnsafePointer<Float>, bl: Int, counts: inout RandomStream,
                              noise: inout RandomStream) -> PulseStatistics {
@@ -590,32 +585,20 @@ public final class AnalogArray {
         let scratch = lineScratchFor()
         let plan = LinePlan(width: cols, orientation: 2, noise: noise)
         let inv = 1 / (Float(bl) * nominalDw)
-        var start = [Int](repeating: 0, count: 34)
         for i in 0..<rows {
-            // Draw the counts in column order, then sort the devices with pulses by decreasing count.
+            // The counts in column order (the kernels take the devices with pulses by decreasing count).
             var n = 0
             for j in 0..<cols {
                 let d = delta[i * cols + j]
                 if d == 0 || !d.isFinite { continue }
                 let k = Binomial.sample(trials: bl, p: Double(min(abs(d) * inv, 1)), &counts)
                 if k == 0 { continue }
-                scratch.rawIndex[n] = Int32(j)
-                scratch.rawCounts[n] = UInt8(k)
+                scratch.offsets[n] = Int32(j)
+                scratch.counts[n] = UInt8(k)
+                scratch.negative[n] = d < 0 ? 1 : 0
                 n += 1
             }
             guard n > 0 else { continue }
-            for c in 0..<34 { start[c] = 0 }
-            for q in 0..<n { start[32 - Int(scratch.rawCounts[q]) + 1] += 1 }
-            for c in 1..<34 { start[c] += start[c - 1] }
-            for q in 0..<n {
-                let slot = 32 - Int(scratch.rawCounts[q])
-                let at = start[slot]
-                start[slot] += 1
-                let j = Int(scratch.rawIndex[q])
-                scratch.offsets[at] = Int32(j)
-                scratch.counts[at] = scratch.rawCounts[q]
-                scratch.negative[at] = delta[i * cols + j] < 0 ? 1 : 0
-            }
             if i + 1 < rows { prefetchRow(i + 1) }
             let r = applyLine(base: i * cols, plan: plan, line: i, positions: n, lineBits: 0, flip: 0,
                               counts: UnsafePointer(scratch.counts), contiguous: cols, scratch: scratch)
@@ -685,7 +668,7 @@ struct LineJob {
 }
 
 /// The line kernel in Swift, for every family: the same order, chunks and normals as the C kernel (the devices with
-/// pulses in the given order, chunks of 32 of them), one device at a time. (For the affine families its results are
+/// pulses by decreasing count, ties in the given order; chunks of 32 of them), one device at a time. (For the affine families its results are
 /// the C kernel's bits; the tests compare them.)
 struct LineVisitor<N: PulseNoise>: ResponseVisitor {
     let job: LineJob
@@ -693,16 +676,22 @@ struct LineVisitor<N: PulseNoise>: ResponseVisitor {
         let a = job.array, s = job.scratch, z = s.normals
         let order = s.rawIndex, counts = s.rawCounts
         var coincidences: UInt64 = 0, clipped: UInt64 = 0
-        // The devices with pulses, in the given order.
-        var active = 0
+        // The devices with pulses, by decreasing count, ties in the given order (a stable counting sort).
+        var first = [Int](repeating: 0, count: 34)
         for q in 0..<job.positions {
             let n = job.bits.map { ($0[q] & job.lineBits).nonzeroBitCount } ?? Int(job.counts![q])
             coincidences &+= UInt64(n)
-            if n > 0 {
-                order[active] = Int32(q)
-                counts[active] = UInt8(n)
-                active += 1
-            }
+            if n > 0 { first[33 - n] += 1 }
+        }
+        for v in 1..<34 { first[v] += first[v - 1] }
+        let active = first[32]
+        for q in 0..<job.positions {
+            let n = job.bits.map { ($0[q] & job.lineBits).nonzeroBitCount } ?? Int(job.counts![q])
+            guard n > 0 else { continue }
+            let t = first[32 - n]
+            first[32 - n] += 1
+            order[t] = Int32(q)
+            counts[t] = UInt8(n)
         }
         var start = 0, chunk = 0
         while start < active {

@@ -72,9 +72,9 @@ typedef struct {
 /// Given position q (0 <= q < count) is the device at offset cols[q]; it receives n_q = popcount(dBits & xBits[q])
 /// pulses (xBits non-null: coincidences of Bernoulli trains) or counts[q] pulses (n_q <= 32), all down when
 /// negative[q] != flip, else all up, one by one: each with its own normal, the response at the current state, and
-/// clipping to the device's bounds. The devices with pulses are processed in the given order (the others are left
-/// out); pulse k of the device at place t of that order takes normal (t mod 32) of entry k of chunk t / 32, i.e. a
-/// normal of the blocks firstBlock + 256 (t / 32) + 8k + l (see aimc_normals).
+/// clipping to the device's bounds. The devices with pulses are processed in decreasing n, ties in the given order
+/// (the others are left out); pulse k of the device at place t of that order takes normal (t mod 32) of entry k of
+/// chunk t / 32, i.e. a normal of the blocks firstBlock + 256 (t / 32) + 8k + l (see aimc_normals).
 /// w: the line's states (indexed by cols[q]); records: the line's device records (indexed likewise; recordBytes 0
 /// when no normal is stored); width > 0: the line is the contiguous devices 0 ..< width (copied in order first),
 /// 0: any offsets; scratch: at least aimc_affine_row_scratch(count, width, recordBytes) bytes, 64-byte aligned. Adds
@@ -86,7 +86,7 @@ void aimc_affine_row(const aimc_affine_device *device, float *w, const uint8_t *
 
 /// Bytes of scratch aimc_affine_row needs for `count` positions of a line of `width` contiguous devices.
 static inline long aimc_affine_row_scratch(int count, int width, int recordBytes) {
-    return 29L * ((count + 31) & ~31) + (4L + recordBytes) * width + 64;
+    return 29L * ((count + 31) & ~31) + (4L + recordBytes) * width + 256;
 }
 
 /// Asks the CPU to load `bytes` bytes from p into its caches (for the next row while this one is computed).
