@@ -6,6 +6,7 @@
 #pragma clang fp contract(off)
 #pragma clang fp exceptions(ignore)
 #include "CPulseKernels.h"
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -115,10 +116,36 @@ void aimc_philox_blocks(aimc_stream s, uint32_t first, int count, uint32_t *out)
 
 void aimc_normals(aimc_stream s, uint32_t first, int entries, float *z) { DISPATCH(normals, s, first, entries, z) }
 
+/* The line kernel's scratch: one buffer per thread, grown as needed, freed when the thread ends. */
+static pthread_key_t scratchKey;
+static pthread_once_t scratchOnce = PTHREAD_ONCE_INIT;
+typedef struct { void *p; long bytes; } scratch_t;
+static void scratchFree(void *s) { free(((scratch_t *)s)->p); free(s); }
+static void scratchInit(void) { pthread_key_create(&scratchKey, scratchFree); }
+
+static void *scratchFor(long bytes) {
+    pthread_once(&scratchOnce, scratchInit);
+    scratch_t *s = pthread_getspecific(scratchKey);
+    if (!s) {
+        s = calloc(1, sizeof(scratch_t));
+        if (!s) abort();
+        pthread_setspecific(scratchKey, s);
+    }
+    if (s->bytes < bytes) {
+        free(s->p);
+        long size = (bytes + 4095) & ~4095L;
+        s->p = aligned_alloc(64, (size_t)size);
+        if (!s->p) abort();
+        s->bytes = size;
+    }
+    return s->p;
+}
+
 void aimc_affine_row(const aimc_affine_device *device, float *w, const uint8_t *records, int recordBytes, int width,
                      const int32_t *cols, const uint32_t *xBits, const uint8_t *counts, uint32_t dBits,
-                     const uint8_t *negative, uint8_t flip, int count, aimc_stream s, uint32_t firstBlock, void *scratch,
+                     const uint8_t *negative, uint8_t flip, int count, aimc_stream s, uint32_t firstBlock,
                      aimc_pulse_counts *out) {
+    void *scratch = scratchFor(aimc_affine_row_scratch(count, width, recordBytes));
     DISPATCH(row, device, w, records, recordBytes, width, cols, xBits, counts, dBits, negative, flip, count, s, firstBlock,
              scratch, out)
 }

@@ -142,10 +142,13 @@ public final class AnalogArray {
     /// Bytes per device of an array of `device`: 4 of state and `DrawLayout.recordBytes` of stored draws.
     public static func bytesPerDevice(_ device: DeviceConfig) -> Int { 4 + DrawLayout(device: device).recordBytes }
 
-    /// Bytes of the scratch an array of rows x cols allocates for its pulsed updates (trains, line kernels).
+    /// Bytes of the scratch an array of rows x cols allocates for its pulsed updates (trains, a line's positions).
     public static func scratchBytes(rows: Int, cols: Int) -> Int {
         9 * (rows + cols) + LineScratch.bytes(width: max(rows, cols))
     }
+
+    /// Bytes of the C kernel's scratch (one per thread) for arrays of at most `width` rows and columns.
+    public static func kernelScratchBytes(width: Int) -> Int { Int(aimc_affine_row_scratch(Int32(width), Int32(width), 12)) }
 
     /// Device i's parameters: `DeviceModel.cell` of its stored draws and the array's tile draws.
     @inline(__always) public func cell(at i: Int) -> DeviceCell {
@@ -507,7 +510,7 @@ public final class AnalogArray {
             let recordBytes = Int32(layout.recordBytes)
             aimc_affine_row(&a, weights + base, records.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self) + base * layout.recordBytes) },
                             recordBytes, Int32(contiguous), scratch.offsets, bits, counts, lineBits, scratch.negative, flip,
-                            Int32(positions), stream, firstBlock, scratch.kernel, &out)
+                            Int32(positions), stream, firstBlock, &out)
             return (out.coincidences, out.clipped)
         }
         let noisy = device.dwMinStd > 0
@@ -632,30 +635,25 @@ struct LinePlan {
     }
 }
 
-/// Scratch of the line kernels of one array (positions of a line, the C kernel's scratch, normals of one chunk).
+/// Scratch of the line kernels of one array: the positions of a line (offsets, trains or counts, signs). (The C
+/// kernel keeps its own scratch per thread; the Swift loop's lives on the stack.)
 final class LineScratch {
     let width: Int
     let offsets: UnsafeMutablePointer<Int32>, bits: UnsafeMutablePointer<UInt32>, negative: UnsafeMutablePointer<UInt8>
-    let counts: UnsafeMutablePointer<UInt8>, rawIndex: UnsafeMutablePointer<Int32>, rawCounts: UnsafeMutablePointer<UInt8>
-    let kernel: UnsafeMutableRawPointer
-    let normals: UnsafeMutablePointer<Float>
+    let counts: UnsafeMutablePointer<UInt8>
     /// Tests set this to run the affine families through the Swift loop, to compare it with the C kernel.
     nonisolated(unsafe) static var forceSwiftLoop = false
 
-    static func bytes(width: Int) -> Int { 14 * width + Int(aimc_affine_row_scratch(Int32(width), Int32(width), 12)) + 4 * 1024 }
+    static func bytes(width: Int) -> Int { 10 * width }
 
     init(width: Int) {
         self.width = width
         offsets = .allocate(capacity: width); bits = .allocate(capacity: width); negative = .allocate(capacity: width)
-        counts = .allocate(capacity: width); rawIndex = .allocate(capacity: width); rawCounts = .allocate(capacity: width)
-        kernel = .allocate(byteCount: Int(aimc_affine_row_scratch(Int32(width), Int32(width), 12)), alignment: 64)
-        normals = .allocate(capacity: 32 * 32)
+        counts = .allocate(capacity: width)
     }
 
     deinit {
-        offsets.deallocate(); bits.deallocate(); negative.deallocate()
-        counts.deallocate(); rawIndex.deallocate(); rawCounts.deallocate()
-        kernel.deallocate(); normals.deallocate()
+        offsets.deallocate(); bits.deallocate(); negative.deallocate(); counts.deallocate()
     }
 }
 
@@ -673,8 +671,18 @@ struct LineJob {
 struct LineVisitor<N: PulseNoise>: ResponseVisitor {
     let job: LineJob
     mutating func visit<R: Response>(_ r: R) -> (coincidences: UInt64, clipped: UInt64) {
-        let a = job.array, s = job.scratch, z = s.normals
-        let order = s.rawIndex, counts = s.rawCounts
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 * 32) { z in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(job.positions, 1)) { order in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(job.positions, 1)) { counts in
+                    run(r, z.baseAddress!, order.baseAddress!, counts.baseAddress!)
+                }
+            }
+        }
+    }
+
+    func run<R: Response>(_ r: R, _ z: UnsafeMutablePointer<Float>, _ order: UnsafeMutablePointer<Int32>,
+                          _ counts: UnsafeMutablePointer<UInt8>) -> (coincidences: UInt64, clipped: UInt64) {
+        let a = job.array, s = job.scratch
         var coincidences: UInt64 = 0, clipped: UInt64 = 0
         // The devices with pulses, by decreasing count, ties in the given order (a stable counting sort).
         var first = [Int](repeating: 0, count: 34)

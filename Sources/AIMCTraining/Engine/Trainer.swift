@@ -237,9 +237,10 @@ public final class Trainer {
         if config.algorithm.updateMode == .expected || !config.algorithm.perSample {
             floats += mine.map(\.devices).max() ?? 0
         }
-        // Each analog array's scratch for its pulsed updates (trains and the line kernels).
+        // Each analog array's scratch for its pulsed updates (trains, a line's positions), and the kernel's (one).
         let arrays = config.algorithm.arrayCount
-        let scratch = mine.reduce(0) { $0 + arrays * AnalogArray.scratchBytes(rows: $1.rows, cols: $1.cols) }
+        var scratch = mine.reduce(0) { $0 + arrays * AnalogArray.scratchBytes(rows: $1.rows, cols: $1.cols) }
+        if arrays > 0 { scratch += AnalogArray.kernelScratchBytes(width: widestIn) }
         return 4 * floats + scratch + mine.count * blockOverheadBytes
     }
 

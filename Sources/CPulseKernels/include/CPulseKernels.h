@@ -77,14 +77,14 @@ typedef struct {
 /// chunk t / 32, i.e. a normal of the blocks firstBlock + 256 (t / 32) + 8k + l (see aimc_normals).
 /// w: the line's states (indexed by cols[q]); records: the line's device records (indexed likewise; recordBytes 0
 /// when no normal is stored); width > 0: the line is the contiguous devices 0 ..< width (copied in order first),
-/// 0: any offsets; scratch: at least aimc_affine_row_scratch(count, width, recordBytes) bytes, 64-byte aligned. Adds
-/// the coincidences and the pulses cut by a bound to `out`.
+/// 0: any offsets. Adds the coincidences and the pulses cut by a bound to `out`. Its scratch,
+/// aimc_affine_row_scratch(count, width, recordBytes) bytes, is one buffer per thread (kept until the thread ends).
 void aimc_affine_row(const aimc_affine_device *device, float *w, const uint8_t *records, int recordBytes, int width,
                      const int32_t *cols, const uint32_t *xBits, const uint8_t *counts, uint32_t dBits,
-                     const uint8_t *negative, uint8_t flip, int count, aimc_stream s, uint32_t firstBlock, void *scratch,
+                     const uint8_t *negative, uint8_t flip, int count, aimc_stream s, uint32_t firstBlock,
                      aimc_pulse_counts *out);
 
-/// Bytes of scratch aimc_affine_row needs for `count` positions of a line of `width` contiguous devices.
+/// Bytes of scratch aimc_affine_row uses for `count` positions of a line of `width` contiguous devices.
 static inline long aimc_affine_row_scratch(int count, int width, int recordBytes) {
     return 29L * ((count + 31) & ~31) + (4L + recordBytes) * width + 256;
 }
