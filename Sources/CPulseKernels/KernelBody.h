@@ -229,17 +229,7 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
     int32_t *dn = num + padded;
     int32_t *order = dn + padded;
     uint8_t *given = (uint8_t *)(order + padded + 32);    /* COMPRESS writes up to VW entries past the end */
-    /* A contiguous line (width > 0) is copied in order first, so the reads in processing order hit the cache. */
-    float *w = wOut;
-    const uint8_t *records = recordsIn;
-    if (width > 0) {
-        w = (float *)(given + padded);
-        uint8_t *r = (uint8_t *)(w + width);
-        __builtin_memcpy(w, wOut, 4L * width);
-        if (bytes > 0) __builtin_memcpy(r, recordsIn, (long)bytes * width);
-        records = r;
-    }
-    /* Counts; the devices without pulses are left out (the others keep the given order). */
+    /* Counts. */
     uint64_t coincidences = 0;
     if (xBits) {
         int q = 0;
@@ -273,6 +263,18 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
             order[active] = q;
             active += given[q] == v;
         }
+    }
+    /* A contiguous line (width > 0) with many devices to pulse is copied in order first, so the reads in processing
+     * order hit the cache (a cache optimisation only: the results are the same). */
+    float *w = wOut;
+    const uint8_t *records = recordsIn;
+    const int copied = width > 0 && 4 * active >= width;
+    if (copied) {
+        w = (float *)(given + padded);
+        uint8_t *r = (uint8_t *)(w + width);
+        __builtin_memcpy(w, wOut, 4L * width);
+        if (bytes > 0) __builtin_memcpy(r, recordsIn, (long)bytes * width);
+        records = r;
     }
     const int activePadded = (active + 31) & ~31;
     for (int t = 0; t < active; t++) {
@@ -356,7 +358,7 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
             for (int g = 0; g < G; g++) __builtin_memcpy(ws + first + 32 * c + VW * g, &W[c * G + g], sizeof(f32v));
     }
     for (int t = 0; t < active; t++) w[cols[order[t]]] = ws[t];
-    if (width > 0) __builtin_memcpy(wOut, w, 4L * width);
+    if (copied) __builtin_memcpy(wOut, w, 4L * width);
     out->coincidences += coincidences;
     out->clipped += (uint64_t)(uint32_t)__builtin_reduce_add(clipped);
 }
