@@ -264,11 +264,11 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
             active += given[q] == v;
         }
     }
-    /* A contiguous line (width > 0) with many devices to pulse is copied in order first, so the reads in processing
-     * order hit the cache (a cache optimisation only: the results are the same). */
+    /* A contiguous line (width > 0) with many pulses (at least 4 per device on average) is copied in order first, so
+     * the reads in processing order hit the cache (a cache optimisation only: the results are the same). */
     float *w = wOut;
     const uint8_t *records = recordsIn;
-    const int copied = width > 0 && 4 * active >= width;
+    const int copied = width > 0 && coincidences >= 4 * (uint64_t)width;
     if (copied) {
         w = (float *)(given + padded);
         uint8_t *r = (uint8_t *)(w + width);
@@ -279,11 +279,23 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
     const int activePadded = (active + 31) & ~31;
     for (int t = 0; t < active; t++) {
         const int q = order[t];
-        const int32_t c = cols[q];
-        ws[t] = w[c];
-        VARIANT(record)(records + (long)c * bytes, bytes, lo + t, hi + t);
         num[t] = given[q];
         dn[t] = negative[q] != flip ? -1 : 0;
+        order[t] = cols[q];    /* from here on: the device's offset */
+    }
+    if (bytes == 8) {
+        for (int t = 0; t < active; t++) {
+            const int32_t c = order[t];
+            ws[t] = w[c];
+            __builtin_memcpy(lo + t, records + 8L * c, 8);
+            hi[t] = 0;
+        }
+    } else {
+        for (int t = 0; t < active; t++) {
+            const int32_t c = order[t];
+            ws[t] = w[c];
+            VARIANT(record)(records + (long)c * bytes, bytes, lo + t, hi + t);
+        }
     }
     for (int t = active; t < activePadded; t++) {
         ws[t] = 0.0f;
@@ -357,7 +369,7 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
         for (int c = 0; c < chunks; c++)
             for (int g = 0; g < G; g++) __builtin_memcpy(ws + first + 32 * c + VW * g, &W[c * G + g], sizeof(f32v));
     }
-    for (int t = 0; t < active; t++) w[cols[order[t]]] = ws[t];
+    for (int t = 0; t < active; t++) w[order[t]] = ws[t];
     if (copied) __builtin_memcpy(wOut, w, 4L * width);
     out->coincidences += coincidences;
     out->clipped += (uint64_t)(uint32_t)__builtin_reduce_add(clipped);
