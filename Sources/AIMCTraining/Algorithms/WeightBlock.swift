@@ -241,9 +241,9 @@ public final class WeightBlock {
                                 lda: deltaStride, b: x + g * inputStride, ldb: inputStride, beta: 0, c: buf, ldc: cols)
                     if expectedNoise {
                         var noise = RandomStream(key: noiseKey, step: step, sub: UInt32(g))
-                        target.expectedUpdate(delta: buf, bl: update.desiredBL, noise: &noise)
+                        gradientPulses.clipped &+= target.expectedUpdate(delta: buf, bl: update.desiredBL, noise: &noise).clipped
                     } else {
-                        target.expectedUpdate(delta: buf)
+                        gradientPulses.clipped &+= target.expectedUpdate(delta: buf).clipped
                     }
                 }
             }
@@ -315,7 +315,8 @@ public final class WeightBlock {
                     let steps = (abs(h[e]) / dw).rounded(.down)
                     let n = steps < Float(maxPulses) ? Int(steps) : maxPulses  // NaN or huge: the cap
                     if n > 0 {
-                        dst.firePulses(element: e, count: n, down: h[e] < 0, noisy: mode == .pulsed, noise: &c2c)
+                        transferPulses.clipped &+= dst.firePulses(element: e, count: n, down: h[e] < 0, noisy: mode == .pulsed,
+                                                                  noise: &c2c).clipped
                         h[e] -= (h[e] < 0 ? -1 : 1) * Float(n) * dw
                         fired &+= UInt64(n)
                     }
@@ -345,7 +346,7 @@ public final class WeightBlock {
                 oneHot[k] = 0
             case .expected:
                 for i in 0..<rows { col[i] *= rate }
-                dst.expectedUpdate(column: k, delta: col)
+                transferPulses.clipped &+= dst.expectedUpdate(column: k, delta: col).clipped
             }
         }
         columns[source] = (k + 1) % cols
