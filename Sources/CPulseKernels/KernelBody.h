@@ -83,12 +83,19 @@ static inline __attribute__((always_inline)) u32v VARIANT(lanes)(void) {
     return l;
 }
 
-static void VARIANT(normals)(aimc_stream s, uint32_t first, int entries, float *z) {
+/* Normals of a list of entries: entry e takes the blocks first[e] + l (l = 0..7) and writes its 32 normals at
+ * z[e][8r + l]. With 16 lanes two entries share a vector, whichever chunks they belong to. */
+static void VARIANT(normalsList)(aimc_stream s, const uint32_t *first, float *const *z, int entries) {
     const u32v lanes = VARIANT(lanes)();
     const int per = VW / 8;    /* entries per vector */
     for (int e = 0; e < entries; e += per) {
+        u32v base;
+        for (int l = 0; l < VW; l++) {
+            const int h = l / 8;
+            base[l] = first[e + h < entries ? e + h : e];
+        }
         u32v w[4];
-        VARIANT(philox)(lanes + (first + 8u * (uint32_t)e), s, w);
+        VARIANT(philox)((lanes & 7u) + base, s, w);
         f32v n[4];
         VARIANT(boxMuller)(w[0], w[1], &n[0], &n[1]);
         VARIANT(boxMuller)(w[2], w[3], &n[2], &n[3]);
@@ -97,12 +104,25 @@ static void VARIANT(normals)(aimc_stream s, uint32_t first, int entries, float *
             typedef float f8 __attribute__((ext_vector_type(8)));
             const f8 low = __builtin_shufflevector(n[r], n[r], 0, 1, 2, 3, 4, 5, 6, 7);
             const f8 high = __builtin_shufflevector(n[r], n[r], 8, 9, 10, 11, 12, 13, 14, 15);
-            __builtin_memcpy(z + 32 * e + 8 * r, &low, 32);
-            if (e + 1 < entries) __builtin_memcpy(z + 32 * (e + 1) + 8 * r, &high, 32);
+            __builtin_memcpy(z[e] + 8 * r, &low, 32);
+            if (e + 1 < entries) __builtin_memcpy(z[e + 1] + 8 * r, &high, 32);
 #else
-            __builtin_memcpy(z + 32 * e + 8 * r, &n[r], 32);
+            __builtin_memcpy(z[e] + 8 * r, &n[r], 32);
 #endif
         }
+    }
+}
+
+static void VARIANT(normals)(aimc_stream s, uint32_t first, int entries, float *z) {
+    uint32_t firsts[64];
+    float *dst[64];
+    for (int e0 = 0; e0 < entries; e0 += 64) {
+        const int n = entries - e0 < 64 ? entries - e0 : 64;
+        for (int e = 0; e < n; e++) {
+            firsts[e] = first + 8u * (uint32_t)(e0 + e);
+            dst[e] = z + 32 * (e0 + e);
+        }
+        VARIANT(normalsList)(s, firsts, dst, n);
     }
 }
 
@@ -313,7 +333,9 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
     for (int first = 0; first < active; first += 32 * SC) {
         i32v nv[SC * G];
         f32v W[SC * G], S[SC * G], N[SC * G], SH[SC * G], LO[SC * G], HI[SC * G], SG[SC * G], NF[SC * G];
-        int maxC[SC], chunks = 0, maxAll = 0;
+        int maxC[SC], chunks = 0, maxAll = 0, entries = 0;
+        uint32_t entryFirst[SC * 32];
+        float *entryAt[SC * 32];
         for (int c = 0; c < SC && first + 32 * c < active; c++, chunks++) {
             const int begin = first + 32 * c, p = begin / 32;
             const int maxN = num[begin];    /* sorted: the chunk's first count is its largest */
@@ -341,8 +363,13 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
             }
             maxC[c] = maxN;
             maxAll = maxN > maxAll ? maxN : maxAll;
-            if (mode) VARIANT(normals)(s, firstBlock + 256u * (uint32_t)p, maxN, z + 1024 * c);
+            for (int k = 0; k < maxN; k++) {
+                entryFirst[entries] = firstBlock + 256u * (uint32_t)p + 8u * (uint32_t)k;
+                entryAt[entries++] = z + 1024 * c + 32 * k;
+            }
         }
+        /* The normals of the super-chunk's entries, two to a vector on 16 lanes. */
+        if (mode) VARIANT(normalsList)(s, entryFirst, entryAt, entries);
         for (int k = 0; k < maxAll; k++) {
             const f32v kf = (float)k;
             for (int c = 0; c < chunks; c++) {
