@@ -88,7 +88,7 @@ struct Bench: ParsableCommand {
         func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
         func all(_ v: [Double]) -> String { v.map { String(format: "%.2f", $0) }.joined(separator: " ") }
         let cells = Double(size * size * batch)
-        print("pulsed update, \(size)x\(size) soft-bounds tile, batch \(batch), lr \(lr), BL \(bl), c2c \(c2c) (\(c2cMode.rawValue)), d2d \(d2d), "
+        print("pulsed update, \(size)x\(size) soft-bounds tile, batch \(batch), lr \(lr), BL <= \(bl), c2c \(c2c) (\(c2cMode.rawValue)), d2d \(d2d), "
             + "kernels \(KernelInstructionSet.current.name)")
         print(String(format: "coincidences per device per sample: %.2f (pulses cut by a bound: %.2g%%)", median(coincidencesPerStep) / cells,
                      100 * Double(clipped) / (Double(repeats) * median(coincidencesPerStep) * Double(steps))))
