@@ -22,10 +22,11 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // Layer 2: simulation core, no MPI.
+        // Layer 2: simulation core, no MPI; its SIMD kernels in C (three instruction sets, chosen at run time).
+        .target(name: "CPulseKernels", exclude: ["README.md"]),
         .target(
             name: "AIMCCore",
-            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CPulseKernels", "CBLAS", .product(name: "RealModule", package: "swift-numerics")],
             exclude: ["README.md"]),
         .target(
             name: "AIMCTraining",
@@ -46,7 +47,7 @@ let package = Package(
             ],
             exclude: ["README.md"]),
         .target(name: "AIMCTestSupport", dependencies: ["CZlib"], path: "Tests/AIMCTestSupport"),
-        .testTarget(name: "AIMCCoreTests", dependencies: ["AIMCCore"]),
+        .testTarget(name: "AIMCCoreTests", dependencies: ["AIMCCore", "CPulseKernels"]),
         .testTarget(name: "AIMCTrainingTests", dependencies: ["AIMCTraining", "AIMCTestSupport"]),
         .testTarget(name: "AIMCDistTests", dependencies: ["AIMCTestSupport"]),
     ],

@@ -3,13 +3,18 @@ import AIMCCore
 import ArgumentParser
 import Foundation
 
-/// `aimc-dist bench`: speed of the pulsed update on one tile, in ns per pulse coincidence, on the workload on
-/// which aihwkit 1.1.0 was measured (research/aihwkit.md): N x N SoftBounds tile, x and d uniform in [-1, 1],
-/// lr 0.1, BL 31, dw_min 0.001, c2c 0.3 (multiplicative, as aihwkit), d2d 0.3 on dw_min and both bounds.
+/// `aimc-dist bench`: speed of the pulsed update on one tile, in ns per pulse coincidence (CPU time of the process
+/// and wall time), on the workload of aihwkit's tile benchmark: N x N SoftBounds tile, x and d uniform in [-1, 1],
+/// lr 0.1, BL 31, dw_min 0.001, c2c 0.3 (multiplicative, as aihwkit), d2d 0.3 on dw_min and both bounds. It prints the
+/// coincidences per device per sample, so a figure compares with another simulator's on the same pulse density.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark the pulsed update (ns per pulse coincidence) on one process.",
-        discussion: "Prints the median over --repeats runs; run it on an idle machine and compare figures of one run only.")
+        discussion: """
+        Prints medians over --repeats runs of CPU time (the process's, which other processes on the machine disturb less) \
+        and wall time, the coincidences per device per sample, and the instruction set of the kernels (AIMC_KERNEL_ISA \
+        asks for a narrower one; every one gives the same bits). Compare figures measured side by side, interleaved.
+        """)
 
     @Option(parsing: .unconditional, help: "Tile edge N (N x N devices).") var size = 512
     @Option(parsing: .unconditional, help: "Mini-batch size (rank-one updates per step).") var batch = 1
@@ -42,7 +47,8 @@ struct Bench: ParsableCommand {
         device.wMinDtod = d2d
         var update = UpdateConfig()
         update.desiredBL = bl
-        try requireMemory(size * size * (4 + MemoryLayout<DeviceCell>.stride) + 8 * size * batch, "a \(size) x \(size) tile",
+        try requireMemory(size * size * AnalogArray.bytesPerDevice(device) + AnalogArray.scratchBytes(rows: size, cols: size)
+                          + 8 * size * batch, "a \(size) x \(size) tile",
                           fix: "use a smaller --size")
         let array = AnalogArray(rows: size, cols: size, device: device, key: StreamKey(seed: 0, purpose: .deviceToDevice))
         var gen = RandomStream(key: StreamKey(seed: 0, purpose: .benchmark))
@@ -65,23 +71,37 @@ struct Bench: ParsableCommand {
             return s
         }
         _ = oneStep()  // warm up
-        var nsPerCoincidence = [Double](), secondsPerStep = [Double](), coincidencesPerStep = [Double]()
+        var cpuNs = [Double](), wallNs = [Double](), cpuStep = [Double](), wallStep = [Double](), coincidencesPerStep = [Double]()
+        var clipped: UInt64 = 0
         for _ in 0..<repeats {
             var s = PulseStatistics()
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let c0 = Self.cpuNanoseconds(), t0 = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<steps { s += oneStep() }
-            let ns = Double(DispatchTime.now().uptimeNanoseconds - t0)
-            nsPerCoincidence.append(ns / Double(s.coincidences))
-            secondsPerStep.append(ns * 1e-9 / Double(steps))
+            let wall = Double(DispatchTime.now().uptimeNanoseconds - t0), cpu = Double(Self.cpuNanoseconds() - c0)
+            cpuNs.append(cpu / Double(s.coincidences))
+            wallNs.append(wall / Double(s.coincidences))
+            cpuStep.append(cpu * 1e-9 / Double(steps))
+            wallStep.append(wall * 1e-9 / Double(steps))
             coincidencesPerStep.append(Double(s.coincidences) / Double(steps))
+            clipped &+= s.clipped
         }
         func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
+        func all(_ v: [Double]) -> String { v.map { String(format: "%.2f", $0) }.joined(separator: " ") }
         let cells = Double(size * size * batch)
-        print("pulsed update, \(size)x\(size) soft-bounds tile, batch \(batch), lr \(lr), BL \(bl), c2c \(c2c) (\(c2cMode.rawValue)), d2d \(d2d)")
-        print(String(format: "coincidences per device per sample: %.2f", median(coincidencesPerStep) / cells))
-        print(String(format: "seconds per step: %.5f (median of %d)", median(secondsPerStep), repeats))
-        print(String(format: "device updates per second: %.3g", cells / median(secondsPerStep)))
-        print(String(format: "ns per coincidence: %.2f (median of %d; all: %@)", median(nsPerCoincidence), repeats,
-                     nsPerCoincidence.map { String(format: "%.2f", $0) }.joined(separator: " ")))
+        print("pulsed update, \(size)x\(size) soft-bounds tile, batch \(batch), lr \(lr), BL <= \(bl), c2c \(c2c) (\(c2cMode.rawValue)), d2d \(d2d), "
+            + "kernels \(KernelInstructionSet.current.name)")
+        print(String(format: "coincidences per device per sample: %.2f (pulses cut by a bound: %.2g%%)", median(coincidencesPerStep) / cells,
+                     100 * Double(clipped) / (Double(repeats) * median(coincidencesPerStep) * Double(steps))))
+        print(String(format: "seconds per step: CPU %.5f, wall %.5f (medians of %d)", median(cpuStep), median(wallStep), repeats))
+        print(String(format: "device updates per CPU second: %.3g", cells / median(cpuStep)))
+        print(String(format: "CPU ns per coincidence: %.2f (median of %d; all: %@)", median(cpuNs), repeats, all(cpuNs)))
+        print(String(format: "wall ns per coincidence: %.2f (median of %d; all: %@)", median(wallNs), repeats, all(wallNs)))
+    }
+
+    /// CPU time of this process (all its threads), in ns.
+    static func cpuNanoseconds() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 }

@@ -63,7 +63,9 @@ struct PlanCommand: ParsableCommand {
         if c.algorithm.arrayCount == 0 {
             print("memory model: \(perDevice) bytes per weight (digital float32)")
         } else {
-            print("memory model: \(perDevice) bytes per weight (\(arrays) array(s) x (4 state + \(MemoryLayout<DeviceCell>.stride) device parameters) + buffers)")
+            let stored = AnalogArray.bytesPerDevice(c.device) - 4
+            print("memory model: \(perDevice) bytes per weight (\(arrays) array(s) x (4 state + \(stored) stored device draws) + "
+                + "\(perDevice - arrays * (4 + stored)) of references and buffers)")
         }
         print("working MiB: activations and errors of a batch (training or evaluation), exchange buffers, replica gathers")
         print(" rank  blocks     weights     block MiB  working MiB   sent/step   received/step  messages/step")

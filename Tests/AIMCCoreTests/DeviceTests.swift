@@ -173,7 +173,7 @@ struct DeviceTests {
                                 key: StreamKey(seed: 0, purpose: .deviceToDevice))
         array.setWeights([0.1, -0.2, 0.45])
         let delta: [Float] = [0.05, -0.03, 0.5]
-        delta.withUnsafeBufferPointer { array.expectedUpdate(delta: $0.baseAddress!) }
+        _ = delta.withUnsafeBufferPointer { array.expectedUpdate(delta: $0.baseAddress!) }
         let w0 = 0.1, w1 = -0.2
         #expect(abs(Double(array.weights[0]) - (w0 + 0.05 * (1 + c) * (1 - w0 / tau))) < 1e-6)
         #expect(abs(Double(array.weights[1]) - (w1 - 0.03 * (1 - c) * (1 + w1 / tau))) < 1e-6)

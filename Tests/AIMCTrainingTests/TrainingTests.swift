@@ -68,7 +68,9 @@ struct MemoryModelTests {
     /// and evaluation), pulsed per-sample Residual Learning: activations and errors 2 x 8 x (4 + 3) = 112 floats;
     /// the forward reduce sends and receives each block's rows (6), reduces and gathers the 3 outputs: 8 x 18 = 144;
     /// per block a transfer column and a one-hot input (14); the shared periphery buffers (8 + 1) x 2 x 2 = 36;
-    /// no update buffer. (112 + 144 + 14 + 36) x 4 bytes + 4 blocks x the per-block allowance.
+    /// no update buffer. (112 + 144 + 14 + 36) x 4 bytes + 4 blocks x the per-block allowance; plus the pulse
+    /// scratch of the 2 arrays of each block, 9 (rows + cols) + 10 max(rows, cols) bytes (2 x (56 + 56 + 47 + 47) =
+    /// 412), and the line kernel's scratch for lines of 2 (one per rank).
     @Test("Working memory: known answer for a small layout, and linear in the rank's blocks for a wide one")
     func working() throws {
         var c = ExperimentConfig.default
@@ -76,9 +78,10 @@ struct MemoryModelTests {
         c.training.evalBatchSize = 8
         let small = NetworkLayout(widths: [4, 3], tileSize: 2)
         let one = Placement(layout: small, ranks: 1, policy: .roundRobin)
-        #expect(Trainer.workingBytes(config: c, layout: small, placement: one, rank: 0) == 306 * 4 + 4 * Trainer.blockOverheadBytes)
+        let scratch = 412 + AnalogArray.kernelScratchBytes(width: 2)
+        #expect(Trainer.workingBytes(config: c, layout: small, placement: one, rank: 0) == 306 * 4 + 4 * Trainer.blockOverheadBytes + scratch)
         c.algorithm.updateMode = .expected  // adds one update buffer of the largest block (4 devices)
-        #expect(Trainer.workingBytes(config: c, layout: small, placement: one, rank: 0) == 310 * 4 + 4 * Trainer.blockOverheadBytes)
+        #expect(Trainer.workingBytes(config: c, layout: small, placement: one, rank: 0) == 310 * 4 + 4 * Trainer.blockOverheadBytes + scratch)
 
         // 16-8192-10 in tiles of 1 on 2 ranks: 106496 blocks per rank. Each rank sends each of its blocks' partials
         // once (at most 65536 + 40960 rows or columns per sample), so the buffers are O(batch x its blocks), far
@@ -87,6 +90,7 @@ struct MemoryModelTests {
         let wide = NetworkLayout(widths: [16, 8192, 10], tileSize: 1)
         let two = Placement(layout: wide, ranks: 2, policy: .roundRobin)
         let bound = 4 * (2 * 500 * (16 + 8192 + 10) + 4 * 500 * 106496 + 3 * 106496 + 501 * 2 + 2) + 106496 * Trainer.blockOverheadBytes
+            + 106496 * 2 * AnalogArray.scratchBytes(rows: 1, cols: 1) + AnalogArray.kernelScratchBytes(width: 1)
         for rank in 0..<2 { #expect(Trainer.workingBytes(config: c, layout: wide, placement: two, rank: rank) <= bound) }
     }
 

@@ -1,7 +1,7 @@
 import RealModule
 
-/// One device's parameters after device-to-device and tile-to-tile draws (48 bytes, kept together so a pulse
-/// touches one cache line). Which fields a family reads:
+/// One device's parameters after device-to-device and tile-to-tile draws (48 bytes; computed from the device's
+/// stored draws when needed, `AnalogArray.cell(at:)`, never stored per device). Which fields a family reads:
 ///
 /// | family | norm_up / norm_down | shape_up / shape_down | aux |
 /// |---|---|---|---|

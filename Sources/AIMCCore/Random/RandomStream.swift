@@ -1,3 +1,4 @@
+import CPulseKernels
 import RealModule
 
 /// What a random stream is used for. Part of every stream's key, so streams of different purposes are
@@ -221,5 +222,26 @@ public final class Ziggurat: @unchecked Sendable {
             threshold[k] = UInt32(((x[k + 1] / x[k]) * 0x1p23).rounded(.down))
             width[k] = Float(x[k] * 0x1p-23)
         }
+    }
+}
+
+extension RandomStream {
+    /// The Philox4x32-10 stream of the cycle-to-cycle normals of one pulsed update (AnalogArray): this stream's counter
+    /// words c1, c2, c3 under a key derived from its key, its current position, the update's line orientation and the
+    /// band of lines (see AnalogArray). Different positions, orientations and bands give independent streams; the
+    /// stream's own sequential words are never reused.
+    func pulseStream(orientation: UInt64, band: UInt64) -> aimc_stream {
+        var h = StreamKey.mix((UInt64(key.x) | UInt64(key.y) << 32) ^ 0x7075_6C73_6573_0000)
+        let position = UInt64(blockIndex) &* 4 &- UInt64(available)   // words handed out so far
+        h = StreamKey.mix(h &+ (position &+ 1) &* 0xBF58_476D_1CE4_E5B9)
+        h = StreamKey.mix(h &+ (orientation << 40 | band) &+ 1)
+        return aimc_stream(key0: UInt32(truncatingIfNeeded: h), key1: UInt32(truncatingIfNeeded: h >> 32), c1: c1, c2: c2, c3: c3)
+    }
+
+    /// Moves past the words `pulseStream` was derived from (one refill of four blocks), so the next update on this
+    /// stream draws other normals.
+    mutating func advanceForPulses() {
+        blockIndex &+= 4
+        available = 0
     }
 }

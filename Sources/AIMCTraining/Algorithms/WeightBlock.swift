@@ -240,9 +240,9 @@ public final class WeightBlock {
                                 lda: dStride, b: x + g * xStride, ldb: xStride, beta: 0, c: buf, ldc: cols)
                     if expectedNoise {
                         var noise = RandomStream(key: noiseKey, step: step, sub: UInt32(g))
-                        array.expectedUpdate(delta: buf, bl: update.desiredBL, noise: &noise)
+                        gradientPulsesByArray[t].clipped &+= array.expectedUpdate(delta: buf, bl: update.desiredBL, noise: &noise).clipped
                     } else {
-                        array.expectedUpdate(delta: buf)
+                        gradientPulsesByArray[t].clipped &+= array.expectedUpdate(delta: buf).clipped
                     }
                 }
             }
@@ -287,7 +287,7 @@ public final class WeightBlock {
             oneHot[k] = 0
         case .expected:
             for i in 0..<rows { values[i] *= rate }
-            dst.expectedUpdate(column: k, delta: values)
+            transferPulsesByArray[target].clipped &+= dst.expectedUpdate(column: k, delta: values).clipped
         }
     }
 
@@ -315,7 +315,8 @@ public final class WeightBlock {
     /// device's cycle-to-cycle noise from `noise` in pulsed mode, the mean pulse in expected mode.
     public func firePulses(into target: Int, element e: Int, count: Int, down: Bool, noise: inout RandomStream) {
         guard count > 0 else { return }
-        arrays[target].firePulses(element: e, count: count, down: down, noisy: mode == .pulsed, noise: &noise)
+        transferPulsesByArray[target].clipped &+= arrays[target].firePulses(element: e, count: count, down: down, noisy: mode == .pulsed,
+                                                                            noise: &noise).clipped
         transferPulsesByArray[target].coincidences &+= UInt64(count)
     }
 
@@ -372,11 +373,12 @@ public final class WeightBlock {
     }
 
     /// Counters and algorithm state as scalars: the algorithm's `scalars` plus the block's pulse counts per tile
-    /// ("pulses.gradient", "pulses.transfer": coincidences, visits and updates of each tile) and transfers.
+    /// ("pulses.gradient", "pulses.transfer": coincidences, visits, updates and clipped pulses of each tile) and
+    /// transfers.
     public var scalars: [String: ScalarState] {
         var s = algorithm.scalars
         func flat(_ stats: [PulseStatistics]) -> [Int64] {
-            stats.flatMap { [Int64(bitPattern: $0.coincidences), Int64(bitPattern: $0.visited), Int64(bitPattern: $0.updates)] }
+            stats.flatMap { [$0.coincidences, $0.visited, $0.updates, $0.clipped].map { Int64(bitPattern: $0) } }
         }
         s["pulses.gradient"] = .integers(flat(gradientPulsesByArray))
         s["pulses.transfer"] = .integers(flat(transferPulsesByArray))
@@ -390,12 +392,13 @@ public final class WeightBlock {
     public func restore(scalars: [String: ScalarState]) throws(StateError) {
         try algorithm.restore(scalars: scalars)
         func unflat(_ name: String) throws(StateError) -> [PulseStatistics] {
-            let v = try StateError.integers(scalars, name, count: 3 * arrays.count)
+            let v = try StateError.integers(scalars, name, count: 4 * arrays.count)
             return (0..<arrays.count).map { k in
                 var p = PulseStatistics()
-                p.coincidences = UInt64(bitPattern: v[3 * k])
-                p.visited = UInt64(bitPattern: v[3 * k + 1])
-                p.updates = UInt64(bitPattern: v[3 * k + 2])
+                p.coincidences = UInt64(bitPattern: v[4 * k])
+                p.visited = UInt64(bitPattern: v[4 * k + 1])
+                p.updates = UInt64(bitPattern: v[4 * k + 2])
+                p.clipped = UInt64(bitPattern: v[4 * k + 3])
                 return p
             }
         }

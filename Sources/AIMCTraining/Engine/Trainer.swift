@@ -255,7 +255,11 @@ public final class Trainer {
         if config.algorithm.updateMode == .expected || !config.algorithm.perSample {
             floats += mine.map(\.devices).max() ?? 0
         }
-        return 4 * floats + mine.count * blockOverheadBytes
+        // Each analog array's scratch for its pulsed updates (trains, a line's positions), and the kernel's (one).
+        let arrays = config.algorithm.arrayCount
+        var scratch = mine.reduce(0) { $0 + arrays * AnalogArray.scratchBytes(rows: $1.rows, cols: $1.cols) }
+        if arrays > 0 { scratch += AnalogArray.kernelScratchBytes(width: widestIn) }
+        return 4 * floats + scratch + mine.count * blockOverheadBytes
     }
 
     /// Bytes of objects and bookkeeping per weight block, beyond its per-device state (an upper estimate).
@@ -268,14 +272,15 @@ public final class Trainer {
         return devices * bytesPerDevice(config)
     }
 
-    /// Bytes per weight of one weight block: per analog array 4 (state) + the per-device parameters; 4 for the
-    /// reference of a zero-shifted array; 4 for the weights the reads see when they are not W itself
-    /// (`WeightBlock.readsOwnCopy`); 4 per digital value the algorithm keeps (digital weights, H, Q). (The update
-    /// buffer of expected or per-batch updates is one per rank: see `workingBytes`.)
+    /// Bytes per weight of one weight block: per analog array 4 of state and the device's stored draws
+    /// (`AnalogArray.bytesPerDevice`: at most 16 in all); 4 for the reference of a zero-shifted array; 4 for the
+    /// weights the reads see when they are not W itself (`WeightBlock.readsOwnCopy`); 4 per digital value the algorithm
+    /// keeps (digital weights, H, Q). (The update buffer of expected or per-batch updates is one per rank: see
+    /// `workingBytes`.)
     public static func bytesPerDevice(_ c: ExperimentConfig) -> Int {
         let a = c.algorithm
         let arrays = a.arrayCount
-        var bytes = arrays * (4 + MemoryLayout<DeviceCell>.stride) + 4 * a.type.digitalFloatsPerWeight(a)
+        var bytes = arrays * AnalogArray.bytesPerDevice(c.device) + 4 * a.type.digitalFloatsPerWeight(a)
         if arrays > 0 && a.zeroShift != .none { bytes += 4 }
         if WeightBlock.readsOwnCopy(c) { bytes += 4 }
         return bytes

@@ -1,0 +1,162 @@
+/*
+ * The three variants of the kernels (see include/CPulseKernels.h) and the run-time choice between them.
+ * Contraction of a * b + c into a fused multiply-add is off for the whole file: a fused result is rounded once,
+ * the separate one twice, and the results would differ between CPUs with and without FMA.
+ */
+#pragma clang fp contract(off)
+#pragma clang fp exceptions(ignore)
+/* The SSE2 variant passes 256-bit vectors between its own static functions: no ABI crosses a library boundary. */
+#pragma clang diagnostic ignored "-Wpsabi"
+#include "CPulseKernels.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/* ---- SSE2 (every x86-64) or plain C elsewhere ---- */
+#define VARIANT(name) sse2_##name
+#define VW 8
+/* Stores the lanes of idx where m is set, in lane order, at out (which has room for VW); returns how many. */
+#define COMPRESS(m, idx, out) ({ int _n = 0; for (int _l = 0; _l < VW; _l++) { (out)[_n] = (idx)[_l]; _n += (m)[_l] != 0; } _n; })
+#include "KernelBody.h"
+#undef VARIANT
+#undef VW
+#undef COMPRESS
+
+#if defined(__x86_64__)
+/* ---- AVX2 (no FMA: only the width of the instructions changes) ---- */
+#pragma clang attribute push(__attribute__((target("avx2,popcnt"))), apply_to = function)
+#define VARIANT(name) avx2_##name
+#define VW 8
+#define COMPRESS(m, idx, out) ({ int _n = 0; for (int _l = 0; _l < VW; _l++) { (out)[_n] = (idx)[_l]; _n += (m)[_l] != 0; } _n; })
+#include "KernelBody.h"
+#undef VARIANT
+#undef VW
+#undef COMPRESS
+#pragma clang attribute pop
+
+/* ---- AVX-512 (F, VL, BW, DQ, VPOPCNTDQ) ---- */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512vpopcntdq,avx2,popcnt"))), \
+                             apply_to = function)
+#define VARIANT(name) avx512_##name
+#define VW 16
+/* The compress instruction in its register form (its memory form is slow on some CPUs), then a whole store. */
+#define COMPRESS(m, idx, out) ({ __mmask16 _k = _mm512_movepi32_mask((__m512i)(m)); \
+    _mm512_storeu_si512((out), _mm512_maskz_compress_epi32(_k, (__m512i)(idx))); __builtin_popcount((unsigned)_k); })
+#include "KernelBody.h"
+#undef VARIANT
+#undef VW
+#undef COMPRESS
+#pragma clang attribute pop
+#endif
+
+/* ---- Choice ---- */
+
+static int supported(int isa) {
+    if (isa == AIMC_ISA_SSE2) return 1;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (isa == AIMC_ISA_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    if (isa == AIMC_ISA_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vpopcntdq") && supported(AIMC_ISA_AVX2);
+#endif
+    return 0;
+}
+
+static int selected = -1;
+
+static int choose(void) {
+    int best = supported(AIMC_ISA_AVX512) ? AIMC_ISA_AVX512 : supported(AIMC_ISA_AVX2) ? AIMC_ISA_AVX2 : AIMC_ISA_SSE2;
+    const char *asked = getenv("AIMC_KERNEL_ISA");
+    if (asked) {
+        for (int isa = AIMC_ISA_SSE2; isa <= AIMC_ISA_AVX512; isa++)
+            if (strcmp(asked, aimc_kernel_isa_name(isa)) == 0 && isa < best) best = isa;
+    }
+    return best;
+}
+
+int aimc_kernel_isa(void) {
+    int s = __atomic_load_n(&selected, __ATOMIC_RELAXED);
+    if (s < 0) {
+        s = choose();
+        __atomic_store_n(&selected, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+
+int aimc_kernel_isa_supported(int isa) { return isa >= AIMC_ISA_SSE2 && isa <= AIMC_ISA_AVX512 && supported(isa); }
+
+int aimc_kernel_select(int isa) {
+    if (!aimc_kernel_isa_supported(isa)) return 0;
+    __atomic_store_n(&selected, isa, __ATOMIC_RELAXED);
+    return 1;
+}
+
+const char *aimc_kernel_isa_name(int isa) {
+    switch (isa) {
+    case AIMC_ISA_AVX2: return "avx2";
+    case AIMC_ISA_AVX512: return "avx512";
+    default: return "sse2";
+    }
+}
+
+#if defined(__x86_64__)
+#define DISPATCH(name, ...)                                                                                             \
+    switch (aimc_kernel_isa()) {                                                                                       \
+    case AIMC_ISA_AVX512: avx512_##name(__VA_ARGS__); break;                                                           \
+    case AIMC_ISA_AVX2: avx2_##name(__VA_ARGS__); break;                                                               \
+    default: sse2_##name(__VA_ARGS__); break;                                                                          \
+    }
+#else
+#define DISPATCH(name, ...) sse2_##name(__VA_ARGS__);
+#endif
+
+void aimc_philox_blocks(aimc_stream s, uint32_t first, int count, uint32_t *out) { DISPATCH(philoxBlocks, s, first, count, out) }
+
+void aimc_normals(aimc_stream s, uint32_t first, int entries, float *z) { DISPATCH(normals, s, first, entries, z) }
+
+/* The line kernel's scratch: one buffer per thread, grown as needed, freed when the thread ends. */
+static pthread_key_t scratchKey;
+static pthread_once_t scratchOnce = PTHREAD_ONCE_INIT;
+typedef struct { void *p; long bytes; } scratch_t;
+static void scratchFree(void *s) { free(((scratch_t *)s)->p); free(s); }
+static void scratchInit(void) { pthread_key_create(&scratchKey, scratchFree); }
+
+static void *scratchFor(long bytes) {
+    pthread_once(&scratchOnce, scratchInit);
+    scratch_t *s = pthread_getspecific(scratchKey);
+    if (!s) {
+        s = calloc(1, sizeof(scratch_t));
+        if (!s) abort();
+        pthread_setspecific(scratchKey, s);
+    }
+    if (s->bytes < bytes) {
+        free(s->p);
+        long size = (bytes + 4095) & ~4095L;
+        s->p = aligned_alloc(64, (size_t)size);
+        if (!s->p) abort();
+        s->bytes = size;
+    }
+    return s->p;
+}
+
+void aimc_affine_row(const aimc_affine_device *device, float *w, const uint8_t *records, int recordBytes, int width,
+                     const int32_t *cols, const uint32_t *xBits, const uint8_t *counts, uint32_t dBits,
+                     const uint8_t *negative, uint8_t flip, int count, aimc_stream s, uint32_t firstBlock,
+                     aimc_pulse_counts *out) {
+    void *scratch = scratchFor(aimc_affine_row_scratch(count, width, recordBytes));
+    DISPATCH(row, device, w, records, recordBytes, width, cols, xBits, counts, dBits, negative, flip, count, s, firstBlock,
+             scratch, out)
+}
+
+void aimc_affine_cells(const aimc_affine_device *device, const uint8_t *records, int recordBytes, long first, int count,
+                       float *out) {
+    DISPATCH(cellsOut, device, records, recordBytes, first, count, out)
+}
+
+void aimc_prefetch(const void *p, long bytes) {
+    for (long off = 0; off < bytes; off += 64) __builtin_prefetch((const char *)p + off, 1, 3);
+}

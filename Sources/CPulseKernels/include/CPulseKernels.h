@@ -1,0 +1,103 @@
+/*
+ * CPulseKernels: the hot loops of the pulsed update, written with clang vector extensions and compiled three times
+ * (SSE2 for any x86-64, AVX2, AVX-512); the widest one the CPU supports is chosen at run time. Every variant computes
+ * the same IEEE single-precision operations in the same order (no fused multiply-add: contraction is off in every
+ * file; no approximate reciprocals; no library calls), so the results are the same bits on every x86-64 CPU.
+ * The tests run each variant the machine supports on the same inputs and compare the bits.
+ *
+ * Conventions: a "chunk" is 32 consecutive positions of a row's processing order; the normals of a chunk at pulse
+ * step k come from one "entry" of 8 Philox4x32-10 blocks. See AIMCCore/README.md for the keying.
+ */
+#ifndef CPULSE_KERNELS_H
+#define CPULSE_KERNELS_H
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Instruction sets of the kernels.
+enum { AIMC_ISA_SSE2 = 0, AIMC_ISA_AVX2 = 1, AIMC_ISA_AVX512 = 2 };
+
+/// The instruction set in use: the widest the CPU supports, unless AIMC_KERNEL_ISA (sse2, avx2, avx512) asks for a
+/// narrower one.
+int aimc_kernel_isa(void);
+/// Whether this CPU can run the variant `isa`.
+int aimc_kernel_isa_supported(int isa);
+/// Selects the variant `isa` (for tests and benchmarks); returns 0 if the CPU cannot run it (nothing changes).
+int aimc_kernel_select(int isa);
+/// "sse2", "avx2" or "avx512".
+const char *aimc_kernel_isa_name(int isa);
+
+/// A Philox4x32-10 stream: key (key0, key1) and the counter words c1, c2, c3; word c0 is the block index.
+typedef struct {
+    uint32_t key0, key1, c1, c2, c3;
+} aimc_stream;
+
+/// `count` Philox4x32-10 blocks with c0 = first, first + 1, ...: out[4b + r] is word r of block b (for tests).
+void aimc_philox_blocks(aimc_stream s, uint32_t first, int count, uint32_t *out);
+
+/// Standard normals of `entries` entries. Entry e takes the 8 blocks c0 = first + 8e + l (l = 0..7); its 32 normals
+/// are z[32e + 8r + l], r = 0..3: Box-Muller on the block's words (w0, w1) gives r = 0 (cosine) and r = 1 (sine),
+/// on (w2, w3) r = 2 and r = 3. Radius sqrt(-2 ln u), u = (floor(w/2) + 1/2) 2^-31; angle (pi/2)(q + f) with the
+/// quadrant q from the top two bits and f from the next 24; the largest |z| is sqrt(64 ln 2) = 6.66.
+void aimc_normals(aimc_stream s, uint32_t first, int entries, float *z);
+
+/// Per-array parameters of the affine response families (constant step, soft bounds, linear step) as
+/// DeviceModel.cell derives a device from its draws; `slot[k]` is the compact-storage slot of normal k (gain, b_max,
+/// b_min, asymmetry, up_down, gamma_up, gamma_down, symmetric point) or -1 when that spread is 0.
+typedef struct {
+    float base;        /* dw_min times the tile gain */
+    float dwDtod, wMax, wMin, wMaxDtod, wMinDtod, rangeScale;
+    float asymmetry, asymmetryDtod, upDown, upDownDtod;
+    float gammaUp, gammaDown, gammaDtod;
+    float symmetricPointDtod, tileShift, sigma;
+    int32_t family;    /* 0 constant step, 1 soft bounds, 2 linear step */
+    int32_t additive;  /* cycle-to-cycle form: 1 additive, 0 multiplicative */
+    int32_t meanBoundReference;
+    int32_t noisy;     /* 0: no cycle-to-cycle noise (no normals are drawn) */
+    int32_t slot[8];
+} aimc_affine_device;
+
+/// Counts of one row's pulses.
+typedef struct {
+    uint64_t coincidences, clipped;
+} aimc_pulse_counts;
+
+/// Device records: each device's stored normals (those whose spread is not 0), as 16-bit integers in units of 2^-12,
+/// slot s at bytes 2s and 2s + 1 of the device's record of 4 (1-2 slots), 8 (3-4 slots) or 12 (5-6 slots) bytes.
+
+/// Pulses of one line (a row, or a column) of an array of an affine family.
+///
+/// Given position q (0 <= q < count) is the device at offset cols[q]; it receives n_q = popcount(dBits & xBits[q])
+/// pulses (xBits non-null: coincidences of Bernoulli trains) or counts[q] pulses (n_q <= 32), all down when
+/// negative[q] != flip, else all up, one by one: each with its own normal, the response at the current state, and
+/// clipping to the device's bounds. The devices with pulses are processed in decreasing n, ties in the given order
+/// (the others are left out); pulse k of the device at place t of that order takes normal (t mod 32) of entry k of
+/// chunk t / 32, i.e. a normal of the blocks firstBlock + 256 (t / 32) + 8k + l (see aimc_normals).
+/// w: the line's states (indexed by cols[q]); records: the line's device records (indexed likewise; recordBytes 0
+/// when no normal is stored); width > 0: the line is the contiguous devices 0 ..< width (copied in order first),
+/// 0: any offsets. Adds the coincidences and the pulses cut by a bound to `out`. Its scratch,
+/// aimc_affine_row_scratch(count, width, recordBytes) bytes, is one buffer per thread (kept until the thread ends).
+void aimc_affine_row(const aimc_affine_device *device, float *w, const uint8_t *records, int recordBytes, int width,
+                     const int32_t *cols, const uint32_t *xBits, const uint8_t *counts, uint32_t dBits,
+                     const uint8_t *negative, uint8_t flip, int count, aimc_stream s, uint32_t firstBlock,
+                     aimc_pulse_counts *out);
+
+/// Bytes of scratch aimc_affine_row uses for `count` positions of a line of `width` contiguous devices.
+static inline long aimc_affine_row_scratch(int count, int width, int recordBytes) {
+    return 29L * ((count + 31) & ~31) + (4L + recordBytes) * width + 256;
+}
+
+/// Asks the CPU to load `bytes` bytes from p into its caches (for the next row while this one is computed).
+void aimc_prefetch(const void *p, long bytes);
+
+/// Decoded parameters of `count` consecutive devices (records first ..< first + count), 12 floats each in DeviceCell
+/// order: scaleUp, scaleDown, wMax, wMin, normUp, normDown, shapeUp, shapeDown, shift, aux, noise, dw.
+void aimc_affine_cells(const aimc_affine_device *device, const uint8_t *records, int recordBytes, long first, int count,
+                       float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
