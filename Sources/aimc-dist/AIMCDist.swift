@@ -30,6 +30,7 @@ struct AIMCDist: ParsableCommand {
         "--adc-bits": "0 or an integer in 2...24", "--desired-bl": "an integer in 1...32",
         "--size": "an integer in 1...16384", "--batch": "an integer in 1...4096", "--bl": "an integer in 1...32",
         "--steps": "an integer >= 1", "--repeats": "an integer >= 1", "--pulses": "an integer in 1...100000",
+        "--stall-timeout": "a number of seconds in [0, 1e7] (0 = wait forever)", "--progress-seconds": "a finite number >= 0",
     ]
 
     /// Parses and runs; every error is one line on standard error (printed by rank 0 only when started by a
@@ -37,6 +38,7 @@ struct AIMCDist: ParsableCommand {
     static func main() {
         // A file-size limit (ulimit -f) makes writes fail with EFBIG, reported as output errors, instead of a signal.
         signal(SIGXFSZ, SIG_IGN)
+        Console.reportSignals()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -90,8 +92,14 @@ struct AIMCDist: ParsableCommand {
 /// Ends the process: flushes standard output and error, then exits without running library destructors. MPI is
 /// finalised by then; OpenBLAS's shutdown waits for its worker threads, which under a tight address-space limit
 /// (ulimit -v) retry a failed mmap forever, so a normal exit could hang after the work is done.
+/// Standard output that could not be written (a full disk, `> /dev/full`) is an error (status 1 if all else went
+/// well): the console log is lost, and a script must not read silence as success.
 func finish(_ status: Int32) -> Never {
     fflush(nil)  // every open output stream
+    if let why = Console.standardOutputFailure() {
+        FileHandle.standardError.write(Data("aimc-dist: error: standard output could not be written (\(why)); what this command printed there is lost\n".utf8))
+        _exit(status == 0 ? 1 : status)
+    }
     _exit(status)
 }
 

@@ -138,7 +138,8 @@ struct TrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Teacher data: input width (default 784).", valueName: "n")) var features: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Teacher data: training samples (default 60000).", valueName: "n")) var trainSamples: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Teacher data: test samples (default 10000).", valueName: "n")) var testSamples: Int?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds between progress lines within an epoch (0 = none; default 15).", valueName: "s")) var progressSeconds: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds between progress lines within an epoch, with the rate and time left (0 = none; default 15).", valueName: "s")) var progressSeconds: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stall watchdog: a rank waiting this long at one collective ends the job, naming the ranks that did not arrive (exit status 4; 0 = wait forever; default 600).", valueName: "s")) var stallTimeout: Double?
 
     @OptionGroup(title: "Device") var device: DeviceOptions
 
@@ -196,6 +197,7 @@ struct TrainOptions: ParsableArguments {
         if let trainSamples { c.data.trainSamples = trainSamples }
         if let testSamples { c.data.testSamples = testSamples }
         if let progressSeconds { c.training.progressSeconds = progressSeconds }
+        if let stallTimeout { c.training.stallTimeout = stallTimeout }
         c.device = try device.apply(to: c.device)
         if idealIo {
             if dacBits != nil || adcBits != nil || outNoise != nil || outBound != nil {

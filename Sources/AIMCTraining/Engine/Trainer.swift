@@ -382,6 +382,8 @@ public final class Trainer {
     /// members of the layer's forward group; the last layer leaves logits.
     func forwardLayer(_ l: Int, batch: Int, noise: (BlockInfo) -> NoiseSource) throws(CommunicationError) {
         guard let group = forwardGroups[l], let plan = forwardPlans[l] else { return }
+        CollectiveActivity.current.layer = l
+        CollectiveActivity.current.exchange = .forward
         let layer = layout.layers[l]
         let nIn = layer.inputs, nOut = layer.outputs
         timed(false) {
@@ -495,6 +497,8 @@ public final class Trainer {
     /// the owners of layer l - 1 form deltas[l] = (sum of partials) * activation'(activations[l]).
     func backwardAndUpdateLayer(_ l: Int, batch: Int, globalBatch: Int, sampleOffset: Int, step: Int64) throws(CommunicationError) {
         let layer = layout.layers[l]
+        CollectiveActivity.current.layer = l
+        CollectiveActivity.current.exchange = .backward
         var pending: TimedExchange? = nil
         if l >= 1, let group = backwardGroups[l], let plan = backwardPlans[l] {
             let seed = config.seed, t = UInt64(step)
@@ -726,6 +730,7 @@ public final class Trainer {
         var lossSum = 0.0, correct = 0.0, seen = 0
         let bs = Int(plan.batchSize)
         for s in 0..<Int(plan.steps) {
+            CollectiveActivity.current = CollectiveActivity(phase: "", epoch: epoch, step: s + 1)
             let lo = s * bs, hi = min(lo + bs, train.count)
             let before: (sent: UInt64, received: UInt64) = firstStepBytes == nil ? bytes : (0, 0)
             let timingBefore = timing
@@ -746,6 +751,7 @@ public final class Trainer {
             progress?(s + 1, Int(plan.steps), lossSum / Double(seen))
         }
         let trainLoss = lossSum / Double(max(seen, 1))
+        CollectiveActivity.current = CollectiveActivity(phase: "", epoch: epoch, evaluating: true)
         let (testLoss, testAccuracy) = try evaluate(test, limit: config.training.testLimit, epoch: epoch)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         var metrics = EpochMetrics(epoch: epoch, trainLoss: trainLoss, trainAccuracy: correct / Double(max(seen, 1)),
