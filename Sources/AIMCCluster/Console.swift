@@ -10,8 +10,8 @@ public enum Console {
                                             int: UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0),
                                             hup: UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0))
     nonisolated(unsafe) static var printing = true
-    /// When this process was last continued after a stop (SIGCONT; monotonic seconds, 0 = never).
-    nonisolated(unsafe) static var continued = 0.0
+    /// Whether a SIGCONT came after seconds without an MPI call (this rank had been stopped).
+    nonisolated(unsafe) static var wasStopped = false
 
     /// SIGTERM, SIGINT and SIGHUP end the process with status 128 + N; the printing rank (rank 0, or a process started
     /// without a launcher) first writes one line on standard error. mpirun forwards these signals to the ranks, so a
@@ -27,19 +27,17 @@ public enum Console {
         lines = (line("SIGTERM"), line("SIGINT"), line("SIGHUP"))
         let handler: @convention(c) (Int32) -> Void = { signal in
             let line = signal == SIGTERM ? Console.lines.term : signal == SIGINT ? Console.lines.int : Console.lines.hup
-            // mpirun continues a stopped rank before it terminates it (SIGCONT, then SIGTERM) when another rank ended the
-            // job, for instance the watchdog's report about this very rank: that SIGTERM is not news.
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            let continuedLately = Console.continued > 0 && Double(now.tv_sec) - Console.continued < 5
-            if Console.printing && !continuedLately { _ = write(2, line.baseAddress, line.count) }
+            // mpirun sends SIGCONT then SIGTERM to end a job. A rank that had been stopped (kill -STOP: no MPI call for
+            // seconds before the SIGCONT) is being ended after another rank reported the stall it caused: not news.
+            if Console.printing && !Console.wasStopped { _ = write(2, line.baseAddress, line.count) }
             _exit(128 + signal)
         }
         for signal in [SIGTERM, SIGINT, SIGHUP] { Foundation.signal(signal, handler) }
         Foundation.signal(SIGCONT) { _ in
             var now = timespec()
             clock_gettime(CLOCK_MONOTONIC, &now)
-            Console.continued = Double(now.tv_sec)
+            let t = Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
+            if Watchdog.worldSize > 1 && Watchdog.lastCall > 0 && t - Watchdog.lastCall > 2 { Console.wasStopped = true }
         }
     }
 

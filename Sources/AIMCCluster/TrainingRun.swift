@@ -284,15 +284,15 @@ public enum TrainingRun {
         let train = d.source == .teacher ? d.trainSamples : 60_000, test = d.source == .teacher ? d.testSamples : 10_000
         let samples = (t.trainLimit > 0 ? min(t.trainLimit, train) : train) + (t.testLimit > 0 ? min(t.testLimit, test) : test)
         var bytes = 2 * Double(samples) * Double((d.source == .teacher ? d.features : 784) + 1) * 4
-        // The coordinator reads whole IDX files (compressed and unpacked) whatever the limits.
-        if comm.rank == 0 && d.source == .idx { bytes += 2 * Double(train + test) * 785 }
+        // The coordinator reads the samples it uses from the IDX files (the header is checked against the file first).
+        if comm.rank == 0 && d.source == .idx { bytes += Double(samples) * 785 }
         let short = addressSpaceLeft().map { bytes > 0.9 * Double($0) } ?? false
         if try comm.maximum(short ? 1 : 0) > 0 {
             let mib = { (b: Double) in String(format: "%.0f MiB", b / 1_048_576) }
             throw RunError("the data set does not fit under the address-space limit (ulimit -v) of a rank: it takes about "
                 + "\(mib(2 * Double(samples) * 785 * 4)) on every rank"
-                + (d.source == .idx ? ", and rank 0 reads the files whole (\(mib(2 * Double(train + test) * 785)))" : "")
-                + "; raise the limit" + (d.source == .idx ? "" : ", or use --train-limit / --test-limit"))
+                + (d.source == .idx ? ", and rank 0 reads them from the files (\(mib(Double(samples) * 785)))" : "")
+                + "; raise the limit, or use --train-limit / --test-limit")
         }
     }
 
@@ -524,7 +524,7 @@ public enum TrainingRun {
         if comm.rank == 0, let path = output {
             do {
                 let d = try RunDirectory(path: path, overwrite: overwrite)
-                try d.write("config.json", ConfigLoader.json(config))
+                try d.write("config.json", ConfigLoader.recordedJSON(config))
                 try d.startMetrics()
                 directory = d
             } catch {
@@ -607,6 +607,24 @@ public enum TrainingRun {
             let share = oversubscribed ? "waiting (for cores and for messages)" : "communication and waiting"
             say(comm, String(format: "training steps: %ld, median %.4f s per step on rank 0, ", steps.count, steps[steps.count / 2])
                 + share + String(format: " %.1f%% of step time (mean over ranks)", 100 * stepComm / max(stepAll, 1e-12)))
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peaks = try comm.allgather(Double(usage.ru_maxrss) / 1024)
+        let sortedPeaks = peaks.sorted()
+        say(comm, String(format: "peak resident memory per rank: min %.0f MiB, median %.0f MiB, max %.0f MiB (rank %d)",
+                         sortedPeaks.first!, sortedPeaks[sortedPeaks.count / 2], sortedPeaks.last!, peaks.firstIndex(of: sortedPeaks.last!)!))
+        if reportCommunication {
+            let measured = trainer.firstStepBytes ?? (0, 0)
+            let sent = try comm.allgather(Double(measured.sent)), received = try comm.allgather(Double(measured.received))
+            let model = CommunicationModel.perStep(layout: trainer.layout, placement: trainer.placement, replicas: config.replicas,
+                                                   batch: min(config.training.batchSize, trainer.train.count))
+            say(comm, "communication of the first training step (payload bytes; model = CommunicationModel):")
+            say(comm, "  rank        sent    received   model sent  model received  messages")
+            for r in 0..<comm.size {
+                say(comm, String(format: "  %4d  %10.0f  %10.0f  %11llu  %14llu  %8d", r, sent[r], received[r], model[r].sent,
+                                 model[r].received, model[r].messages))
+            }
         }
         say(comm, "weights digest: \(digest)")
         if let directory, let last = rows.last {

@@ -37,6 +37,8 @@ public enum Watchdog {
     nonisolated(unsafe) static var askReceive: MPI_Request? = nil
     nonisolated(unsafe) static var replies = [(request: MPI_Request?, bytes: UnsafeMutableRawBufferPointer)]()
     nonisolated(unsafe) static var censusCount: Int64 = 0
+    /// When this rank last was in an MPI wait (monotonic seconds; read by the SIGCONT handler).
+    nonisolated(unsafe) static var lastCall = 0.0
     /// The lowest rank that asked this rank where it waits, and when: a rank whose own deadline passes soon after
     /// leaves the report to a lower rank that already asks.
     nonisolated(unsafe) static var lowestAsker = (rank: Int.max, time: 0.0)
@@ -113,9 +115,10 @@ public enum Watchdog {
     /// ends the job (see the type's description). Returns when the request completed.
     static func complete(_ request: inout MPI_Request?, _ call: String, _ comm: Communicator?) throws(CommunicationError) {
         var flag: Int32 = 0
+        lastCall = monotonic()
         try MPI.check(MPI_Test(&request, &flag, aimc_mpi_status_ignore()), call)
         if flag != 0 { return }
-        let start = monotonic()
+        let start = lastCall
         var deadline = timeout > 0 ? start + timeout : .infinity
         let spinUntil = oversubscribed ? start : start + spinSeconds
         var sleep = firstNap
@@ -125,6 +128,7 @@ public enum Watchdog {
             if flag != 0 { return }
             polls &+= 1
             let now = monotonic()
+            lastCall = now
             if now < spinUntil {
                 if polls & 255 == 0 { _ = answer(call, comm) }
                 continue
