@@ -28,8 +28,10 @@ public enum MPI {
         try Watchdog.start()
     }
 
-    /// Finalises MPI after every rank got here (a watched barrier, so a missing rank cannot hang the others).
+    /// Finalises MPI after every rank got here (a watched barrier, so a missing rank cannot hang the others). From here
+    /// on the process is ending: a signal (mpirun ending the other ranks after one exited with an error) is not news.
     public static func finalize() {
+        Console.printing = false
         var finalized: Int32 = 0
         MPI_Finalized(&finalized)
         if isInitialized && finalized == 0 {

@@ -216,8 +216,7 @@ public enum TrainingRun {
                 }
             }
             if differing.isEmpty { differing = ["the encoded configuration"] }
-            let others = reference.ranks.count == comm.size - 1 ? "every other rank's" : "that of \(Watchdog.ranks(reference.ranks))"
-            message = "its resolved configuration differs from \(others) at " + differing.joined(separator: ", ")
+            message = "its resolved configuration differs from that of \(Watchdog.ranks(reference.ranks)) at " + differing.joined(separator: ", ")
         }
         if let text = try agreeOnArguments(comm, message) {
             throw RunError(text + "; every rank must read the same --config file and options (a file that differs between nodes, "

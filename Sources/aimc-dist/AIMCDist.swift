@@ -119,13 +119,13 @@ func repeatedOption(_ arguments: [String]) -> String? {
 /// Ends the process: flushes standard output and error, then exits without running library destructors. MPI is
 /// finalised by then; OpenBLAS's shutdown waits for its worker threads, which under a tight address-space limit
 /// (ulimit -v) retry a failed mmap forever, so a normal exit could hang after the work is done.
-/// Standard output that could not be written (a full disk, `> /dev/full`) is an error (status 1 if all else went
-/// well): the console log is lost, and a script must not read silence as success.
+/// Standard output that could not be written (a full disk, `> /dev/full`) turns success into an error (status 1): the
+/// console log is lost, and a script must not read silence as success. (A command that failed already said why.)
 func finish(_ status: Int32) -> Never {
     fflush(nil)  // every open output stream
-    if let why = Console.standardOutputFailure() {
+    if status == 0, let why = Console.standardOutputFailure() {
         FileHandle.standardError.write(Data("aimc-dist: error: standard output could not be written (\(why)); what this command printed there is lost\n".utf8))
-        _exit(status == 0 ? 1 : status)
+        _exit(1)
     }
     _exit(status)
 }

@@ -126,8 +126,8 @@ public struct IDXFile: Sendable {
             _ = try read(headerBytes, into: &none, keep: false)
         }
         if let held, held < total {
-            throw DataError(path: path, message: "holds \(max(held, 0)) bytes of data (\(max(held, 0) / max(itemSize, 1)) items), but \(declared): "
-                + "the header is wrong or the file was cut short")
+            throw DataError(path: path, message: "is truncated or its header is wrong: it holds \(max(held, 0)) bytes of data "
+                + "(\(max(held, 0) / max(itemSize, 1)) items), but \(declared)")
         }
         dimensions = dims
         let n = min(wanted ?? dims[0], dims[0])
