@@ -30,7 +30,13 @@ struct Train: ParsableCommand {
         Small limits such as --epochs 1 --train-limit 2000 are smoke tests: at 200 steps of batch 10 every \
         algorithm is still near chance (digital SGD too); the README's results train whole epochs.
         Options override a --config file (JSON or YAML), which overrides the defaults. Negative values work as \
-        --asymmetry -0.2 or --asymmetry=-0.2.
+        --asymmetry -0.2 or --asymmetry=-0.2. Each option may be given once.
+
+        Exit status: 0 done; 1 a problem found at run time (data, output folder, memory, standard output); 2 bad \
+        input; 3 the run diverged (an epoch's training or test loss is not finite, or its mean training loss exceeds \
+        1000 ln(classes), 2303 for ten classes: the run stops after that epoch, summary.json says diverged: true); \
+        4 the job stalled (a rank waited --stall-timeout seconds at one collective; the line names the ranks that do \
+        not answer).
         """)
 
     @Option(help: ArgumentHelp("Experiment configuration (JSON or YAML); options override it.", valueName: "file"))

@@ -83,6 +83,10 @@ struct HostileInputTests {
              status: 1, expected: ["longer than the 255"], absent: "$DIR/o"),
         Case(name: "an --output that is a file", files: [("f", .text("x"))], args: tiny + ["--data-dir", "$DATA", "--output", "$DIR/f"], status: 1,
              expected: ["exists and is not a folder"]),
+        Case(name: "an --output that is a symbolic link loop", files: [("o", .link("o"))], args: tiny + ["--data-dir", "$DATA", "--output", "$DIR/o"],
+             status: 1, expected: ["is a loop of symbolic links"]),
+        Case(name: "an --output below a file", files: [("f", .text("x"))], args: ["lsq", "--steps", "10", "--output", "$DIR/f/sub/run"], status: 1,
+             expected: ["cannot be created"]),
         // Data files.
         Case(name: "a header declaring 2,000,000 images in a small gzip file",
              files: [("d/train-images-idx3-ubyte.gz", .idx(declared: [2_000_000, 28, 28], held: 300 * 784, gzip: true))],

@@ -167,6 +167,20 @@ struct RunBehaviourTests {
         #expect(try Launch.metricsWithoutTime(dir + "/a") == Launch.metricsWithoutTime(dir + "/b"))
     }
 
+    /// A TMPDIR without room for OpenMPI's session files (a 1 MiB tmpfs; root only) is refused by run.sh in one line
+    /// before mpirun would print its internal errors or hang.
+    @Test("run.sh refuses a full TMPDIR")
+    func fullTemporaryFolder() throws {
+        guard getuid() == 0 else { print("skipped: mounting a small tmpfs needs root"); return }
+        let tmp = IDXWriter.temporaryDirectory("fulltmp")
+        let r = try Launch.launch("/bin/bash", ["-c", "mount -t tmpfs -o size=1m aimc-test \"$1\" || exit 99; TMPDIR=\"$1\" \"$2\" -n 1 presets; "
+                                                + "s=$?; umount \"$1\"; exit $s", "bash", tmp, Launch.packageRoot + "/scripts/run.sh"], timeout: 60,
+                                  environment: ["AIMC_DIST_BINARY": Launch.binary])
+        if r.status == 99 { print("skipped: tmpfs cannot be mounted here: \(r.stderr)"); return }
+        #expect(r.status == 1 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("run: TMPDIR") && r.stderr.contains("KiB free"),
+                "\(r.stderr)")
+    }
+
     /// scripts/install.sh puts the binary in PREFIX/bin; with that on PATH, `mpirun -n 2 aimc-dist ...` works as a cluster
     /// user types it.
     @Test("install.sh puts aimc-dist on PATH; mpirun -n 2 aimc-dist works as typed")
