@@ -15,7 +15,7 @@ while (($#)); do
         --prefix)
             if [ $# -lt 2 ] || [ -z "$2" ]; then echo "install: --prefix needs a folder" >&2; exit 2; fi
             prefix="$2"; shift 2 ;;
-        -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "install: unknown argument '$1'; usage: scripts/install.sh [--prefix DIR]" >&2; exit 2 ;;
     esac
 done
