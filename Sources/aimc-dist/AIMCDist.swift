@@ -30,7 +30,7 @@ struct AIMCDist: ParsableCommand {
         "--adc-bits": "0 or an integer in 2...24", "--desired-bl": "an integer in 1...32",
         "--size": "an integer in 1...16384", "--batch": "an integer in 1...4096", "--bl": "an integer in 1...32",
         "--steps": "an integer >= 1", "--repeats": "an integer >= 1", "--pulses": "an integer in 1...100000",
-        "--stall-timeout": "a number of seconds in [0, 1e7] (0 = wait forever)", "--progress-seconds": "a finite number >= 0",
+        "--stall-timeout": "0 (wait forever) or a number of seconds in [1, 1e7]", "--progress-seconds": "a finite number >= 0",
     ]
 
     /// Parses and runs; every error is one line on standard error (printed by rank 0 only when started by a
