@@ -8,7 +8,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/runs/few-states}"
 for n in 4 10 20; do
     echo "== $n states"
-    "$root/.build/release/aimc-dist" lsq --tau 1 --n-states "$n" --target-std 0.3 --asymmetries 0 \
+    "${AIMC_DIST_BINARY:-$root/.build/release/aimc-dist}" lsq --tau 1 --n-states "$n" --target-std 0.3 --asymmetries 0 \
         --algorithms analog-sgd,tiki-taka,residual,multi-tile-residual --tiles 3,4 --zero-shifts ideal \
         --steps 30000 --record-every 500 --lr 0.5 --transfer-lr 0.02 --gamma 0.3 --transfer-every-growth 8 \
         --output "$out/states-$n" | sed -n '/^||W/,/^[0-9.]* s$/p'

@@ -20,7 +20,7 @@ measure() {  # kind ranks hidden steps
         --test-limit 10 --progress-seconds 0 > "$log" 2>&1 || { echo "scaling: run failed, see $log" >&2; exit 1; }
     local step comm peak
     step=$(sed -n 's/.*median \([0-9.]*\) s per step.*/\1/p' "$log")
-    comm=$(sed -n 's/.*waiting \([0-9.]*\)% of step time.*/\1/p' "$log")
+    comm=$(sed -n 's/.* \([0-9.]*\)% of step time.*/\1/p' "$log")
     peak=$(sed -n 's/.*max \([0-9]*\) MiB.*/\1/p' "$log")
     echo "$1,$2,$(( $2 > cores ? 1 : 0 )),$3,$step,$comm,$peak" >> "$csv.partial"
     echo "scaling: $1 ranks=$2 hidden=$3: $step s/step, communication $comm%, peak $peak MiB" >&2

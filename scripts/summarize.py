@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Prints a Markdown table of a sweep's summary.csv: mean and standard deviation of the final and best test accuracy
-over seeds, and the mean seconds per run.
+over seeds, the mean seconds per run, and the weights digest of every run (its first 12 hex digits, in run order;
+a run that diverged is marked), so that a reader can tell whether a difference is theirs or the code's.
 
 Input: the summary.csv that `aimc-dist sweep ... --output DIR` writes (one row per run), or the sweep folder DIR.
 Output (stdout): one table row per group of runs; rows are grouped by every axis column except `seed`, and the
@@ -24,7 +25,7 @@ EPILOG = """example:
 Exit status: 0 table printed; 1 the file is missing, not a sweep's summary.csv, or malformed; 2 bad arguments.
 Errors are one line on stderr."""
 
-FIXED = {"run", "seed", "final_test_accuracy", "best_test_accuracy", "final_train_loss", "epochs", "seconds", "weights_digest"}
+FIXED = {"run", "seed", "final_test_accuracy", "best_test_accuracy", "final_train_loss", "epochs", "seconds", "weights_digest", "diverged"}
 NEEDED = ["final_test_accuracy", "best_test_accuracy", "seconds"]
 WRITER = "a sweep (`aimc-dist sweep ... --output DIR`) writes DIR/summary.csv"
 
@@ -83,13 +84,17 @@ def main():
             m = math.inf
         return f"{m:.1f}" if abs(m) < 1e9 else f"{m:.3g}"
 
-    lines = ["| " + " | ".join(axes + ["runs", "final test accuracy (%)", "best test accuracy (%)", "seconds per run"]) + " |",
-             "|" + "---|" * (len(axes) + 4)]
+    def digests(rs):
+        # Older summary.csv files have no weights_digest or diverged column.
+        return " ".join(text(r.get("weights_digest") or "?")[:12] + (" (diverged)" if r.get("diverged") == "true" else "") for r in rs)
+
+    lines = ["| " + " | ".join(axes + ["runs", "final test accuracy (%)", "best test accuracy (%)", "seconds per run", "weights digests"]) + " |",
+             "|" + "---|" * (len(axes) + 5)]
     for key, rs in groups.items():
         acc = [100 * number(path, r, "final_test_accuracy") for r in rs]
         best = [100 * number(path, r, "best_test_accuracy") for r in rs]
         sec = [number(path, r, "seconds") for r in rs]
-        lines.append("| " + " | ".join([text(k) for k in key] + [str(len(rs)), cell(acc), cell(best), mean_seconds(sec)]) + " |")
+        lines.append("| " + " | ".join([text(k) for k in key] + [str(len(rs)), cell(acc), cell(best), mean_seconds(sec), digests(rs)]) + " |")
     try:
         print("\n".join(lines))
         sys.stdout.flush()

@@ -15,7 +15,8 @@ public struct RunError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// What a finished run records in `summary.json`.
+/// What a finished run records in `summary.json`. The types are fixed: a number that is not finite (a diverged
+/// run's loss) is written as null, never as text.
 struct Summary: Encodable {
     let weightsDigest: String
     let epochs: Int
@@ -31,6 +32,22 @@ struct Summary: Encodable {
         case weightsDigest = "weights_digest", epochs, finalTestAccuracy = "final_test_accuracy"
         case finalTrainLoss = "final_train_loss", diverged, seconds, ranks, devicePulses = "device_pulses"
         case zeroShiftPulses = "zero_shift_pulses"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        func number(_ v: Double, _ key: CodingKeys) throws {
+            if v.isFinite { try c.encode(v, forKey: key) } else { try c.encodeNil(forKey: key) }
+        }
+        try c.encode(weightsDigest, forKey: .weightsDigest)
+        try c.encode(epochs, forKey: .epochs)
+        try number(finalTestAccuracy, .finalTestAccuracy)
+        try number(finalTrainLoss, .finalTrainLoss)
+        try c.encode(diverged, forKey: .diverged)
+        try number(seconds, .seconds)
+        try c.encode(ranks, forKey: .ranks)
+        try c.encode(devicePulses, forKey: .devicePulses)
+        try c.encode(zeroShiftPulses, forKey: .zeroShiftPulses)
     }
 }
 
@@ -79,13 +96,21 @@ public enum TrainingRun {
     /// Runs the experiment on MPI's world communicator. `argumentError` is this rank's command-line error, if
     /// any (then `config` is ignored). Returns the process exit status.
     public static func main(config: ExperimentConfig?, argumentError: String? = nil, options: Options) -> Int32 {
-        job(argumentError: argumentError) { comm in
+        if let config { Watchdog.timeout = config.training.stallTimeout }
+        return job(argumentError: argumentError) { comm in
             guard let config else { return 2 }
             try requireSameConfiguration(comm, [config])
             let data = try loadData(comm, config)
-            _ = try train(config, data: data, comm: comm, output: options.output, overwrite: options.overwrite,
-                          dataName: options.dataName, reportCommunication: options.reportCommunication,
-                          checkpoints: options.checkpoints, resume: options.resume)
+            let r = try train(config, data: data, comm: comm, output: options.output, overwrite: options.overwrite,
+                              dataName: options.dataName, reportCommunication: options.reportCommunication,
+                              checkpoints: options.checkpoints, resume: options.resume)
+            if let why = r.diverged {
+                if comm.rank == 0 {
+                    printError("training diverged: \(why); stopped after epoch \(r.rows.count) of \(config.training.epochs) (exit status 3); "
+                        + "lower the learning rates (--lr, --transfer-lr)")
+                }
+                return divergedStatus
+            }
             return 0
         }
     }
@@ -101,7 +126,8 @@ public enum TrainingRun {
     /// with its point's configuration, and summary.csv is rebuilt from the finished runs first.
     public static func sweep(points: [Sweep.Point]?, argumentError: String? = nil, output: String, overwrite: Bool, resume: Bool = false,
                              checkpoints: CheckpointPolicy = CheckpointPolicy()) -> Int32 {
-        job(argumentError: argumentError) { comm in
+        if let points { Watchdog.timeout = points.map(\.config.training.stallTimeout).max() ?? Watchdog.timeout }
+        return job(argumentError: argumentError) { comm in
             guard let points, let first = points.first else { return 2 }
             try requireSameConfiguration(comm, points.map(\.config))
             if points.contains(where: { $0.config.data != first.config.data || $0.config.training.trainLimit != first.config.training.trainLimit
@@ -137,7 +163,7 @@ public enum TrainingRun {
                 do {
                     let d = resume ? try RunDirectory(resuming: output, sweep: true) : try RunDirectory(path: output, overwrite: overwrite)
                     let header = (["run"] + keys + ["final_test_accuracy", "best_test_accuracy", "final_train_loss", "epochs",
-                                                     "seconds", "weights_digest"]).map(csvCell).joined(separator: ",") + "\n"
+                                                     "seconds", "weights_digest", "diverged"]).map(csvCell).joined(separator: ",") + "\n"
                     var text = header
                     if resume {
                         for (i, p) in points.enumerated() {
@@ -161,22 +187,37 @@ public enum TrainingRun {
                 say(comm, "resuming the sweep in \(output): \(kept) of \(points.count) point(s) finished"
                     + (continued > 0 ? ", \(continued) continued from a checkpoint" : ""))
             }
+            let started = MPI.wallTime
+            var diverged = [String]()
+            let toRun = states.filter { $0 != 2 }.count
+            var ran = 0
             for (i, p) in points.enumerated() where states[i] != 2 {
                 let name = String(format: "run-%03d", i + 1)
-                say(comm, "== \(name) (\(i + 1)/\(points.count)): " + p.labels.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                // The sweep's own ETA: the mean time of the points run so far in this job, times the points left.
+                let elapsed = MPI.wallTime - started
+                let eta = ran == 0 ? "" : "; sweep: \(points.count - toRun + ran) of \(points.count) done, \(duration(elapsed)) elapsed, about "
+                    + "\(duration(elapsed / Double(ran) * Double(toRun - ran))) left"
+                say(comm, "== \(name) (\(i + 1)/\(points.count)): " + p.labels.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + eta)
                 // A resumed sweep's unfinished run folder without a checkpoint holds the start of a run that stopped: replaced.
                 let r = try train(p.config, data: data, comm: comm, output: (output as NSString).appendingPathComponent(name),
                                   overwrite: overwrite || resume, dataName: Options().dataName, quiet: true, checkpoints: checkpoints,
                                   resume: states[i] == 1, resumeHint: "the same aimc-dist sweep command with --resume")
+                ran += 1
+                if let why = r.diverged {
+                    diverged.append(name)
+                    say(comm, "\(name) diverged: \(why)")
+                }
                 if let root {
                     let best = r.rows.map(\.testAccuracy).max() ?? .nan
                     let last = r.rows.last
                     let cells = [name] + p.labels.map(\.value) + ["\(last?.testAccuracy ?? .nan)", "\(best)", "\(last?.trainLoss ?? .nan)",
-                                                                   "\(r.rows.count)", String(format: "%.3f", r.seconds), r.digest]
+                                                                   "\(r.rows.count)", String(format: "%.3f", r.seconds), r.digest,
+                                                                   r.diverged == nil ? "false" : "true"]
                     try root.append("summary.csv", cells.map(csvCell).joined(separator: ",") + "\n")
                 }
             }
-            say(comm, "wrote \(output)/summary.csv")
+            say(comm, "wrote \(output)/summary.csv (\(points.count) runs in \(duration(MPI.wallTime - started))"
+                + (diverged.isEmpty ? ")" : "; \(diverged.count) diverged: \(diverged.prefix(8).joined(separator: ", "))\(diverged.count > 8 ? ", ..." : ""))"))
             return 0
         }
     }
@@ -200,19 +241,22 @@ public enum TrainingRun {
             guard let last = rows.last, last.count >= 6 else { return (Checkpoint.latest(in: folder) != nil ? 1 : 0, nil) }
             let best = rows.compactMap { Double($0[2]) }.max() ?? .nan
             let seconds = (table["seconds"] as? Double).map { String(format: "%.3f", $0) } ?? ""
-            return (2, [last[2], "\(best)", last[1], "\(rows.count)", seconds, table["weights_digest"] as? String ?? ""])
+            return (2, [last[2], "\(best)", last[1], "\(rows.count)", seconds, table["weights_digest"] as? String ?? "",
+                        (table["diverged"] as? Bool) == true ? "true" : "false"])
         }
         return (Checkpoint.latest(in: folder) != nil ? 1 : 0, nil)
     }
 
     /// Every rank resolves its configuration itself (it reads `--config` and the options); a file that differs
     /// between nodes, or is edited during the launch, would make the ranks run different experiments and hang or
-    /// mix settings. The ranks compare a SHA-256 of their resolved configurations (collective); on a difference,
-    /// rank 0's configurations are broadcast and each differing rank names the first keys that differ. The data
-    /// folder is not compared: only rank 0 reads it.
+    /// mix settings. The ranks compare a SHA-256 of their resolved configurations (collective). On a difference the
+    /// largest group of ranks that agree is the reference (ties: the group of the lowest rank), its configurations
+    /// are broadcast, and each rank outside it names the first keys where it differs: the ranks blamed are the odd
+    /// ones out, whichever rank numbers they have. The data folder is not compared: only rank 0 reads it.
     /// - Throws: `RunError` (status 2) naming the ranks and keys.
     static func requireSameConfiguration(_ comm: Communicator, _ configs: [ExperimentConfig]) throws {
         guard comm.size > 1 else { return }
+        CollectiveActivity.begin("comparing the ranks' configurations")
         // data.dir is read by rank 0 alone (and made absolute from each rank's working directory): left out.
         let texts = configs.map { c -> Data in
             var c = c
@@ -223,25 +267,33 @@ public enum TrainingRun {
         for t in texts { h.update(data: t) }
         let mine = Array(h.finalize())
         let all = try comm.allgatherBytes(mine, counts: Array(repeating: mine.count, count: comm.size))
-        if (0..<comm.size).allSatisfy({ Array(all[($0 * mine.count)..<(($0 + 1) * mine.count)]) == Array(all[0..<mine.count]) }) { return }
-        // Rank 0's configurations as one JSON list; each rank compares key by key.
+        let hashes = (0..<comm.size).map { Array(all[($0 * mine.count)..<(($0 + 1) * mine.count)]) }
+        var groups = [(hash: [UInt8], ranks: [Int])]()
+        for (r, hash) in hashes.enumerated() {
+            if let i = groups.firstIndex(where: { $0.hash == hash }) { groups[i].ranks.append(r) } else { groups.append((hash, [r])) }
+        }
+        if groups.count == 1 { return }
+        // Groups are in order of their lowest rank, so the first of the largest is the reference.
+        let reference = groups.first { $0.ranks.count == groups.map(\.ranks.count).max()! }!
+        let root = reference.ranks[0]
+        // The reference's configurations as one JSON list; each rank outside it compares key by key.
         let list = "[" + texts.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") + "]"
-        let theirs = try broadcastBytes(comm, Array(list.utf8))
+        let theirs = try broadcastBytes(comm, Array(list.utf8), root: root)
         var message: String? = nil
-        if comm.rank != 0 {
-            let reference = (try? JSONSerialization.jsonObject(with: Data(theirs))) as? [Any] ?? []
+        if !reference.ranks.contains(comm.rank) {
+            let referenceConfigs = (try? JSONSerialization.jsonObject(with: Data(theirs))) as? [Any] ?? []
             let own = texts.map { try? JSONSerialization.jsonObject(with: $0) }
             var differing = [String]()
-            if reference.count != own.count {
-                differing = ["the number of sweep points (\(own.count) here, \(reference.count) on rank 0)"]
+            if referenceConfigs.count != own.count {
+                differing = ["the number of sweep points (\(own.count) here, \(referenceConfigs.count) there)"]
             } else {
-                for (i, (a, b)) in zip(own, reference).enumerated() where differing.isEmpty {
+                for (i, (a, b)) in zip(own, referenceConfigs).enumerated() where differing.isEmpty {
                     let keys = Self.differingKeys(a ?? [:], b, prefix: "")
                     if !keys.isEmpty { differing = keys.prefix(4).map { configs.count > 1 ? "\($0) (point \(i + 1))" : $0 } }
                 }
             }
             if differing.isEmpty { differing = ["the encoded configuration"] }
-            message = "its resolved configuration differs from rank 0's at " + differing.joined(separator: ", ")
+            message = "its resolved configuration differs from that of \(Watchdog.ranks(reference.ranks)) at " + differing.joined(separator: ", ")
         }
         if let text = try agreeOnArguments(comm, message) {
             throw RunError(text + "; every rank must read the same --config file and options (a file that differs between nodes, "
@@ -308,15 +360,15 @@ public enum TrainingRun {
         let train = d.source == .teacher ? d.trainSamples : 60_000, test = d.source == .teacher ? d.testSamples : 10_000
         let samples = (t.trainLimit > 0 ? min(t.trainLimit, train) : train) + (t.testLimit > 0 ? min(t.testLimit, test) : test)
         var bytes = 2 * Double(samples) * Double((d.source == .teacher ? d.features : 784) + 1) * 4
-        // The coordinator reads whole IDX files (compressed and unpacked) whatever the limits.
-        if comm.rank == 0 && d.source == .idx { bytes += 2 * Double(train + test) * 785 }
+        // The coordinator reads the samples it uses from the IDX files (the header is checked against the file first).
+        if comm.rank == 0 && d.source == .idx { bytes += Double(samples) * 785 }
         let short = addressSpaceLeft().map { bytes > 0.9 * Double($0) } ?? false
         if try comm.maximum(short ? 1 : 0) > 0 {
             let mib = { (b: Double) in String(format: "%.0f MiB", b / 1_048_576) }
             throw RunError("the data set does not fit under the address-space limit (ulimit -v) of a rank: it takes about "
                 + "\(mib(2 * Double(samples) * 785 * 4)) on every rank"
-                + (d.source == .idx ? ", and rank 0 reads the files whole (\(mib(2 * Double(train + test) * 785)))" : "")
-                + "; raise the limit" + (d.source == .idx ? "" : ", or use --train-limit / --test-limit"))
+                + (d.source == .idx ? ", and rank 0 reads them from the files (\(mib(Double(samples) * 785)))" : "")
+                + "; raise the limit, or use --train-limit / --test-limit")
         }
     }
 
@@ -338,6 +390,7 @@ public enum TrainingRun {
             return 1
         }
         do {
+            CollectiveActivity.begin("checking every rank's command line")
             if let message = try agreeOnArguments(comm, argumentError) {
                 if comm.rank == 0 { printError(message) }
                 return 2
@@ -446,6 +499,7 @@ public enum TrainingRun {
 
     /// The coordinator reads and checks the data files, then broadcasts them (collective).
     static func loadData(_ comm: Communicator, _ config: ExperimentConfig) throws -> (train: Dataset, test: Dataset) {
+        CollectiveActivity.begin("reading and broadcasting the data")
         try requireAddressSpaceForData(comm, config)
         var trainBytes = [UInt8](), testBytes = [UInt8]()
         var failure: String? = nil
@@ -489,6 +543,44 @@ public enum TrainingRun {
         let rows: [EpochMetrics]
         let digest: String
         let seconds: Double
+        /// Why the run diverged (`Divergence.reason`), if it did.
+        let diverged: String?
+    }
+
+    /// The exit status of a training run that diverged (see `Divergence`).
+    public static let divergedStatus: Int32 = 3
+
+    /// "  epoch 1/3: step 1200/6000 (20%), train loss 0.8123, 310 steps/s; 4 s into the epoch, about 15 s left in it,
+    /// about 1 min 02 s in the run": the rate is this epoch's; the run's remainder adds the later epochs' steps at that
+    /// rate and their evaluations at the last one's duration.
+    static func progressLine(epoch: Int, epochs: Int, done: Int, total: Int, loss: Double, epochSeconds: Double, runSeconds: Double,
+                             evaluationSeconds: Double?) -> String {
+        let rate = Double(done) / max(epochSeconds, 1e-9)
+        let epochLeft = Double(total - done) / rate
+        var text = String(format: "  epoch %ld/%ld: step %ld/%ld (%.0f%%), train loss %.4f, %.1f steps/s; ", epoch, epochs, done, total,
+                          100 * Double(done) / Double(total), loss, rate) + "\(duration(runSeconds)) elapsed, about \(duration(epochLeft)) left in the epoch"
+        if epoch < epochs {
+            let later = Double(epochs - epoch)
+            let runLeft = epochLeft + later * Double(total) / rate + (later + 1) * (evaluationSeconds ?? 0)
+            text += ", about \(duration(runLeft)) in the run" + (evaluationSeconds == nil ? " (plus evaluations)" : "")
+        }
+        return text
+    }
+
+    /// "45 s", "3 min 20 s", "2 h 05 min".
+    public static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return String(format: "%ld min %02ld s", s / 60, s % 60) }
+        return String(format: "%ld h %02ld min", s / 3600, (s % 3600) / 60)
+    }
+
+    /// CPU seconds (user and system) this process has used.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
     }
 
     /// One training run on data every rank holds: memory check, run folder, header, epochs (from the newest
@@ -498,6 +590,8 @@ public enum TrainingRun {
                       checkpoints: CheckpointPolicy = CheckpointPolicy(), resume: Bool = false,
                       resumeHint: String? = nil) throws -> Result {
         let (train, test) = data
+        Watchdog.timeout = config.training.stallTimeout
+        CollectiveActivity.begin("setting up the run (memory check, run folder, weight blocks)")
         // Memory: refuse a model that cannot fit before allocating it.
         if comm.size % config.replicas != 0 {
             throw RunError("--replicas \(config.replicas) must divide the number of ranks \(comm.size) (ranks = replicas x ranks per model)", exitCode: 2)
@@ -525,7 +619,7 @@ public enum TrainingRun {
                     directory = d
                 } else {
                     let d = try RunDirectory(path: path, overwrite: overwrite)
-                    try d.write("config.json", ConfigLoader.json(config))
+                    try d.write("config.json", ConfigLoader.recordedJSON(config))
                     try d.startMetrics()
                     directory = d
                 }
@@ -563,8 +657,10 @@ public enum TrainingRun {
                 + "\(rows.count) epoch(s) in metrics.csv")
         }
         let started = MPI.wallTime
+        let cpuAtStart = processCPUSeconds()
         let epochs = config.training.epochs
-        var diverged = rows.last.map { !$0.trainLoss.isFinite } ?? false
+        var diverged: String? = rows.last.flatMap { Divergence.reason($0, classes: train.classes) }
+        var stepsDone = 0, evaluationSeconds: Double? = nil
         // Checkpoint and stop requests (only with a folder to write them to): checked every `checkEvery` steps, which
         // rank 0 sets so that checks come about ten times a second.
         if output != nil { StopRequest.install() }
@@ -580,16 +676,16 @@ public enum TrainingRun {
             checkpointCount += 1
             return lastCheckpoint
         }
-        for epoch in p.epoch...max(epochs, p.epoch) where epoch <= epochs && !diverged {
-            var lastPrint = MPI.wallTime
-            let epochStart = lastPrint
+        for epoch in p.epoch...max(epochs, p.epoch) where epoch <= epochs && diverged == nil {
+            let epochStart = MPI.wallTime
+            var lastPrint = epochStart
             let every = config.training.progressSeconds
             let progress: ((Int, Int, Double) -> Void)? = comm.rank == 0 && every > 0 ? { done, total, loss in
                 let now = MPI.wallTime
                 if now - lastPrint >= every && done < total {
                     lastPrint = now
-                    print(String(format: "  epoch %ld: step %ld/%ld (%.0f%%), train loss %.4f, %.0f s", epoch, done, total,
-                                 100 * Double(done) / Double(total), loss, now - epochStart))
+                    say(comm, progressLine(epoch: epoch, epochs: epochs, done: done, total: total, loss: loss, epochSeconds: now - epochStart,
+                                           runSeconds: now - started, evaluationSeconds: evaluationSeconds))
                 }
             } : nil
             let afterStep: ((Int, Int) throws -> Bool)? = output == nil ? nil : { done, total in
@@ -613,16 +709,20 @@ public enum TrainingRun {
                 throw Stopped(message: "stopped by \(name) after global step \(trainer.step) (epoch \(epoch), step \(done) of \(total)); "
                     + "checkpoint written to \(path); continue with: " + (resumeHint ?? "aimc-dist train --resume \(output!)"))
             }
+            let stepsBefore = trainer.stepSeconds.count
             guard let m = try trainer.runEpoch(epoch, progress: progress, afterStep: afterStep) else { break }
             rows.append(m)
+            stepsDone += trainer.stepSeconds.count - stepsBefore
+            evaluationSeconds = max(0, m.seconds - trainer.stepSeconds[stepsBefore...].reduce(0, +))
             say(comm, Report.epochLine(m, epochs: epochs))
             try directory?.appendMetrics(m)
-            if !m.trainLoss.isFinite {
-                say(comm, "training diverged (loss is not finite); stopping")
-                diverged = true
+            if let why = Divergence.reason(m, classes: train.classes) {
+                diverged = why
+                if epoch < epochs { say(comm, "stopping: training diverged (\(why))") }
             }
-            if checkpoints.atEpochs || epoch == epochs || diverged { try checkpoint() }
+            if checkpoints.atEpochs || epoch == epochs || diverged != nil { try checkpoint() }
         }
+        CollectiveActivity.begin("the end-of-run report and weights digest")
         let digest = try trainer.weightsDigest()
         let elapsed = MPI.wallTime - started
         // Time per rank, averaged over ranks: compute, and communication including waiting for other ranks.
@@ -631,15 +731,33 @@ public enum TrainingRun {
         let pulses = trainer.pulseStatistics
         let totalPulses = UInt64(try comm.sum(Double(pulses.gradient.coincidences &+ pulses.transfer.coincidences))) / UInt64(config.replicas)
         let zeroShift = UInt64(try comm.sum(Double(trainer.zeroShiftPulses))) / UInt64(config.replicas)
-        say(comm, String(format: "time: %.1f s; per rank on average: compute %.1f s, communication and waiting %.1f s; %llu device pulses (per replica)",
-                         elapsed, compute, communication, totalPulses)
-            + (zeroShift > 0 ? "; \(zeroShift) zero-shift pulses" : ""))
+        // Ranks sharing cores: the busiest node, and how many cores the ranks kept busy (CPU time over wall time).
+        let nodeRanks = try comm.allgather(Double(Watchdog.nodeRanks)), nodeCores = try comm.allgather(Double(Watchdog.nodeCores))
+        let crowded = (0..<comm.size).max { nodeRanks[$0] / nodeCores[$0] < nodeRanks[$1] / nodeCores[$1] } ?? 0
+        let oversubscribed = nodeRanks[crowded] > nodeCores[crowded]
+        let cpu = try comm.allgather(processCPUSeconds() - cpuAtStart)
+        let busy = (0..<comm.size).filter { nodeRanks[$0] == nodeRanks[crowded] && nodeCores[$0] == nodeCores[crowded] }.map { cpu[$0] }
+        if oversubscribed {
+            let ranksHere = Int(nodeRanks[crowded]), cores = Int(nodeCores[crowded])
+            // On one node every rank of it is listed; over several such nodes, the cores busy per node on average.
+            let nodes = max(1, busy.count / max(ranksHere, 1))
+            let plural = cores == 1 ? "" : "s"
+            say(comm, String(format: "time: %.1f s; ", elapsed) + "the ranks were oversubscribed: \(ranksHere) ranks shared \(cores) core\(plural) "
+                + String(format: "per node and kept %.1f of them busy, ", busy.reduce(0, +) / Double(nodes) / max(elapsed, 1e-9))
+                + "so a rank waited mostly for a core, not for communication (use at most \(cores) rank\(plural) per node for speed); "
+                + "\(totalPulses) device pulses (per replica)" + (zeroShift > 0 ? "; \(zeroShift) zero-shift pulses" : ""))
+        } else {
+            say(comm, String(format: "time: %.1f s; per rank on average: compute %.1f s, communication and waiting %.1f s; %llu device pulses (per replica)",
+                             elapsed, compute, communication, totalPulses)
+                + (zeroShift > 0 ? "; \(zeroShift) zero-shift pulses" : ""))
+        }
         if !trainer.stepSeconds.isEmpty {
             let steps = trainer.stepSeconds.sorted()
             let stepComm = try comm.sum(trainer.stepTiming.communicationSeconds) / Double(comm.size)
             let stepAll = try comm.sum(trainer.stepSeconds.reduce(0, +)) / Double(comm.size)
-            say(comm, String(format: "training steps: %ld, median %.4f s per step on rank 0, communication and waiting %.1f%% of step time (mean over ranks)",
-                             steps.count, steps[steps.count / 2], 100 * stepComm / max(stepAll, 1e-12)))
+            let share = oversubscribed ? "waiting (for cores and for messages)" : "communication and waiting"
+            say(comm, String(format: "training steps: %ld, median %.4f s per step on rank 0, ", steps.count, steps[steps.count / 2])
+                + share + String(format: " %.1f%% of step time (mean over ranks)", 100 * stepComm / max(stepAll, 1e-12)))
         }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -669,21 +787,20 @@ public enum TrainingRun {
         say(comm, "weights digest: \(digest)")
         if let directory, let last = rows.last {
             let summary = Summary(weightsDigest: digest, epochs: rows.count, finalTestAccuracy: last.testAccuracy,
-                                  finalTrainLoss: last.trainLoss, diverged: diverged, seconds: elapsed, ranks: comm.size,
+                                  finalTrainLoss: last.trainLoss, diverged: diverged != nil, seconds: elapsed, ranks: comm.size,
                                   devicePulses: totalPulses, zeroShiftPulses: zeroShift)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             try directory.write("summary.json", try encoder.encode(summary))
         }
-        return Result(rows: rows, digest: digest, seconds: elapsed)
+        return Result(rows: rows, digest: digest, seconds: elapsed, diverged: diverged)
     }
 
-    static func broadcastBytes(_ comm: Communicator, _ bytes: [UInt8]) throws -> [UInt8] {
+    static func broadcastBytes(_ comm: Communicator, _ bytes: [UInt8], root: Int = 0) throws -> [UInt8] {
         var n = Int64(bytes.count)
-        n = try comm.broadcast(n)
-        var out = comm.rank == 0 ? bytes : [UInt8](repeating: 0, count: Int(n))
-        try out.withUnsafeMutableBytes { try comm.broadcast($0, root: 0) }
+        n = try comm.broadcast(n, root: root)
+        var out = comm.rank == root ? bytes : [UInt8](repeating: 0, count: Int(n))
+        try out.withUnsafeMutableBytes { try comm.broadcast($0, root: root) }
         return out
     }
 }

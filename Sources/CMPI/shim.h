@@ -23,6 +23,8 @@ AIMC_MPI_HANDLE(MPI_Op, MPI_MAX)
 AIMC_MPI_HANDLE(MPI_Op, MPI_MIN)
 AIMC_MPI_HANDLE(MPI_Errhandler, MPI_ERRORS_RETURN)
 AIMC_MPI_HANDLE(MPI_Info, MPI_INFO_NULL)
+AIMC_MPI_HANDLE(MPI_Request, MPI_REQUEST_NULL)
+AIMC_MPI_HANDLE(MPI_Group, MPI_GROUP_NULL)
 
 static inline void *aimc_mpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Status *aimc_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
@@ -31,6 +33,13 @@ static inline MPI_Status *aimc_mpi_status_ignore(void) { return MPI_STATUS_IGNOR
    Swift 6 rejects references to C's global `stdout`. */
 #include <stdio.h>
 static inline void aimc_line_buffered_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
+/* Whether a write to standard output failed since the start (a full disk, /dev/full). */
+static inline int aimc_stdout_failed(void) { fflush(stdout); return ferror(stdout); }
+
+/* Timer slack of this thread (prctl is variadic, which Swift cannot call): short sleeps of the MPI wait loop wake
+   near their time instead of up to 50 us late. */
+#include <sys/prctl.h>
+static inline void aimc_set_timer_slack(unsigned long nanoseconds) { prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0); }
 
 /* Checkpoint-and-stop requests: SIGUSR1 and SIGTERM set a flag that training reads at step boundaries (the
    handler only stores the signal number, which is async-signal-safe). The flag is static to this header: call these

@@ -30,6 +30,7 @@ struct AIMCDist: ParsableCommand {
         "--adc-bits": "0 or an integer in 2...24", "--desired-bl": "an integer in 1...32",
         "--size": "an integer in 1...16384", "--batch": "an integer in 1...4096", "--bl": "an integer in 1...32",
         "--steps": "an integer >= 1", "--repeats": "an integer >= 1", "--pulses": "an integer in 1...100000",
+        "--stall-timeout": "0 (wait forever) or a number of seconds in [1, 1e7]", "--progress-seconds": "a finite number >= 0",
     ]
 
     /// Parses and runs; every error is one line on standard error (printed by rank 0 only when started by a
@@ -37,6 +38,10 @@ struct AIMCDist: ParsableCommand {
     static func main() {
         // A file-size limit (ulimit -f) makes writes fail with EFBIG, reported as output errors, instead of a signal.
         signal(SIGXFSZ, SIG_IGN)
+        Console.reportSignals()
+        if let repeated = repeatedOption(Array(CommandLine.arguments.dropFirst())) {
+            finish(TrainingRun.argumentFailure(repeated))
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -66,7 +71,8 @@ struct AIMCDist: ParsableCommand {
             let arguments = Array(CommandLine.arguments.dropFirst())
             // A first word that is not a command (nor an option or its value) is a mistyped command.
             if let first = arguments.first, !first.hasPrefix("-"), !names.contains(first) {
-                finish(TrainingRun.argumentFailure("unknown command '\(first)'; the commands are \(names.joined(separator: ", "))"
+                let guess = Suggestion.closest(first, among: names).map { " (did you mean \($0)?)" } ?? ""
+                finish(TrainingRun.argumentFailure("unknown command '\(first)'\(guess); the commands are \(names.joined(separator: ", "))"
                     + " (train, the default, also runs with options alone; see aimc-dist --help)"))
             }
             let command = arguments.first { names.contains($0) } ?? "train"
@@ -87,11 +93,40 @@ struct AIMCDist: ParsableCommand {
     }
 }
 
+/// Options that may be given more than once (each adds a value).
+let repeatableOptions: Set<String> = ["--set"]
+/// Options that are one option under two names.
+let optionAliases = ["--preset": "--device-preset"]
+
+/// The error for an option given more than once on the command line (the argument parser would keep the last value
+/// silently), or nil. Only `repeatableOptions` may repeat; everything after a lone `--` is not an option.
+func repeatedOption(_ arguments: [String]) -> String? {
+    var counts = [String: Int](), order = [String]()
+    for argument in arguments {
+        if argument == "--" { break }
+        guard argument.hasPrefix("--"), argument.count > 2 else { continue }
+        var name = String(argument.split(separator: "=", maxSplits: 1)[0])
+        name = optionAliases[name] ?? name
+        if repeatableOptions.contains(name) || name == "--help" { continue }
+        if counts[name] == nil { order.append(name) }
+        counts[name, default: 0] += 1
+    }
+    guard let name = order.first(where: { counts[$0]! > 1 }) else { return nil }
+    let alias = optionAliases.first { $0.value == name }.map { " (or \($0.key))" } ?? ""
+    return "\(name)\(alias) is given \(counts[name]!) times; give each option once (otherwise the last would silently win)"
+}
+
 /// Ends the process: flushes standard output and error, then exits without running library destructors. MPI is
 /// finalised by then; OpenBLAS's shutdown waits for its worker threads, which under a tight address-space limit
 /// (ulimit -v) retry a failed mmap forever, so a normal exit could hang after the work is done.
+/// Standard output that could not be written (a full disk, `> /dev/full`) turns success into an error (status 1): the
+/// console log is lost, and a script must not read silence as success. (A command that failed already said why.)
 func finish(_ status: Int32) -> Never {
     fflush(nil)  // every open output stream
+    if status == 0, let why = Console.standardOutputFailure() {
+        FileHandle.standardError.write(Data("aimc-dist: error: standard output could not be written (\(why)); what this command printed there is lost\n".utf8))
+        _exit(1)
+    }
     _exit(status)
 }
 

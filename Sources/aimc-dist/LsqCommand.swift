@@ -51,6 +51,7 @@ struct LsqCommand: ParsableCommand {
     @Option(help: "pulsed (default) or expected.") var updateMode: UpdateMode?
     @Option(parsing: .unconditional, help: ArgumentHelp("Longest pulse train BL (default 8).", valueName: "n")) var desiredBl: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Random seed (default 0).", valueName: "n")) var seed: UInt64?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds between progress lines on standard error, with the time left (0 = none; default 10).", valueName: "s")) var progressSeconds: Double?
     @Option(help: ArgumentHelp("A config.json that lsq --output wrote; the options override it.", valueName: "file")) var config: String?
     @Option(help: ArgumentHelp("Folder for lsq.csv, lsq_final.csv, config.json and lsq_weights/ (.npy).", valueName: "dir")) var output: String?
     @Flag(help: "Replace what --output holds (an earlier lsq, training run or sweep).") var overwrite = false
@@ -156,6 +157,9 @@ struct LsqCommand: ParsableCommand {
         try requireSingleProcess("lsq")
         if output?.isEmpty == true { throw ValidationError("--output must name a folder; got an empty path") }
         if problem?.isEmpty == true { throw ValidationError("--problem must name a NumPy .npz file; got an empty path") }
+        if let progressSeconds, !(progressSeconds >= 0 && progressSeconds.isFinite) {
+            throw ValidationError("--progress-seconds must be a finite number >= 0; got \(progressSeconds)")
+        }
     }
 
     func note(_ text: String) { FileHandle.standardError.write(Data("lsq: note: \(text)\n".utf8)) }
@@ -217,10 +221,12 @@ struct LsqCommand: ParsableCommand {
             if let wStar = p.wStar { try directory.write(weights + "/target.npy", npy(wStar, shape: [p.outputs, p.inputs])) }
             written = p.wStar == nil ? 1 : 2
         }
-        // Large problems take minutes: a progress line at most every 10 s (on standard error, off the table).
+        // Large problems take minutes: a progress line at most every --progress-seconds (on standard error, off the
+        // table), with the time left at the mean time per curve so far (curves of more arrays take longer).
         let curves = c.algorithms.reduce(0) { n, a in
             n + (a == .multiTileResidual ? c.tiles.count : 1) * (a.transfers ? c.zeroShifts.count : 1)
         } * c.asymmetries.count
+        let every = progressSeconds ?? 10
         var done = 0, lastLine = Date()
         let runs = try LeastSquares.runAll(c, problem: p, minimiser: m) { r in
             if let directory, let iterates = r.iterates {
@@ -230,10 +236,12 @@ struct LsqCommand: ParsableCommand {
                 written += 2
             }
             done += 1
-            if Date().timeIntervalSince(lastLine) > 10 && done < curves {
+            if every > 0 && Date().timeIntervalSince(lastLine) >= every && done < curves {
                 lastLine = Date()
-                FileHandle.standardError.write(Data(String(format: "lsq: %d of %d curves done (%.0f s)\n", done, curves,
-                                                           lastLine.timeIntervalSince(started)).utf8))
+                let elapsed = lastLine.timeIntervalSince(started)
+                let left = elapsed / Double(done) * Double(curves - done)
+                FileHandle.standardError.write(Data(("lsq: \(done) of \(curves) curves done, " + String(format: "%.1f curves/min", 60 * Double(done) / elapsed)
+                    + "; \(TrainingRun.duration(elapsed)) elapsed, about \(TrainingRun.duration(left)) left\n").utf8))
             }
         }
         let hasTarget = p.wStar != nil

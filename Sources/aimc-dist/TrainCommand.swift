@@ -30,7 +30,13 @@ struct Train: ParsableCommand {
         Small limits such as --epochs 1 --train-limit 2000 are smoke tests: at 200 steps of batch 10 every \
         algorithm is still near chance (digital SGD too); the README's results train whole epochs.
         Options override a --config file (JSON or YAML), which overrides the defaults. Negative values work as \
-        --asymmetry -0.2 or --asymmetry=-0.2.
+        --asymmetry -0.2 or --asymmetry=-0.2. Each option may be given once.
+
+        Exit status: 0 done; 1 a problem found at run time (data, output folder, memory, standard output); 2 bad \
+        input; 3 the run diverged (an epoch's training or test loss is not finite, or its mean training loss exceeds \
+        1000 ln(classes), 2303 for ten classes: the run stops after that epoch, summary.json says diverged: true); \
+        4 the job stalled (a rank waited --stall-timeout seconds at one collective; the line names the ranks that do \
+        not answer).
         """)
 
     @Option(help: ArgumentHelp("Experiment configuration (JSON or YAML); options override it.", valueName: "file"))
@@ -39,7 +45,7 @@ struct Train: ParsableCommand {
     var experiment: String?
     @Option(help: ArgumentHelp("Run folder: config.json, metrics.csv, summary.json, checkpoints/ (the newest checkpoint: the final weights, or where to resume).", valueName: "dir")) var output: String?
     @Flag(help: "Replace the run in --output if there is one.") var overwrite = false
-    @Option(help: ArgumentHelp("Continue the run in this folder from its newest checkpoint (its config.json is the configuration; options may change only --epochs, --placement, --replicas, --progress-seconds and --data-dir). Works at any rank count.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Continue the run in this folder from its newest checkpoint (its config.json is the configuration; options may change only --epochs, --placement, --replicas, --progress-seconds, --stall-timeout and --data-dir). Works at any rank count.", valueName: "dir"))
     var resume: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("With --output: also write a checkpoint every n training steps (0 = at epoch ends only; default 0). SIGUSR1 or SIGTERM to the ranks writes one and stops the run (exit status 75).", valueName: "n"))
     var checkpointEvery: Int = 0
@@ -169,7 +175,8 @@ struct TrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Teacher data: input width (default 784).", valueName: "n")) var features: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Teacher data: training samples (default 60000).", valueName: "n")) var trainSamples: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Teacher data: test samples (default 10000).", valueName: "n")) var testSamples: Int?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds between progress lines within an epoch (0 = none; default 15).", valueName: "s")) var progressSeconds: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds between progress lines within an epoch, with the rate and time left (0 = none; default 15).", valueName: "s")) var progressSeconds: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stall watchdog: a rank waiting this long at one collective ends the job, naming the ranks that did not arrive (exit status 4; 0 = wait forever; default 600).", valueName: "s")) var stallTimeout: Double?
 
     @OptionGroup(title: "Device") var device: DeviceOptions
 
@@ -231,6 +238,7 @@ struct TrainOptions: ParsableArguments {
         if let trainSamples { c.data.trainSamples = trainSamples }
         if let testSamples { c.data.testSamples = testSamples }
         if let progressSeconds { c.training.progressSeconds = progressSeconds }
+        if let stallTimeout { c.training.stallTimeout = stallTimeout }
         c.device = try device.apply(to: c.device)
         if idealIo {
             if dacBits != nil || adcBits != nil || outNoise != nil || outBound != nil {

@@ -22,6 +22,49 @@ struct ConfigTests {
         #expect(try ConfigLoader.load(path: path, over: ExperimentConfig()) == c)
     }
 
+    @Test("Suggestions: edit distance with swaps, the closest known key, a key at the wrong level")
+    func suggestions() throws {
+        #expect(Suggestion.distance("device", "devcie") == 1 && Suggestion.distance("tau", "tua") == 1)
+        #expect(Suggestion.distance("kitten", "sitting") == 3 && Suggestion.distance("abc", "abcdef", limit: 2) == nil)
+        #expect(Suggestion.closest("sweep", among: ["train", "sweep", "swep"]) == "swep")
+        #expect(Suggestion.closest("xyzzy", among: ["train", "sweep"]) == nil)
+        let schema = try ConfigLoader.encodedTable(.default)
+        #expect(Suggestion.key(for: "devcie.tau", value: 0.5, schema: schema) == "device.tau")
+        #expect(Suggestion.key(for: "device.dw_mim", value: 0.5, schema: schema) == "device.dw_min")
+        #expect(Suggestion.key(for: "asymmetry", value: 0.5, schema: schema) == "device.asymmetry")  // written at the top level
+        #expect(Suggestion.key(for: "devise", value: [String: Any](), schema: schema) == "device")
+        func message(_ text: String) throws -> String {
+            let path = try file("s.json", text)
+            do { _ = try ConfigLoader.load(path: path, over: .default); return "" } catch { return "\(error)" }
+        }
+        #expect(try message(#"{"devcie": {"tau": 0.5}}"#).hasSuffix("has an unknown key devcie.tau; did you mean device.tau?"))
+        #expect(try message(#"{"rpu_config": {}}"#).contains("rpu_config is aihwkit's"))
+    }
+
+    @Test("device.tau in a file sets both bounds, as --tau does")
+    func tauShorthand() throws {
+        let c = try ConfigLoader.load(path: try file("t.yaml", "device:\n  tau: 0.8\n"), over: .default)
+        #expect(c.device.wMax == 0.8 && c.device.wMin == -0.8)
+        #expect(throws: ConfigFileError.self) { _ = try ConfigLoader.load(path: try file("t2.yaml", "device: {tau: 0.8, w_min: -1}\n"), over: .default) }
+    }
+
+    /// config.json leaves out what `ExperimentConfig.ineffective` names, and reads back into the same experiment up to
+    /// those keys (which, by the same rules, change nothing).
+    @Test("The recorded configuration leaves out unused keys and reads back")
+    func recorded() throws {
+        var c = ExperimentConfig.default
+        c.algorithm.name = .analogSGD
+        c.algorithm[RIDER.eta] = 0.5
+        let text = String(decoding: ConfigLoader.recordedJSON(c), as: UTF8.self)
+        #expect(!text.contains("rider_eta") && !text.contains("\"transfer\"") && !text.contains("A_down") && text.contains("\"asymmetry\""))
+        let back = try ConfigLoader.load(path: try file("r.json", text), over: .default)
+        #expect(back.algorithm[RIDER.eta] == AlgorithmConfig()[RIDER.eta] && back.algorithm.name == .analogSGD)
+        var expected = c
+        expected.algorithm[RIDER.eta] = back.algorithm[RIDER.eta]
+        #expect(back == expected)
+        #expect(String(decoding: ConfigLoader.recordedJSON(back), as: UTF8.self) == text)
+    }
+
     @Test("A partial JSON or YAML file overrides only its keys")
     func partial() throws {
         let json = try file("p.json", #"{"seed": 5, "device": {"dw_min": 0.002}, "algorithm": {"name": "analog-sgd"}}"#)

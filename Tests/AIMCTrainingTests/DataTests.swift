@@ -64,6 +64,61 @@ struct DataTests {
         expectError(dir, contains: ["train-labels-idx1-ubyte", "does not exist"])
         expectError(dir + "/nowhere", contains: ["nowhere", "does not exist"])
     }
+
+    /// Bytes that do not compress (like real images), so that positions in the gzip stream follow the data.
+    static func noise(_ count: Int, seed: UInt32 = 7) -> [UInt8] {
+        var state = seed
+        return (0..<count).map { _ in state = state &* 1_664_525 &+ 1_013_904_223; return UInt8(state >> 24) }
+    }
+
+    /// The header is checked against what the file really holds before anything of the declared size is allocated:
+    /// a gzip file whose trailer states another size is unpacked once (keeping nothing) to count; one whose header
+    /// declares more than gzip could pack into it is refused on its face.
+    @Test("An IDX header that declares more than the file holds is refused, gzip or plain")
+    func headerAgainstFile() throws {
+        let dir = IDXWriter.temporaryDirectory("header")
+        try IDXWriter.writeSynthetic(directory: dir, side: 4, train: 20, test: 5)
+        try IDXWriter.write(IDXWriter.bytes(dimensions: [2_000_000, 4, 4], data: Self.noise(20_000 * 16)), to: dir + "/train-images-idx3-ubyte.gz", gzip: true)
+        expectError(dir, contains: ["train-images-idx3-ubyte.gz", "holds 320000 bytes of data (20000 items)", "its header declares 2000000 images of 4x4"])
+        try IDXWriter.write(IDXWriter.bytes(dimensions: [500_000_000, 4, 4], data: Self.noise(16)), to: dir + "/train-images-idx3-ubyte.gz", gzip: true)
+        expectError(dir, contains: ["gzip cannot pack that much"])
+        try IDXWriter.write(IDXWriter.bytes(dimensions: [20, 4, 4], data: Self.noise(19 * 16 + 3)), to: dir + "/train-images-idx3-ubyte.gz", gzip: true)
+        expectError(dir, contains: ["is truncated or its header is wrong", "19 items"])
+    }
+
+    /// A gzip file of two members (concatenated streams) states only its last member's size in its trailer: the file is
+    /// counted instead, and read whole.
+    @Test("A gzip file of several members reads whole")
+    func gzipMembers() throws {
+        let dir = IDXWriter.temporaryDirectory("members")
+        try IDXWriter.writeSynthetic(directory: dir, side: 4, train: 20, test: 5)
+        let bytes = IDXWriter.bytes(dimensions: [20, 4, 4], data: Self.noise(20 * 16))
+        try IDXWriter.write(Array(bytes[..<100]), to: dir + "/a.gz", gzip: true)
+        try IDXWriter.write(Array(bytes[100...]), to: dir + "/b.gz", gzip: true)
+        let joined = try Data(contentsOf: URL(fileURLWithPath: dir + "/a.gz")) + Data(contentsOf: URL(fileURLWithPath: dir + "/b.gz"))
+        try joined.write(to: URL(fileURLWithPath: dir + "/train-images-idx3-ubyte.gz"))
+        let d = try Dataset.loadMNISTFormat(directory: dir, prefix: "train")
+        #expect(d.count == 20 && d.pixels == Array(bytes[16...]))
+    }
+
+    /// --train-limit reads only the samples it uses: damage to the compressed stream far beyond them goes unnoticed with
+    /// a limit and is reported without one.
+    @Test("A limit reads only the samples it uses")
+    func limitReadsPrefix() throws {
+        let dir = IDXWriter.temporaryDirectory("prefix")
+        try IDXWriter.writeSynthetic(directory: dir, side: 8, train: 2000, test: 5)
+        let bytes = IDXWriter.bytes(dimensions: [2000, 8, 8], data: Self.noise(2000 * 64))
+        let path = dir + "/train-images-idx3-ubyte.gz"
+        try IDXWriter.write(bytes, to: path, gzip: true)
+        var gz = try Data(contentsOf: URL(fileURLWithPath: path))
+        // Scramble bytes at 90% of the compressed stream (the trailer stays intact).
+        let at = gz.count * 9 / 10
+        for i in at..<(at + 64) { gz[i] ^= 0x5A }
+        try gz.write(to: URL(fileURLWithPath: path))
+        let first = try Dataset.loadMNISTFormat(directory: dir, prefix: "train", limit: 10)
+        #expect(first.count == 10 && first.pixels == Array(bytes[16..<(16 + 640)]))
+        expectError(dir, contains: ["train-images-idx3-ubyte.gz", "corrupt"])
+    }
 }
 
 @Suite("Run folders and odd files")

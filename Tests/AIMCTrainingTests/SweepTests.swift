@@ -146,7 +146,8 @@ struct SweepTests {
         #expect(message { _ = try Sweep.axis("model.hidden=[1,2") }.contains("unbalanced"))
         #expect(message { _ = try Sweep.axis("model.hidden=[[1]]") }.contains("nested"))
         #expect(try Sweep.axis("model.hidden=[256,128], [512, 256],64").values == ["[256,128]", "[512, 256]", "64"])
-        #expect(message { _ = try expand([axis("algorithm.nme", ["1"])]) }.hasPrefix("--set names an unknown key algorithm.nme (the keys of algorithm: "))
+        #expect(message { _ = try expand([axis("algorithm.nme", ["1"])]) } == "--set names an unknown key algorithm.nme; did you mean algorithm.name?")
+        #expect(message { _ = try expand([axis("algorithm.zzzzz", ["1"])]) }.hasPrefix("--set names an unknown key algorithm.zzzzz (the keys of algorithm: "))
         #expect(message { _ = try expand([axis("algorithm", ["1"])]) }.hasPrefix("--set names algorithm, a table of keys"))
         #expect(message { _ = try expand([axis("seed.x", ["1"])]) }.contains("seed is a value, not a table"))
     }

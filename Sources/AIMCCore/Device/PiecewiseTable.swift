@@ -64,6 +64,9 @@ public struct PiecewiseTable: Sendable, Equatable {
     public static func load(path: String) throws(ConfigError) -> PiecewiseTable {
         let key = "device.piecewise_table", option = "--piecewise-table"
         var isDirectory: ObjCBool = false
+        if let problem = PathProblem.describe(path), !problem.hasPrefix("does not exist") {
+            throw ConfigError(key: key, option: option, message: "cannot read \(path): it \(problem)")
+        }
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             let relative = path.hasPrefix("/") ? "" : " (relative to \(FileManager.default.currentDirectoryPath))"
             throw ConfigError(key: key, option: option, message: "cannot read \(path): no such file\(relative)")

@@ -74,9 +74,7 @@ public enum ConfigLoader {
 
     /// `load`, also returning the keys the file set.
     public static func read(path: String, over base: ExperimentConfig) throws -> File {
-        guard let userTable = try userTable(path: path, schema: try encodedTable(base)) else {
-            return File(path: path, config: base, keys: [])
-        }
+        let userTable = try userTable(path: path, schema: try encodedTable(base))
         if isLeastSquares(userTable) {
             throw ConfigFileError(path: path, message: "is a least-squares (aimc-dist lsq) configuration; train, sweep and plan read training "
                 + "configurations (a run's config.json from train or sweep, or a file of training keys)")
@@ -88,13 +86,14 @@ public enum ConfigLoader {
 
     /// The table of keys a JSON or YAML file holds, read strictly: size cap, duplicate keys, keys that are lists or
     /// tables, YAML 1.1 number forms (judged against `schema`, the table of the configuration it will override), an
-    /// expansion budget. Nil for an empty YAML document.
-    static func userTable(path: String, schema: [String: Any]) throws -> [String: Any]? {
+    /// expansion budget; an empty YAML document is refused, as empty JSON is.
+    static func userTable(path: String, schema: [String: Any]) throws -> [String: Any] {
         let format: Format
         if path.hasSuffix(".json") { format = .json } else if path.hasSuffix(".yaml") || path.hasSuffix(".yml") { format = .yaml } else {
             throw ConfigFileError(path: path, message: "must end in .json, .yaml or .yml")
         }
         var isDirectory: ObjCBool = false
+        if let problem = PathProblem.describe(path) { throw ConfigFileError(path: path, message: problem) }
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ConfigFileError(path: path, message: "does not exist")
         }
@@ -128,7 +127,11 @@ public enum ConfigLoader {
                 throw ConfigFileError(path: path, message: "is not UTF-8 text")
             }
             do {
-                guard let node = try Yams.compose(yaml: text) else { return nil }
+                guard let node = try Yams.compose(yaml: text) else {
+                    // An empty file (or comments only) would silently run the defaults.
+                    throw ConfigFileError(path: path, message: "holds no keys (it is empty or only comments); write the keys to change, "
+                        + "such as `training: {epochs: 1}`, or leave --config out to run the defaults")
+                }
                 var budget = maximumNodes
                 // Before constructing: Yams traps on a key that is a list or a table.
                 try inspect(node, at: "", schema: schema, budget: &budget, path: path)
@@ -156,7 +159,7 @@ public enum ConfigLoader {
     public static func loadLeastSquares(path: String) throws -> LeastSquaresConfig {
         let defaults = LeastSquaresConfig()
         let schema = try JSONDecoder().decode(ExactJSON.self, from: try JSONEncoder().encode(defaults)).value as? [String: Any] ?? [:]
-        guard let table = try userTable(path: path, schema: schema) else { return defaults }
+        let table = try userTable(path: path, schema: schema)
         if table["inputs"] == nil && !Set(table.keys).isDisjoint(with: ["model", "training", "algorithm", "device", "data"]) {
             throw ConfigFileError(path: path, message: "is a training configuration; lsq reads the config.json that `aimc-dist lsq --output DIR` writes")
         }
@@ -565,19 +568,46 @@ public enum ConfigLoader {
         return nil
     }
 
-    static func merge(_ user: [String: Any], into base: [String: Any], path: String, prefix: String, keys: inout Set<String>) throws -> [String: Any] {
+    /// `user` over `base` (tables of keys; `root` is the whole schema, for suggestions), checking every value.
+    /// - Throws: `ConfigFileError` for an unknown key (with the closest known key, `Suggestion.key`, or a pointer for
+    ///   another tool's names such as aihwkit's `rpu_config`), a table where a value belongs or a bad value.
+    static func merge(_ user: [String: Any], into base: [String: Any], path: String, prefix: String, keys: inout Set<String>,
+                      root: [String: Any]? = nil) throws -> [String: Any] {
+        let root = root ?? base
         var out = base
-        for (key, value) in user {
+        for key in user.keys.sorted() {
+            let value = user[key]!
             let full = prefix.isEmpty ? key : prefix + "." + key
+            // `tau` in a device table is the shorthand of --tau and of sweeps: w_max = tau, w_min = -tau.
+            if key == "tau" && base[key] == nil, let wMax = base["w_max"], base["w_min"] != nil {
+                if user["w_max"] != nil || user["w_min"] != nil {
+                    throw ConfigFileError.value(path, full, "sets \(prefix).w_max and \(prefix).w_min (w in [-tau, tau]); give tau or the bounds, not both")
+                }
+                let tau = try checked(value, like: wMax, key: full, path: path)
+                let t = (tau as? NSNumber)?.doubleValue ?? (tau as? Int).map(Double.init) ?? (tau as? Double) ?? .nan
+                out["w_max"] = t
+                out["w_min"] = -t
+                keys.insert(prefix + ".w_max")
+                keys.insert(prefix + ".w_min")
+                continue
+            }
             guard let existing = base[key] else {
+                if let pointer = Suggestion.foreignKeys[key] {
+                    throw ConfigFileError(path: path, message: "has an unknown key \(capped(full)): \(pointer)")
+                }
+                // The first key the unknown table holds, so that the suggestion names a whole key.
+                let shown = (value as? [String: Any]).flatMap { Suggestion.leaves($0, prefix: full).first } ?? full
+                if let guess = Suggestion.key(for: full, value: value, schema: root) {
+                    throw ConfigFileError(path: path, message: "has an unknown key \(capped(shown)); did you mean \(guess)?")
+                }
                 let known = base.keys.sorted().joined(separator: ", ")
-                throw ConfigFileError(path: path, message: "has an unknown key \(capped(full)) (known here: \(known))")
+                throw ConfigFileError(path: path, message: "has an unknown key \(capped(shown)) (known \(prefix.isEmpty ? "at the top level" : "in " + prefix): \(known))")
             }
             if let sub = existing as? [String: Any] {
                 guard let userSub = value as? [String: Any] else {
                     throw ConfigFileError.value(path, full, "must be a table of keys (\(sub.keys.sorted().joined(separator: ", ")))")
                 }
-                out[key] = try merge(userSub, into: sub, path: path, prefix: full, keys: &keys)
+                out[key] = try merge(userSub, into: sub, path: path, prefix: full, keys: &keys, root: root)
             } else {
                 out[key] = try checked(value, like: existing, key: full, path: path)
                 keys.insert(full)
@@ -729,11 +759,73 @@ public enum ConfigLoader {
         return .other
     }
 
-    /// The configuration as pretty, key-sorted JSON (the `config.json` of a run directory).
+    /// The whole configuration, every key, as pretty, key-sorted JSON.
     public static func json(_ config: ExperimentConfig) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         // Encoding plain data cannot fail.
         return (try? encoder.encode(config)) ?? Data()
+    }
+
+    /// The configuration as a run's `config.json` records it: pretty, key-sorted JSON of the keys this experiment uses.
+    /// A key (or table of keys) for which `ExperimentConfig.ineffective` gives a reason is left out (another device
+    /// family's parameters, another algorithm's keys, the transfer periphery of an algorithm without transfers, the
+    /// data folder of teacher data), and so is a table left empty. The same rules name the options a run does not use,
+    /// so there is one source of which keys an experiment uses. Read back over the defaults (`--config`), the file gives
+    /// a configuration that runs bit for bit the same and records the same file again.
+    public static func recordedJSON(_ config: ExperimentConfig) -> Data {
+        guard let table = try? encodedTable(config) else { return json(config) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return (try? encoder.encode(JSONValue(pruned(table, prefix: "", config) as Any))) ?? json(config)
+    }
+
+    /// `table` without the keys `config` does not use (dotted below `prefix`); tables left empty are dropped.
+    static func pruned(_ table: [String: Any], prefix: String, _ config: ExperimentConfig) -> [String: Any] {
+        var out = [String: Any]()
+        for (key, value) in table {
+            let dotted = prefix.isEmpty ? key : prefix + "." + key
+            if config.ineffective(dotted) != nil { continue }
+            if let sub = value as? [String: Any] {
+                let kept = pruned(sub, prefix: dotted, config)
+                if !kept.isEmpty { out[key] = kept }
+            } else {
+                out[key] = value
+            }
+        }
+        return out
+    }
+
+    /// A table of Swift values (as `ExactJSON` reads them) that JSONEncoder can write, numbers as they were.
+    enum JSONValue: Encodable {
+        case bool(Bool), int(Int), unsigned(UInt64), double(Double), string(String), null
+        case list([JSONValue]), table([String: JSONValue])
+
+        init(_ value: Any) {
+            switch value {
+            case let b as Bool: self = .bool(b)
+            case let i as Int: self = .int(i)
+            case let u as UInt64: self = .unsigned(u)
+            case let d as Double: self = .double(d)
+            case let s as String: self = .string(s)
+            case let l as [Any]: self = .list(l.map(JSONValue.init))
+            case let t as [String: Any]: self = .table(t.mapValues(JSONValue.init))
+            default: self = .null
+            }
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .bool(let b): try c.encode(b)
+            case .int(let i): try c.encode(i)
+            case .unsigned(let u): try c.encode(u)
+            case .double(let d): try c.encode(d)
+            case .string(let s): try c.encode(s)
+            case .null: try c.encodeNil()
+            case .list(let l): try c.encode(l)
+            case .table(let t): try c.encode(t)
+            }
+        }
     }
 }

@@ -216,12 +216,16 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var progressSeconds: Double = 15
     /// Stop each epoch after this many mini-batches (0 = the whole training set); for benchmarks.
     public var stepsPerEpoch: Int = 0
+    /// The stall watchdog: seconds a rank may wait at one collective before the job is ended as stalled, naming the
+    /// ranks that did not arrive (0 = wait forever). Longer than any wait of a healthy run: evaluation, a data read.
+    public var stallTimeout: Double = 600
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case epochs, batchSize = "batch_size", trainLimit = "train_limit", testLimit = "test_limit"
         case evalBatchSize = "eval_batch_size", progressSeconds = "progress_seconds", stepsPerEpoch = "steps_per_epoch"
+        case stallTimeout = "stall_timeout"
     }
 }
 
@@ -310,6 +314,9 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         try ConfigError.require(training.testLimit >= 0, "training.test_limit", "--test-limit", "must be an integer >= 0 (0 = all images)", Double(training.testLimit))
         try ConfigError.require(training.evalBatchSize >= 1 && training.evalBatchSize <= 65_536, "training.eval_batch_size", nil, "must be an integer in 1...65536", Double(training.evalBatchSize))
         try ConfigError.require(training.progressSeconds >= 0 && training.progressSeconds.isFinite, "training.progress_seconds", "--progress-seconds", "must be a finite number >= 0", training.progressSeconds)
+        // Below a second, ordinary waits (an evaluation, a slower rank) would pass for stalls.
+        try ConfigError.require(training.stallTimeout == 0 || (training.stallTimeout >= 1 && training.stallTimeout <= 1e7), "training.stall_timeout",
+                                "--stall-timeout", "must be 0 (wait forever) or a number of seconds in [1, 1e7]", training.stallTimeout)
         try ConfigError.require(training.stepsPerEpoch >= 0, "training.steps_per_epoch", "--steps-per-epoch", "must be an integer >= 0 (0 = whole epochs)", Double(training.stepsPerEpoch))
         try ConfigError.require(replicas >= 1 && replicas <= 65_536, "replicas", "--replicas", "must be an integer in 1...65536", Double(replicas))
         if data.source == .teacher {

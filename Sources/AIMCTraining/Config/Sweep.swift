@@ -201,6 +201,12 @@ public enum Sweep {
                 throw ConfigError(key: "", option: option, message: "names an unknown key \(key): \(prefix) is a value, not a table of keys")
             }
             guard let next = t[part] else {
+                if let pointer = Suggestion.foreignKeys[part] {
+                    throw ConfigError(key: "", option: option, message: "names an unknown key \(key): \(pointer)")
+                }
+                if let guess = Suggestion.key(for: key, value: 0, schema: table) {
+                    throw ConfigError(key: "", option: option, message: "names an unknown key \(key); did you mean \(guess)?")
+                }
                 let known = t.keys.sorted().joined(separator: ", ")
                 throw ConfigError(key: "", option: option, message: "names an unknown key \(key) (the keys \(prefix.isEmpty ? "at the top level" : "of " + prefix): \(known))")
             }

@@ -20,39 +20,56 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
 /// NN dimensions), NN big-endian 32-bit sizes, then the bytes. Read through zlib's gzread, which reads
 /// gzip-compressed and plain files alike.
 public struct IDXFile: Sendable {
+    /// The sizes the header declares (checked against the file's real size).
     public let dimensions: [Int]
+    /// The items read (along the first dimension): at most the `items` asked for.
+    public let items: Int
+    /// The bytes of the first `items` items.
     public let bytes: [UInt8]
 
-    /// Reads and checks an IDX file of unsigned bytes.
+    /// Deflate never packs more than 1032 bytes into one (RFC 1951's longest match per code); a header that declares
+    /// more data than that many times the compressed file is impossible on its face.
+    static let deflateLimit = 1032
+
+    /// Reads and checks an IDX file of unsigned bytes: its header, that the file really holds the data the header
+    /// declares (the size of a plain file; the size a gzip file states in its trailer, or, when that disagrees, as
+    /// it unpacks, reading without keeping), then only the first `items` items.
     ///
     /// - Parameters:
     ///   - path: the file (`.gz` or plain).
     ///   - expectedDimensionCount: 3 for images (count, rows, cols), 1 for labels.
-    /// - Throws: `DataError` naming the file: missing, unreadable, wrong magic (e.g. a labels file where images
-    ///   are expected), or shorter than its header says.
-    public init(path: String, expectedDimensionCount: Int) throws(DataError) {
+    ///   - items: how many items (images, labels) to read from the start; nil = all.
+    /// - Throws: `DataError` naming the file: missing (or a symbolic link loop), unreadable, wrong magic (e.g. a labels
+    ///   file where images are expected), an implausible header, or holding less than its header declares.
+    public init(path: String, expectedDimensionCount: Int, items wanted: Int? = nil) throws(DataError) {
+        if let problem = PathProblem.describe(path) { throw DataError(path: path, message: problem) }
         var st = stat()
-        guard stat(path, &st) == 0 else {
-            throw DataError(path: path, message: "does not exist")
-        }
+        guard stat(path, &st) == 0 else { throw DataError(path: path, message: "does not exist") }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             throw DataError(path: path, message: "is not a regular file")
         }
-        let plainSize = Int(st.st_size)
+        let fileSize = Int(st.st_size)
         guard let file = gzopen(path, "rb") else {
-            throw DataError(path: path, message: "cannot be opened")
+            throw DataError(path: path, message: "cannot be opened (\(String(cString: strerror(errno))))")
         }
         defer { gzclose(file) }
-        // Reads `count` bytes in chunks, so a header that claims more than the file holds costs no more memory
-        // than the file's content.
-        func read(_ count: Int) throws(DataError) -> [UInt8] {
-            var out = [UInt8]()
+        // Reads `count` bytes in chunks (into `out` when given), so a file shorter than asked costs no more memory
+        // than it holds. Returns the bytes read.
+        func read(_ count: Int, into out: inout [UInt8], keep: Bool = true) throws(DataError) -> Int {
             var done = 0
             let chunkSize = 1 << 24
+            var scratch = keep ? [] : [UInt8](repeating: 0, count: min(chunkSize, max(count, 1)))
             while done < count {
                 let chunk = min(count - done, chunkSize)
-                out.append(contentsOf: repeatElement(0, count: chunk))
-                let got = out.withUnsafeMutableBytes { gzread(file, $0.baseAddress! + done, UInt32(chunk)) }
+                let got: Int32
+                if keep {
+                    let start = out.count
+                    out.append(contentsOf: repeatElement(0, count: chunk))
+                    got = out.withUnsafeMutableBytes { gzread(file, $0.baseAddress! + start, UInt32(chunk)) }
+                    out.removeLast(chunk - max(Int(got), 0))
+                } else {
+                    got = scratch.withUnsafeMutableBytes { gzread(file, $0.baseAddress!, UInt32(chunk)) }
+                }
                 if got < 0 {
                     var errnum: Int32 = 0
                     let msg = gzerror(file, &errnum).map { String(cString: $0) } ?? "read error"
@@ -61,37 +78,80 @@ public struct IDXFile: Sendable {
                 done += Int(got)
                 if Int(got) < chunk { break }
             }
-            if done < count {
-                throw DataError(path: path, message: "is truncated: expected \(count) more bytes, found \(done)")
-            }
-            return out
+            return done
         }
-        let magic = try read(4)
-        guard magic[0] == 0, magic[1] == 0 else {
-            throw DataError(path: path, message: "is not an IDX file (magic bytes \(magic.map { String(format: "%02x", $0) }.joined()))")
+        var head = [UInt8]()
+        guard try read(4, into: &head) == 4 else { throw DataError(path: path, message: "is too short to be an IDX file (\(fileSize) bytes)") }
+        guard head[0] == 0, head[1] == 0 else {
+            throw DataError(path: path, message: "is not an IDX file (magic bytes \(head.map { String(format: "%02x", $0) }.joined()))")
         }
-        guard magic[2] == 0x08 else {
-            throw DataError(path: path, message: "holds IDX type 0x\(String(format: "%02x", magic[2])), expected unsigned bytes (0x08)")
+        guard head[2] == 0x08 else {
+            throw DataError(path: path, message: "holds IDX type 0x\(String(format: "%02x", head[2])), expected unsigned bytes (0x08)")
         }
-        guard Int(magic[3]) == expectedDimensionCount else {
+        guard Int(head[3]) == expectedDimensionCount else {
             let kind = expectedDimensionCount == 3 ? "images (3 dimensions)" : "labels (1 dimension)"
-            throw DataError(path: path, message: "has \(magic[3]) dimensions, expected \(kind): is it the right file?")
+            throw DataError(path: path, message: "has \(head[3]) dimensions, expected \(kind): is it the right file?")
         }
-        let header = try read(4 * expectedDimensionCount)
+        var header = [UInt8]()
+        guard try read(4 * expectedDimensionCount, into: &header) == 4 * expectedDimensionCount else {
+            throw DataError(path: path, message: "is truncated inside its header")
+        }
         var dims = [Int]()
         for d in 0..<expectedDimensionCount {
             let b = header[(4 * d)..<(4 * d + 4)].map(Int.init)
             dims.append(b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3])
         }
         let total = dims.reduce(1, *)
+        let itemSize = dims.dropFirst().reduce(1, *)
+        let what = expectedDimensionCount == 3 ? "images of \(dims[1])x\(dims[2])" : "labels"
+        let declared = "its header declares \(dims[0]) \(what) (\(total) bytes)"
         guard total > 0, total < 1 << 33 else {
-            throw DataError(path: path, message: "declares an implausible size \(dims)")
+            throw DataError(path: path, message: "declares an implausible size \(dims) in its header; is it an IDX file?")
         }
-        if gzdirect(file) == 1 && plainSize < 4 + 4 * expectedDimensionCount + total {
-            throw DataError(path: path, message: "is truncated: its header declares \(dims) = \(total) bytes of data, the file holds \(plainSize - 4 - 4 * expectedDimensionCount)")
+        let headerBytes = 4 + 4 * expectedDimensionCount
+        // The data the file really holds, checked before anything of that size is allocated.
+        let held: Int?
+        if gzdirect(file) == 1 {
+            held = fileSize - headerBytes
+        } else if total + headerBytes > IDXFile.deflateLimit * fileSize {
+            throw DataError(path: path, message: "is \(fileSize) bytes compressed, but \(declared): gzip cannot pack that much into "
+                + "so few bytes; the header is wrong")
+        } else if IDXFile.gzipStatedSize(path) == UInt32(truncatingIfNeeded: total + headerBytes) {
+            held = nil  // the trailer agrees (a truncated file is still caught while reading)
+        } else {
+            // The trailer disagrees (or the file has several gzip members): unpack once, keeping nothing, to count.
+            var none = [UInt8]()
+            held = try read(Int.max - 1, into: &none, keep: false)
+            gzrewind(file)
+            _ = try read(headerBytes, into: &none, keep: false)
+        }
+        if let held, held < total {
+            throw DataError(path: path, message: "is truncated or its header is wrong: it holds \(max(held, 0)) bytes of data "
+                + "(\(max(held, 0) / max(itemSize, 1)) items), but \(declared)")
         }
         dimensions = dims
-        bytes = try read(total)
+        let n = min(wanted ?? dims[0], dims[0])
+        var out = [UInt8]()
+        out.reserveCapacity(n * itemSize)
+        let got = try read(n * itemSize, into: &out)
+        if got < n * itemSize {
+            throw DataError(path: path, message: "is truncated: \(declared), the file ends after \(got / max(itemSize, 1)) of the first \(n)")
+        }
+        items = n
+        bytes = out
+    }
+
+    /// The uncompressed size a gzip file states in its trailer (RFC 1952 ISIZE: the last member's size mod 2^32), or
+    /// nil if it cannot be read.
+    static func gzipStatedSize(_ path: String) -> UInt32? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let end = lseek(fd, 0, SEEK_END)
+        guard end >= 18 else { return nil }
+        var trailer = [UInt8](repeating: 0, count: 4)
+        guard pread(fd, &trailer, 4, end - 4) == 4 else { return nil }
+        return UInt32(trailer[0]) | UInt32(trailer[1]) << 8 | UInt32(trailer[2]) << 16 | UInt32(trailer[3]) << 24
     }
 }
 
@@ -146,21 +206,21 @@ public struct Dataset: Sendable, Equatable {
     }
 
     /// Reads `<prefix>-images-idx3-ubyte[.gz]` and `<prefix>-labels-idx1-ubyte[.gz]` from `directory`
-    /// (prefix `train` or `t10k`), keeping the first `limit` samples (0 = all).
+    /// (prefix `train` or `t10k`): the first `limit` samples (0 = all), and no more is read from the files.
     ///
     /// - Throws: `DataError` naming the file (missing, truncated, wrong kind, count mismatch, label > 9).
     public static func loadMNISTFormat(directory: String, prefix: String, limit: Int = 0, classes: Int = 10) throws(DataError) -> Dataset {
         let imagesPath = try locate(directory: directory, name: "\(prefix)-images-idx3-ubyte")
         let labelsPath = try locate(directory: directory, name: "\(prefix)-labels-idx1-ubyte")
-        let imageFile = try IDXFile(path: imagesPath, expectedDimensionCount: 3)
-        let labelFile = try IDXFile(path: labelsPath, expectedDimensionCount: 1)
+        let wanted = limit > 0 ? limit : nil
+        let imageFile = try IDXFile(path: imagesPath, expectedDimensionCount: 3, items: wanted)
+        let labelFile = try IDXFile(path: labelsPath, expectedDimensionCount: 1, items: wanted)
         guard imageFile.dimensions[0] == labelFile.dimensions[0] else {
             throw DataError(path: labelsPath, message: "holds \(labelFile.dimensions[0]) labels but \(imagesPath) holds \(imageFile.dimensions[0]) images")
         }
-        let available = imageFile.dimensions[0]
-        let n = limit > 0 ? min(limit, available) : available
+        let n = imageFile.items
         let features = imageFile.dimensions[1] * imageFile.dimensions[2]
-        let pixels = Array(imageFile.bytes[0..<(n * features)])
+        let pixels = imageFile.bytes
         var labels = [Int32](repeating: 0, count: n)
         for i in 0..<n {
             let l = labelFile.bytes[i]
@@ -189,10 +249,18 @@ public struct Dataset: Sendable, Equatable {
     /// `name.gz` if present, else `name`.
     static func locate(directory: String, name: String) throws(DataError) -> String {
         let base = (directory as NSString).appendingPathComponent(name)
-        for candidate in [base + ".gz", base] where FileManager.default.fileExists(atPath: candidate) {
-            return candidate
+        for candidate in [base + ".gz", base] {
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            // A link loop or a dangling link in the folder: named, not passed over as missing.
+            var link = stat()
+            if lstat(candidate, &link) == 0, let problem = PathProblem.describe(candidate) {
+                throw DataError(path: candidate, message: problem)
+            }
         }
         var isDir: ObjCBool = false
+        if let problem = PathProblem.describe(directory), problem != "does not exist" {
+            throw DataError(path: directory, message: problem + " (--data-dir names the folder of the IDX files)", subject: "data folder")
+        }
         if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) {
             throw DataError(path: directory, message: "does not exist (install Debian's dataset-fashion-mnist or pass --data-dir)",
                             subject: "data folder")

@@ -147,7 +147,8 @@ public enum Checkpoint {
     static func fileName(block index: Int, _ name: String) -> String { String(format: "b%06d-", index) + name + ".npy" }
 
     /// The configuration as it identifies a run for resuming: every key but those a resume may change (the placement
-    /// and replica count, the number of epochs, how often progress is printed, where the data folder is).
+    /// and replica count, the number of epochs, how often progress is printed, the stall timeout, where the data folder
+    /// is).
     public static func identity(_ config: ExperimentConfig) -> ExperimentConfig {
         var c = config
         let d = ExperimentConfig.default
@@ -155,13 +156,15 @@ public enum Checkpoint {
         c.replicas = d.replicas
         c.training.epochs = d.training.epochs
         c.training.progressSeconds = d.training.progressSeconds
+        c.training.stallTimeout = d.training.stallTimeout
         c.data.dir = ""
         return c
     }
 
-    /// The SHA-256 (hex) of `identity(config)` in its canonical JSON form.
+    /// The SHA-256 (hex) of `identity(config)` in its canonical JSON form, of the keys the experiment uses (as a run's
+    /// config.json records them: a key the experiment does not use cannot change what a resume continues).
     public static func configHash(_ config: ExperimentConfig) -> String {
-        NPY.hex(SHA256.hash(data: ConfigLoader.json(identity(config))))
+        NPY.hex(SHA256.hash(data: ConfigLoader.recordedJSON(identity(config))))
     }
 
     /// The newest complete checkpoint (a folder with its manifest) in `runFolder`, or nil.
@@ -509,8 +512,9 @@ public enum Checkpoint {
     static func differences(_ stored: [UInt8], _ config: ExperimentConfig) -> String {
         guard let table = (try? JSONDecoder().decode(ConfigLoader.ExactJSON.self, from: Data(stored)))?.value as? [String: Any],
               let decoded = try? ConfigLoader.overlay(table, over: .default, source: "checkpoint"),
-              let ours = try? ConfigLoader.encodedTable(identity(decoded)),
-              let theirs = try? ConfigLoader.encodedTable(identity(config)) else { return "" }
+              let ours = (try? ConfigLoader.encodedTable(identity(decoded))).map({ ConfigLoader.pruned($0, prefix: "", identity(decoded)) }),
+              let theirs = (try? ConfigLoader.encodedTable(identity(config))).map({ ConfigLoader.pruned($0, prefix: "", identity(config)) })
+        else { return "" }
         let keys = differingKeys(ours, theirs, prefix: "")
         guard !keys.isEmpty else { return "" }
         func value(_ table: [String: Any], _ key: String) -> String {

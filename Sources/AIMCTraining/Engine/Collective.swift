@@ -109,3 +109,37 @@ public final class SingleProcess: Collective {
     public func sum(_ value: Double) -> Double { value }
     public func split(color: Int?, key: Int) -> (any Collective)? { color == nil ? nil : self }
 }
+
+/// What this process is doing between collectives, for the stall watchdog's report: when a collective waits past its
+/// deadline, the line that ends the job says where each rank was ("training step 37 of epoch 2, forward exchange of
+/// layer 1"). Set by the trainer and the run; read only when a wait times out or another rank asks. Plain values
+/// written on the one thread that calls MPI.
+public struct CollectiveActivity: Sendable {
+    public enum Exchange: Sendable { case none, forward, backward }
+
+    /// A phase outside the training steps ("reading and broadcasting the data"); empty while training.
+    public var phase: String = "starting"
+    /// Epoch and step (1-based; 0 = not in an epoch) and whether the step is evaluation.
+    public var epoch = 0, step = 0
+    public var evaluating = false
+    /// The layer whose exchange is under way (0-based), and which exchange.
+    public var layer = 0
+    public var exchange = Exchange.none
+
+    nonisolated(unsafe) public static var current = CollectiveActivity()
+
+    /// Starts a phase outside the training steps.
+    public static func begin(_ phase: String) { current = CollectiveActivity(phase: phase) }
+
+    /// "training step 37 of epoch 2, forward exchange of layer 1 (layers counted from 1)".
+    public var description: String {
+        guard phase.isEmpty else { return phase }
+        var text = evaluating ? "evaluation after epoch \(epoch)" : "training step \(step) of epoch \(epoch)"
+        switch exchange {
+        case .none: break
+        case .forward: text += ", forward exchange of layer \(layer + 1)"
+        case .backward: text += ", backward exchange of layer \(layer + 1)"
+        }
+        return text
+    }
+}

@@ -403,6 +403,8 @@ public final class Trainer {
     /// members of the layer's forward group; the last layer leaves logits.
     func forwardLayer(_ l: Int, batch: Int, noise: (BlockInfo) -> NoiseSource) throws(CommunicationError) {
         guard let group = forwardGroups[l], let plan = forwardPlans[l] else { return }
+        CollectiveActivity.current.layer = l
+        CollectiveActivity.current.exchange = .forward
         let layer = layout.layers[l]
         let nIn = layer.inputs, nOut = layer.outputs
         timed(false) {
@@ -516,6 +518,8 @@ public final class Trainer {
     /// the owners of layer l - 1 form deltas[l] = (sum of partials) * activation'(activations[l]).
     func backwardAndUpdateLayer(_ l: Int, batch: Int, globalBatch: Int, sampleOffset: Int, step: Int64) throws(CommunicationError) {
         let layer = layout.layers[l]
+        CollectiveActivity.current.layer = l
+        CollectiveActivity.current.exchange = .backward
         var pending: TimedExchange? = nil
         if l >= 1, let group = backwardGroups[l], let plan = backwardPlans[l] {
             let seed = config.seed, t = UInt64(step)
@@ -753,6 +757,7 @@ public final class Trainer {
         let bs = Int(plan.batchSize)
         while epochProgress.stepsDone < Int(plan.steps) {
             let s = epochProgress.stepsDone
+            CollectiveActivity.current = CollectiveActivity(phase: "", epoch: epoch, step: s + 1)
             let lo = s * bs, hi = min(lo + bs, train.count)
             let before: (sent: UInt64, received: UInt64) = firstStepBytes == nil ? bytes : (0, 0)
             let timingBefore = timing
@@ -776,6 +781,7 @@ public final class Trainer {
         }
         let p = epochProgress
         let trainLoss = p.lossSum / Double(max(p.seen, 1))
+        CollectiveActivity.current = CollectiveActivity(phase: "", epoch: epoch, evaluating: true)
         let (testLoss, testAccuracy) = try evaluate(test, limit: config.training.testLimit, epoch: epoch)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         var metrics = EpochMetrics(epoch: epoch, trainLoss: trainLoss, trainAccuracy: p.correct / Double(max(p.seen, 1)),

@@ -1,4 +1,5 @@
 import Foundation
+import AIMCCore
 
 /// A failure to write the run directory.
 public struct OutputError: Error, CustomStringConvertible, Sendable {
@@ -35,30 +36,52 @@ public final class RunDirectory {
         guard !path.isEmpty else { throw OutputError("--output must name a folder") }
         self.path = path
         let fm = FileManager.default
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw OutputError("--output \(path) exists and is not a folder") }
-        } else {
-            do {
-                try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
-            } catch {
-                // The system's reason: Foundation's message for some paths (/proc/x) does not name it.
-                let why = mkdir(path, 0o755) != 0 ? String(cString: strerror(errno)) : RunDirectory.reason(error)
-                throw OutputError("--output \(path) cannot be created (\(why))")
+        let shown = path.utf8.count > 120 ? String(path.prefix(60)) + "..." : path
+        // The longest name written here must fit the system's limits, or the run would fail at its end: checked
+        // before anything is created, so a refused path leaves no folders behind.
+        if (path as NSString).appendingPathComponent(".summary.json.partial").utf8.count >= Int(PATH_MAX) {
+            throw OutputError("--output \(shown) is too long (\(path.utf8.count) bytes): its files' paths would exceed \(PATH_MAX) bytes; choose a shorter folder")
+        }
+        if let name = path.split(separator: "/").first(where: { $0.utf8.count > Int(NAME_MAX) }) {
+            throw OutputError("--output \(shown) has a folder name of \(name.utf8.count) bytes, longer than the \(NAME_MAX) a name may have; choose a shorter one")
+        }
+        if let problem = PathProblem.describe(path), problem.hasPrefix("is a loop") {
+            throw OutputError("--output \(shown) \(problem)")
+        }
+        // Folders this run creates (outermost first), removed again if the folder cannot be claimed.
+        var created = [String]()
+        var claimed = false
+        defer {
+            if !claimed && !created.isEmpty {
+                unlink((path as NSString).appendingPathComponent(".aimc-dist.lock"))
+                for folder in created.reversed() { rmdir(folder) }
             }
         }
-        // The longest name written here must fit the system's path limit, or the run would fail at its end.
-        if (path as NSString).appendingPathComponent(".summary.json.partial").utf8.count >= Int(PATH_MAX) {
-            throw OutputError("--output \(path.prefix(60))... is too long: its files' paths would exceed \(PATH_MAX) bytes; choose a shorter folder")
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: path, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw OutputError("--output \(shown) exists and is not a folder") }
+        } else {
+            var missing = [String](), folder = path
+            while !folder.isEmpty && folder != "/" && !fm.fileExists(atPath: folder) {
+                missing.append(folder)
+                folder = (folder as NSString).deletingLastPathComponent
+            }
+            for f in missing.reversed() {
+                if mkdir(f, 0o755) != 0 && errno != EEXIST {
+                    throw OutputError("--output \(shown) cannot be created (\(String(cString: strerror(errno))))")
+                }
+                created.append(f)
+            }
         }
         let lockPath = (path as NSString).appendingPathComponent(".aimc-dist.lock")
         let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw OutputError("--output \(path) is not writable (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else { throw OutputError("--output \(shown) is not writable (\(String(cString: strerror(errno))))") }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             close(fd)
-            throw OutputError("--output \(path) is in use by another aimc-dist run")
+            throw OutputError("--output \(shown) is in use by another aimc-dist run")
         }
         lock = fd
+        claimed = true
         let runFiles = (RunDirectory.runFiles + [Checkpoint.folder]).filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
         let resultFiles = RunDirectory.resultFiles.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
         let sweepFiles = RunDirectory.sweepFiles.filter { fm.fileExists(atPath: (path as NSString).appendingPathComponent($0)) }
