@@ -20,12 +20,15 @@ let package = Package(
     targets: [
         // Layer 1: C shims (system libraries).
         .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
-        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CCPUFeatures", exclude: ["README.md"]),
+        // Matrix kernels: one source, compiled for any x86-64 CPU and (AIMCKernelsAVX2) for AVX2; the same bits from both.
+        .target(name: "AIMCKernels", exclude: ["README.md"]),
+        .target(name: "AIMCKernelsAVX2", exclude: ["README.md"], swiftSettings: [.define("AIMC_AVX2"), .unsafeFlags(["-Xcc", "-mavx2"])]),
         // Layer 2: simulation core, no MPI.
         .target(
             name: "AIMCCore",
-            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["AIMCKernels", "AIMCKernelsAVX2", "CCPUFeatures", .product(name: "RealModule", package: "swift-numerics")],
             exclude: ["README.md"]),
         .target(
             name: "AIMCTraining",
@@ -46,7 +49,7 @@ let package = Package(
             ],
             exclude: ["README.md"]),
         .target(name: "AIMCTestSupport", dependencies: ["CZlib"], path: "Tests/AIMCTestSupport"),
-        .testTarget(name: "AIMCCoreTests", dependencies: ["AIMCCore"]),
+        .testTarget(name: "AIMCCoreTests", dependencies: ["AIMCCore", "AIMCKernels", "AIMCKernelsAVX2", "CCPUFeatures"]),
         .testTarget(name: "AIMCTrainingTests", dependencies: ["AIMCTraining", "AIMCTestSupport"]),
         .testTarget(name: "AIMCDistTests", dependencies: ["AIMCTestSupport"]),
     ],

@@ -88,8 +88,8 @@ struct AIMCDist: ParsableCommand {
 }
 
 /// Ends the process: flushes standard output and error, then exits without running library destructors. MPI is
-/// finalised by then; OpenBLAS's shutdown waits for its worker threads, which under a tight address-space limit
-/// (ulimit -v) retry a failed mmap forever, so a normal exit could hang after the work is done.
+/// finalised by then; a library's shutdown can wait for worker threads that under a tight address-space limit
+/// (ulimit -v) retry a failed mmap forever (OpenBLAS's did), so a normal exit could hang after the work is done.
 func finish(_ status: Int32) -> Never {
     fflush(nil)  // every open output stream
     _exit(status)

@@ -47,6 +47,10 @@ public final class WeightBlock {
     /// Multi-tile warm start (Algorithm 1): while `warmTarget < N`, the gradient tile transfers into W(warmTarget).
     public private(set) var warmTarget: Int
 
+    /// What the periphery did in this block's forward, backward and transfer reads (telemetry).
+    public private(set) var forwardReads = ReadStatistics()
+    public private(set) var backwardReads = ReadStatistics()
+    public private(set) var transferReads = ReadStatistics()
     public private(set) var gradientPulses = PulseStatistics()
     public private(set) var transferPulses = PulseStatistics()
     public private(set) var transfers = 0
@@ -178,7 +182,7 @@ public final class WeightBlock {
                         noise: NoiseSource) {
         Periphery.multiply(weights: effective, rows: info.rows, cols: info.cols, transposed: false,
                            input: input + info.colStart, inputStride: inputStride, batch: batch, output: output,
-                           io: forwardIO, noise: noise, scratch: workspace.periphery)
+                           io: forwardIO, noise: noise, scratch: workspace.periphery, statistics: &forwardReads)
     }
 
     /// Partial backward output z = W_eff^T d_slice for a batch, through the backward periphery.
@@ -189,7 +193,7 @@ public final class WeightBlock {
                          noise: NoiseSource) {
         Periphery.multiply(weights: effective, rows: info.rows, cols: info.cols, transposed: true,
                            input: delta + info.rowStart, inputStride: deltaStride, batch: batch, output: output,
-                           io: backwardIO, noise: noise, scratch: workspace.periphery)
+                           io: backwardIO, noise: noise, scratch: workspace.periphery, statistics: &backwardReads)
     }
 
     // MARK: Gradient update
@@ -301,7 +305,7 @@ public final class WeightBlock {
         column.withUnsafeMutableBufferPointer { colBuffer in
             let col = colBuffer.baseAddress!
             src.readColumn(k, into: col)
-            Periphery.readOneHot(col, count: rows, index: k, io: transferIO, noise: noise)
+            Periphery.readOneHot(col, count: rows, index: k, io: transferIO, noise: noise, statistics: &transferReads)
             switch algorithm {
             case .tikiTakaV2, .residualV2:
                 let h = buffer!
