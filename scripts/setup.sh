@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 machine for aimc-dist and builds it in release mode. Idempotent: installs only the
-# Debian packages that are missing (OpenMPI, OpenBLAS, zlib, Fashion-MNIST), then runs an incremental build.
+# Debian packages that are missing (OpenMPI, zlib, Fashion-MNIST), then runs an incremental build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev dataset-fashion-mnist)
+packages=(libopenmpi-dev openmpi-bin zlib1g-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
