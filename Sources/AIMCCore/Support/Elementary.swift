@@ -131,12 +131,11 @@ public enum Elementary {
     /// first (beyond, the result rounds to 0 or 1 anyway); NaN lanes stay NaN.
     @inlinable @inline(__always)
     public static func sigmoid(_ z: SIMD8<Float>) -> SIMD8<Float> {
-        let c = z.clamped(lowerBound: SIMD8(repeating: -104), upperBound: SIMD8(repeating: 40))
+        let c = LaneSelect.clamp(z, -104, 40)
         let lo = 1 / (1 + expModerate(-SIMD4<Double>(c.lowHalf)))
         let hi = 1 / (1 + expModerate(-SIMD4<Double>(c.highHalf)))
-        var y = SIMD8<Float>(lowHalf: SIMD4<Float>(lo), highHalf: SIMD4<Float>(hi))
-        y.replace(with: z, where: z .!= z)
-        return y
+        let y = SIMD8<Float>(lowHalf: SIMD4<Float>(lo), highHalf: SIMD4<Float>(hi))
+        return LaneSelect.select(z .!= z, z, y)
     }
 
     /// tanh of |z| for 4 lanes in Double: the odd Taylor series to a^15 for a < 1/16 (truncation below 2^-60
@@ -153,11 +152,9 @@ public enum Elementary {
         p = 2.0 / 15.0 + q * p
         p = -1.0 / 3.0 + q * p
         let series = a + a * (q * p)
-        let e = expModerate(2 * a.clamped(lowerBound: SIMD4(repeating: 0), upperBound: SIMD4(repeating: 20)))
-        var t = (e - 1) / (e + 1)
-        t.replace(with: series, where: a .< 0.0625)
-        t.replace(with: 1, where: a .> 20)
-        return t
+        let e = expModerate(2 * LaneSelect.clamp(a, 0, 20))
+        let t = (e - 1) / (e + 1)
+        return LaneSelect.select(a .> 20, SIMD4(repeating: 1), LaneSelect.select(a .< 0.0625, series, t))
     }
 
     /// Hyperbolic tangent of 8 lanes, computed in Double and rounded once (`tanhMagnitude` with the sign of z; -0 stays
@@ -169,9 +166,8 @@ public enum Elementary {
         let lo = tanhMagnitude(SIMD4<Double>(magnitude.lowHalf))
         let hi = tanhMagnitude(SIMD4<Double>(magnitude.highHalf))
         let t = SIMD8<Float>(lowHalf: SIMD4<Float>(lo), highHalf: SIMD4<Float>(hi))
-        var y = unsafeBitCast(unsafeBitCast(t, to: SIMD8<UInt32>.self) | (bits & 0x8000_0000), to: SIMD8<Float>.self)
-        y.replace(with: z, where: z .!= z)
-        return y
+        let y = unsafeBitCast(unsafeBitCast(t, to: SIMD8<UInt32>.self) | (bits & 0x8000_0000), to: SIMD8<Float>.self)
+        return LaneSelect.select(z .!= z, z, y)
     }
 
     /// The logistic sigmoid of one value (the same bits as the SIMD form).

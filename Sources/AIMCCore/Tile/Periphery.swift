@@ -184,7 +184,8 @@ public enum Periphery {
         var j = 0
         while j &+ 16 <= count {
             let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
-            lanes = pointwiseMax(lanes, pointwiseMax(v, -v))
+            let a = LaneSelect.magnitude(v)
+            lanes = LaneSelect.select(a .> lanes, a, lanes)
             j &+= 16
         }
         var m = lanes.max()
@@ -229,14 +230,14 @@ struct Quantiser {
     func convert(_ u: SIMD16<Float>) -> (values: SIMD16<Float>, clipped: Int) {
         var q = u
         if fast {
-            let t = (u * levels).clamped(lowerBound: SIMD16(repeating: -0x1p21), upperBound: SIMD16(repeating: 0x1p21))
+            let t = LaneSelect.clamp(u * levels, -0x1p21, 0x1p21)
             q = ((t + 0x1.8p23) - 0x1.8p23) / levels
         } else if levels > 0 {
             for l in 0..<16 { q[l] = quantise(u[l]) }
         }
         let over = (q .> bound) .| (q .< -bound)
         let clipped = Int(SIMD16<Int32>(repeating: 0).replacing(with: 1, where: over).wrappedSum())
-        return (q.clamped(lowerBound: SIMD16(repeating: -bound), upperBound: SIMD16(repeating: bound)), clipped)
+        return (LaneSelect.clamp(q, -bound, bound), clipped)
     }
 
     /// The scalar form of `convert`.
@@ -276,7 +277,9 @@ struct Quantiser {
             var u = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
             if sigma > 0 {
                 var n = SIMD16<Float>()
-                for l in 0..<16 { n[l] = stream.nextNormal() }
+                withUnsafeMutableBytes(of: &n) { p in
+                    for l in 0..<16 { p.storeBytes(of: stream.nextNormal(), toByteOffset: l &* 4, as: Float.self) }
+                }
                 u += sigma * n
             }
             let c = convert(u)
