@@ -47,6 +47,9 @@ struct MachineIndependenceTests {
                 let r = try Launch.run(ranks: nil, Self.options + read.options + ["--algorithm", algorithm, "--data-dir", Launch.data],
                                        environment: environment.variables)
                 #expect(r.status == 0, "\(read.name), \(environment.name): \(r.stderr)")
+                if environment.variables["AIMC_DIST_KERNELS"] == "baseline" {
+                    #expect(r.stdout.contains("matrix kernels: x86-64 baseline"), "the variable must select the baseline build")
+                }
                 digests.append(Launch.digest(r.stdout) ?? "missing")
                 lines.append(Launch.epochLines(r.stdout))
             }
