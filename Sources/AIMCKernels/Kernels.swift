@@ -50,22 +50,27 @@ public enum Kernels {
     }
 
     /// y[b * ldy + i] = row i of W (rows x cols, stride ldw) dotted with x_b (stride ldx) in the lane order, for
-    /// b < batch. Blocks of 2 rows x 2 samples (`wide`) or 2 rows x 1 sample share their loads; the last cols mod 16
-    /// entries of each row and sample are padded once.
+    /// b < batch. `wide`: samples in pairs against 2 rows at a time, a last odd sample against 4 rows at a time;
+    /// otherwise each sample against 2 rows at a time. The last cols mod 16 entries of each row and sample are padded once.
     @inline(__always)
     static func rowDots(rows: Int, cols: Int, w: UnsafePointer<Float>, ldw: Int, batch: Int, x: UnsafePointer<Float>,
                         ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int, wide: Bool) {
         let body = cols & ~15, rest = cols &- body
+        @inline(__always) func tail(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+            rest > 0 ? loadPartial(p + body, count: rest) : SIMD16<Float>()
+        }
         withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: batch) { tails in
-            for b in 0..<batch { tails[b] = rest > 0 ? loadPartial(x + (b &* ldx &+ body), count: rest) : SIMD16<Float>() }
+            for b in 0..<batch { tails[b] = tail(x + b &* ldx) }
+            let paired = wide ? batch & ~1 : 0
+            // Pairs of samples, 2 rows at a time.
             var i = 0
-            while i &+ 2 <= rows {
-                let w0 = w + i &* ldw, w1 = w0 + ldw
-                let e0 = rest > 0 ? loadPartial(w0 + body, count: rest) : SIMD16<Float>()
-                let e1 = rest > 0 ? loadPartial(w1 + body, count: rest) : SIMD16<Float>()
-                var b = 0
-                if wide {
-                    while b &+ 2 <= batch {
+            if paired > 0 {
+                while i < rows {
+                    let two = i &+ 2 <= rows
+                    let w0 = w + i &* ldw, w1 = two ? w0 + ldw : w0
+                    let e0 = tail(w0), e1 = tail(w1)
+                    var b = 0
+                    while b < paired {
                         let x0 = x + b &* ldx, x1 = x0 + ldx
                         var s00 = SIMD16<Float>(), s01 = SIMD16<Float>(), s10 = SIMD16<Float>(), s11 = SIMD16<Float>()
                         var j = 0
@@ -77,53 +82,59 @@ public enum Kernels {
                             s11 += a1 * v1
                             j &+= 16
                         }
-                        if rest > 0 {
-                            let v0 = tails[b], v1 = tails[b &+ 1]
-                            s00 += e0 * v0
-                            s01 += e0 * v1
-                            s10 += e1 * v0
-                            s11 += e1 * v1
-                        }
+                        let v0 = tails[b], v1 = tails[b &+ 1]
+                        s00 += e0 * v0
+                        s01 += e0 * v1
+                        s10 += e1 * v0
+                        s11 += e1 * v1
                         y[b &* ldy &+ i] = treeSum(s00)
-                        y[b &* ldy &+ i &+ 1] = treeSum(s10)
                         y[(b &+ 1) &* ldy &+ i] = treeSum(s01)
-                        y[(b &+ 1) &* ldy &+ i &+ 1] = treeSum(s11)
+                        if two {
+                            y[b &* ldy &+ i &+ 1] = treeSum(s10)
+                            y[(b &+ 1) &* ldy &+ i &+ 1] = treeSum(s11)
+                        }
                         b &+= 2
                     }
+                    i &+= 2
                 }
-                while b < batch {
-                    let x0 = x + b &* ldx
-                    var s0 = SIMD16<Float>(), s1 = SIMD16<Float>()
-                    var j = 0
-                    while j < body {
-                        let v = load(x0 + j)
-                        s0 += load(w0 + j) * v
-                        s1 += load(w1 + j) * v
-                        j &+= 16
-                    }
-                    if rest > 0 {
-                        s0 += e0 * tails[b]
-                        s1 += e1 * tails[b]
-                    }
-                    y[b &* ldy &+ i] = treeSum(s0)
-                    y[b &* ldy &+ i &+ 1] = treeSum(s1)
-                    b &+= 1
-                }
-                i &+= 2
             }
-            if i < rows {
-                let w0 = w + i &* ldw
-                let e0 = rest > 0 ? loadPartial(w0 + body, count: rest) : SIMD16<Float>()
-                for b in 0..<batch {
-                    let x0 = x + b &* ldx
-                    var s0 = SIMD16<Float>()
+            // The other samples one at a time, 4 rows (`wide`) or 2 rows at a time.
+            let block = wide ? 4 : 2
+            for b in paired..<batch {
+                let x0 = x + b &* ldx, v = tails[b]
+                i = 0
+                while i < rows {
+                    let n = min(block, rows &- i)
+                    let w0 = w + i &* ldw
+                    let w1 = n > 1 ? w0 + ldw : w0, w2 = n > 2 ? w0 + 2 &* ldw : w0, w3 = n > 3 ? w0 + 3 &* ldw : w0
+                    var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
                     var j = 0
-                    while j < body {
-                        s0 += load(w0 + j) * load(x0 + j)
-                        j &+= 16
+                    if block == 4 {
+                        while j < body {
+                            let u = load(x0 + j)
+                            s0 += load(w0 + j) * u
+                            s1 += load(w1 + j) * u
+                            s2 += load(w2 + j) * u
+                            s3 += load(w3 + j) * u
+                            j &+= 16
+                        }
+                        s2 += tail(w2) * v
+                        s3 += tail(w3) * v
+                    } else {
+                        while j < body {
+                            let u = load(x0 + j)
+                            s0 += load(w0 + j) * u
+                            s1 += load(w1 + j) * u
+                            j &+= 16
+                        }
                     }
-                    if rest > 0 { s0 += e0 * tails[b] }
+                    s0 += tail(w0) * v
+                    s1 += tail(w1) * v
                     y[b &* ldy &+ i] = treeSum(s0)
+                    if n > 1 { y[b &* ldy &+ i &+ 1] = treeSum(s1) }
+                    if n > 2 { y[b &* ldy &+ i &+ 2] = treeSum(s2) }
+                    if n > 3 { y[b &* ldy &+ i &+ 3] = treeSum(s3) }
+                    i &+= block
                 }
             }
         }
@@ -132,8 +143,8 @@ public enum Kernels {
     /// For each of `count` outputs o (o < count): out_o[j] = alpha s_j (beta 0) or beta out_o[j] + alpha s_j
     /// (beta 1: out_o[j] + alpha s_j, the same value), s_j = sum over p < k of coef_o(p) m[p * ldm + j] in the sequential
     /// order, j < n; coef_o(p) = coefficients[o * outputStride + p * coefficientStride], out_o = out + o * ldo.
-    /// Columns go in blocks of 32, then 16, whose sums stay in registers while p runs, for 2 outputs at a time (`wide`)
-    /// or one; the last columns one by one.
+    /// Columns go in blocks (2 outputs x 32 columns or 1 x 64 when `wide`, 1 x 32 otherwise; then 16, 8, 4) whose sums
+    /// stay in registers while p runs; the last columns one by one.
     @inline(__always)
     static func combineRows(count: Int, n: Int, k: Int, coefficients: UnsafePointer<Float>, outputStride: Int,
                                    coefficientStride: Int, m: UnsafePointer<Float>, ldm: Int, alpha: Float, beta: Float,
@@ -188,6 +199,26 @@ public enum Kernels {
             let c0 = coefficients + o &* outputStride
             let out0 = out + o &* ldo
             var j = 0
+            if wide {
+                while j &+ 64 <= n {
+                    var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+                    var row = m + j, p0 = c0
+                    for _ in 0..<k {
+                        let a = SIMD16<Float>(repeating: p0.pointee)
+                        s0 += a * load(row)
+                        s1 += a * load(row + 16)
+                        s2 += a * load(row + 32)
+                        s3 += a * load(row + 48)
+                        row += ldm
+                        p0 += coefficientStride
+                    }
+                    finish(s0, out0 + j)
+                    finish(s1, out0 + (j &+ 16))
+                    finish(s2, out0 + (j &+ 32))
+                    finish(s3, out0 + (j &+ 48))
+                    j &+= 64
+                }
+            }
             while j &+ 32 <= n {
                 var s0 = SIMD16<Float>(), s1 = SIMD16<Float>()
                 var row = m + j, p0 = c0
