@@ -80,6 +80,19 @@ struct ElementaryTests {
         #expect(Elementary.sigmoid(.infinity) == 1 && Elementary.sigmoid(-.infinity) == 0 && Elementary.tanh(-.infinity) == -1)
     }
 
+    @Test("power: x^n by multiplications from the left")
+    func power() {
+        #expect(Elementary.power(0.4, 0) == 1 && Elementary.power(0.4, 1) == 0.4 && Elementary.power(2, 10) == 1024)
+        #expect(Elementary.power(0.4, 3) == 0.4 * 0.4 * 0.4 && Elementary.power(1.2, 4) == 1.2 * 1.2 * 1.2 * 1.2)
+        #expect(Elementary.power(1e200, 2) == .infinity)
+        // Against libm's Float80 pow: below (n - 1) / 2 + 1/2 ulp for n up to 12.
+        for n in 2...12 {
+            for x in [0.4, 1.2, 0.25, 3.7, 0.999] {
+                #expect(Self.ulpError(Elementary.power(x, n), Foundation.pow(Float80(x), Float80(n))) <= Double(n) / 2, "\(x)^\(n)")
+            }
+        }
+    }
+
     /// The array forms work 8 lanes at a time with a padded tail; every value must get the scalar form's bits.
     @Test("Array forms of sigmoid and tanh give the scalar forms' bits", arguments: [1, 7, 8, 9, 61])
     func arrays(count: Int) {

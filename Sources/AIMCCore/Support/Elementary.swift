@@ -125,6 +125,17 @@ public enum Elementary {
     @inlinable
     public static func log(_ x: Float) -> Float { Float(log(Double(x))) }
 
+    /// x^n for an integer n >= 0 by n - 1 multiplications from the left ((x x) x ...; x^0 = 1): a fixed order instead
+    /// of libm's pow (whose FMA and non-FMA builds round differently). Relative error at most about (n - 1) 2^-53.
+    @inlinable
+    public static func power(_ x: Double, _ n: Int) -> Double {
+        precondition(n >= 0, "power needs an exponent >= 0")
+        if n == 0 { return 1 }
+        var p = x
+        for _ in 1..<n { p *= x }
+        return p
+    }
+
     // MARK: Activations
 
     /// The logistic sigmoid 1 / (1 + e^-z) of 8 lanes, computed in Double and rounded once. z is clamped to [-104, 40]

@@ -105,7 +105,7 @@ public final class WeightBlock {
         }
         self.arrays = arrays
         coefficients = (0..<count).map { k in
-            k == 0 ? 1 : (a.name.mixes ? Float(pow(a.effectiveGamma, Double(k))) : 0)
+            k == 0 ? 1 : (a.name.mixes ? Float(Elementary.power(a.effectiveGamma, k)) : 0)
         }
         // Schedule: source s transfers every periods[s] steps at rate rates[s] (validated: periods <= 1e12).
         let N = max(count - 1, 0)

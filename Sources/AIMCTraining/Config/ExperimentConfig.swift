@@ -159,19 +159,20 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
     /// transfers into s - 1 every `periods[s]` mini-batches at rate `rates[s]`. Multi-tile residual learning
     /// (arXiv 2510.02516, Section 3.2): periods transfer_every x growth^(N - s), rates transfer_lr x growth^(s - 1),
     /// or the per-tile lists (aihwkit order, gradient tile first); every other algorithm has one source with
-    /// transfer_every and transfer_lr. Values are computed in Double; `validate()` keeps them finite and bounded.
+    /// transfer_every and transfer_lr. Values are computed in Double (powers by `Elementary.power`, the same bits on
+    /// every machine); `validate()` keeps them finite and bounded.
     public var transferSchedule: (periods: [Double], rates: [Double]) {
         let n = max(arrayCount - 1, 0)
         let perTile = name == .multiTileResidual
         let periods = (0...n).map { s -> Double in
             if s == 0 { return 0 }
             if perTile && transferEveryPerTile.count == n { return Double(transferEveryPerTile[n - s]) }
-            return max(1, (Double(transferEvery) * pow(transferEveryGrowth, Double(n - s))).rounded())
+            return max(1, (Double(transferEvery) * Elementary.power(transferEveryGrowth, n - s)).rounded())
         }
         let rates = (0...n).map { s -> Double in
             if s == 0 { return 0 }
             if perTile && transferLRPerTile.count == n { return transferLRPerTile[n - s] }
-            return transferLR * pow(transferLRGrowth, Double(s - 1))
+            return transferLR * Elementary.power(transferLRGrowth, s - 1)
         }
         return (periods, rates)
     }
