@@ -20,13 +20,20 @@ let package = Package(
     targets: [
         // Layer 1: C shims (system libraries).
         .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
+        // OpenBLAS for LAPACK dgelsd only (the least-squares minimiser of lsq, in Double): no training computation uses it.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // Layer 2: simulation core, no MPI; its SIMD kernels in C (three instruction sets, chosen at run time).
+        // Layer 2: simulation core, no MPI; its SIMD kernels: the pulsed update in C (three instruction sets, chosen
+        // at run time), the matrix kernels in Swift (one source, compiled for any x86-64 CPU and, as AIMCKernelsAVX2,
+        // for AVX2; the same bits from both).
         .target(name: "CPulseKernels", exclude: ["README.md"]),
+        .target(name: "CCPUFeatures", exclude: ["README.md"]),
+        .target(name: "AIMCKernels", exclude: ["README.md"]),
+        .target(name: "AIMCKernelsAVX2", exclude: ["README.md"], swiftSettings: [.define("AIMC_AVX2"), .unsafeFlags(["-Xcc", "-mavx2"])]),
         .target(
             name: "AIMCCore",
-            dependencies: ["CPulseKernels", "CBLAS", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CPulseKernels", "AIMCKernels", "AIMCKernelsAVX2", "CCPUFeatures", "CBLAS",
+                           .product(name: "RealModule", package: "swift-numerics")],
             exclude: ["README.md"]),
         .target(
             name: "AIMCTraining",
@@ -47,7 +54,7 @@ let package = Package(
             ],
             exclude: ["README.md"]),
         .target(name: "AIMCTestSupport", dependencies: ["CZlib"], path: "Tests/AIMCTestSupport"),
-        .testTarget(name: "AIMCCoreTests", dependencies: ["AIMCCore", "CPulseKernels"]),
+        .testTarget(name: "AIMCCoreTests", dependencies: ["AIMCCore", "CPulseKernels", "AIMCKernels", "AIMCKernelsAVX2", "CCPUFeatures"]),
         .testTarget(name: "AIMCTrainingTests", dependencies: ["AIMCTraining", "AIMCTestSupport"]),
         .testTarget(name: "AIMCDistTests", dependencies: ["AIMCTestSupport"]),
     ],

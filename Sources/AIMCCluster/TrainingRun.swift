@@ -399,7 +399,6 @@ public enum TrainingRun {
             printError("rank \(comm.rank): \(error)")
             MPI.abort(code: 1)
         }
-        Linear.useSingleThread()
         do {
             return try body(comm)
         } catch let e as RunError {

@@ -117,8 +117,8 @@ func repeatedOption(_ arguments: [String]) -> String? {
 }
 
 /// Ends the process: flushes standard output and error, then exits without running library destructors. MPI is
-/// finalised by then; OpenBLAS's shutdown waits for its worker threads, which under a tight address-space limit
-/// (ulimit -v) retry a failed mmap forever, so a normal exit could hang after the work is done.
+/// finalised by then; a library's shutdown can wait for worker threads that under a tight address-space limit
+/// (ulimit -v) retry a failed mmap forever (OpenBLAS's did), so a normal exit could hang after the work is done.
 /// Standard output that could not be written (a full disk, `> /dev/full`) turns success into an error (status 1): the
 /// console log is lost, and a script must not read silence as success. (A command that failed already said why.)
 func finish(_ status: Int32) -> Never {

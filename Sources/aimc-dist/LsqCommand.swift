@@ -173,8 +173,8 @@ struct LsqCommand: ParsableCommand {
 
     func run() throws {
         let (c, file) = try experiment()
-        // One BLAS thread, as in training: products, and the minimiser's LAPACK solve, then round alike on every machine.
-        Linear.useSingleThread()
+        // The minimiser's LAPACK solve on one OpenBLAS thread (the products are aimc-dist's own kernels, as in training).
+        LeastSquaresSolver.useSingleThread()
         try requireMemory(LeastSquares.memoryBytes(c), "this least-squares experiment",
                           fix: file == nil ? "use fewer --samples, --inputs or --outputs" : "use a smaller problem")
         // Claim the output folder before computing; a folder holding a training run or a sweep is refused as well.

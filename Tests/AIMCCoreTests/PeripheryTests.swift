@@ -5,6 +5,13 @@ import AIMCCore
 /// y = W x through the periphery for a batch of inputs (rows of `x`).
 func periphery(_ w: [Float], rows: Int, cols: Int, _ x: [[Float]], io: IOConfig, transposed: Bool = false,
                seed: UInt64 = 0, step: UInt32 = 0) -> [[Float]] {
+    var statistics = ReadStatistics()
+    return periphery(w, rows: rows, cols: cols, x, io: io, transposed: transposed, seed: seed, step: step, statistics: &statistics)
+}
+
+/// The same, adding the read's counts to `statistics`.
+func periphery(_ w: [Float], rows: Int, cols: Int, _ x: [[Float]], io: IOConfig, transposed: Bool = false,
+               seed: UInt64 = 0, step: UInt32 = 0, statistics: inout ReadStatistics) -> [[Float]] {
     let nIn = transposed ? rows : cols, nOut = transposed ? cols : rows
     let flat = x.flatMap { $0 }
     precondition(flat.count == x.count * nIn)
@@ -16,7 +23,7 @@ func periphery(_ w: [Float], rows: Int, cols: Int, _ x: [[Float]], io: IOConfig,
                 Periphery.multiply(weights: wb.baseAddress!, rows: rows, cols: cols, transposed: transposed,
                                    input: xb.baseAddress!, inputStride: nIn, batch: x.count, output: ob.baseAddress!,
                                    io: io, noise: NoiseSource(key: StreamKey(seed: seed, purpose: .forwardNoise), step: step),
-                                   scratch: scratch)
+                                   scratch: scratch, statistics: &statistics)
             }
         }
     }
@@ -100,13 +107,60 @@ struct PeripheryTests {
         #expect(other != again)
     }
 
+    @Test("Read statistics count clipped DAC inputs, clipped ADC outputs and bound-management repeats")
+    func statistics() {
+        var io = IOConfig()
+        io.inpRes = 0; io.outNoise = 0; io.noiseManagement = .none; io.boundManagement = .none
+        var s = ReadStatistics()
+        // |2| and |-3| exceed inp_bound 1; the outputs (0.5 - 0.25 + 0.05, 0.3 + 0.2 - 0.2) stay inside out_bound.
+        _ = periphery(w, rows: 2, cols: 3, [[2, -3, 0.5], [0.1, 0.2, 0.3]], io: io, statistics: &s)
+        #expect(s.reads == 2 && s.inputs == 6 && s.clippedInputs == 2 && s.outputs == 4 && s.clippedOutputs == 0
+                && s.boundManagementRepeats == 0, "\(s)")
+        // Bound management: 400 saturates at r = 1, 2, 4, 8; the fifth round (400/16 = 25 > 12) is accepted clipped.
+        io = IOConfig()
+        io.inpRes = 0; io.outNoise = 0
+        var b = ReadStatistics()
+        _ = periphery([400], rows: 1, cols: 1, [[1]], io: io, statistics: &b)
+        #expect(b.reads == 1 && b.inputs == 5 && b.boundManagementRepeats == 4 && b.clippedOutputs == 1 && b.clippedInputs == 0)
+        // 20 saturates once; the repeat at r = 2 reads 10, inside the bound: nothing clipped is delivered.
+        _ = periphery([20], rows: 1, cols: 1, [[1]], io: io, statistics: &b)
+        #expect(b.reads == 2 && b.inputs == 7 && b.boundManagementRepeats == 5 && b.clippedOutputs == 1)
+        // Ideal reads count reads and outputs only.
+        var p = ReadStatistics()
+        _ = periphery(w, rows: 2, cols: 3, [[1, 2]], io: .perfect, transposed: true, statistics: &p)
+        #expect(p.reads == 1 && p.outputs == 3 && p.inputs == 0 && p.clippedOutputs == 0)
+    }
+
+    /// The converters round with a float-add trick instead of a libm call; it must agree with round half to even
+    /// (`rounded(.toNearestOrEven)`) on every level, ties included.
+    @Test("DAC quantisation equals round half to even of x * levels, for 7 and 12 bits")
+    func dacRounding() {
+        for bits in [7, 12] {
+            var io = IOConfig()
+            io.inpRes = IOConfig.resolution(bits: bits); io.outRes = 0; io.outNoise = 0; io.noiseManagement = .none
+            let levels = Float(1 / (io.inpRes * 2 * io.inpBound))
+            var stream = RandomStream(key: StreamKey(seed: 5, purpose: .benchmark))
+            var x = (0..<4000).map { _ in stream.nextUniform() * 2.2 - 1.1 }
+            x += (0..<200).map { (Float($0) - 100 + 0.5) / levels }       // ties: k + 1/2 levels
+            let n = x.count
+            var identity = [Float](repeating: 0, count: n * n)
+            for i in 0..<n { identity[i * n + i] = 1 }
+            let y = periphery(identity, rows: n, cols: n, [x], io: io)[0]
+            let expected = x.map { min(max(($0 * levels).rounded(.toNearestOrEven) / levels, -1), 1) }
+            #expect(y == expected, "\(bits) bits")
+        }
+    }
+
     @Test("A one-hot transfer read returns the column through the ADC (no noise management)")
     func readOneHot() {
         var out: [Float] = [w[1], w[4]]  // column 1 of the 2 x 3 matrix
         var io = IOConfig.table4Transfer
         io.outNoise = 0
+        var statistics = ReadStatistics()
         Periphery.readOneHot(&out, count: 2, index: 1, io: io,
-                             noise: NoiseSource(key: StreamKey(seed: 0, purpose: .transferReadNoise), step: 0))
+                             noise: NoiseSource(key: StreamKey(seed: 0, purpose: .transferReadNoise), step: 0),
+                             statistics: &statistics)
+        #expect(statistics.reads == 1 && statistics.outputs == 2 && statistics.clippedOutputs == 0 && statistics.inputs == 0)
         #expect(out == [(-0.25 * 21.25).rounded(.toNearestOrEven) / 21.25, (0.2 * Float(21.25)).rounded(.toNearestOrEven) / 21.25])
     }
 }

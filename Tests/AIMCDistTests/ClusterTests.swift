@@ -91,7 +91,7 @@ final class TwoHosts {
 
     /// Runs `command args` on host A (mpirun there reaches host B through the agent).
     func onA(_ command: [String], timeout: Double = 180) throws -> Launch.Result {
-        try Launch.launch(TwoHosts.ip!, ["netns", "exec", a] + command, timeout: timeout, environment: mca)
+        try Launch.launch(TwoHosts.ip!, ["netns", "exec", a] + command, environment: mca, timeout: timeout)
     }
 
     func startOnA(_ command: [String]) throws -> Launch.Running {

@@ -96,8 +96,8 @@ struct CommandTests {
         #expect(limited.status == 0 && Launch.digest(limited.stdout) != nil, "\(limited.status): \(limited.stderr.prefix(600))")
     }
 
-    /// Under a tight address-space limit OpenBLAS's worker threads retry a failed mmap forever and its shutdown
-    /// waits for them: the process ends without running library destructors, so it cannot hang at exit.
+    /// Under a tight address-space limit a library's worker threads can retry a failed mmap forever and its shutdown
+    /// wait for them (OpenBLAS's did): the process ends without running library destructors, so it cannot hang at exit.
     @Test("A command under a tight address-space limit ends instead of hanging at exit")
     func noHangAtExit() throws {
         let r = try Launch.launch("/bin/bash", ["-c", "ulimit -v 200000; exec '\(Launch.binary)' presets"], timeout: 60)

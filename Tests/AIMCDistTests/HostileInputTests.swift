@@ -153,7 +153,7 @@ struct HostileInputTests {
         let r: Launch.Result
         if let shell = c.shell {
             let env = ["BIN": Launch.binary, "RUN": Launch.packageRoot + "/scripts/run.sh", "DIR": dir, "AIMC_DIST_BINARY": Launch.binary]
-            r = try Launch.launch("/bin/bash", ["-c", shell, "bash"] + args, timeout: timeout, environment: env)
+            r = try Launch.launch("/bin/bash", ["-c", shell, "bash"] + args, environment: env, timeout: timeout)
         } else {
             r = try Launch.run(ranks: c.ranks, args, timeout: timeout)
         }

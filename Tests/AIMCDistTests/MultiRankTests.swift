@@ -21,17 +21,20 @@ enum Launch {
     }
 
     /// Runs `mpirun -n ranks aimc-dist args` (or the binary alone when ranks is nil) with output going to files
-    /// (not pipes: an MPI daemon could inherit a pipe and hold it open) and an environment free of MPI variables.
-    static func run(ranks: Int?, _ args: [String], timeout: Double = 300) throws -> Result {
+    /// (not pipes: an MPI daemon could inherit a pipe and hold it open) and an environment free of MPI variables,
+    /// plus `environment`.
+    static func run(ranks: Int?, _ args: [String], environment: [String: String] = [:], timeout: Double = 300) throws -> Result {
         if let ranks {
-            return try runMPI(["-n", String(ranks), binary] + args, timeout: timeout)
+            return try runMPI(["-n", String(ranks), binary] + args, environment: environment, timeout: timeout)
         }
-        return try launch(binary, args, timeout: timeout)
+        return try launch(binary, args, environment: environment, timeout: timeout)
     }
 
-    /// mpirun with these arguments after the common ones (for MPMD launches: "-n 1 bin args : -n 1 bin args").
-    static func runMPI(_ args: [String], timeout: Double = 300) throws -> Result {
-        try launch("/usr/bin/env", ["mpirun", "--oversubscribe", "--mca", "btl", "self,vader"] + args, timeout: timeout)
+    /// mpirun with these arguments after the common ones (for MPMD launches: "-n 1 bin args : -n 1 bin args"); the
+    /// ranks on this node inherit `environment`.
+    static func runMPI(_ args: [String], environment: [String: String] = [:], timeout: Double = 300) throws -> Result {
+        try launch("/usr/bin/env", ["mpirun", "--oversubscribe", "--mca", "btl", "self,vader"] + args, environment: environment,
+                   timeout: timeout)
     }
 
     /// A command started in the background (for signals sent while it runs); `finish` waits for it.
@@ -126,7 +129,12 @@ enum Launch {
         return env
     }
 
-    static func launch(_ executable: String, _ args: [String], timeout: Double, environment extra: [String: String] = [:]) throws -> Result {
+    /// `launch` with its arguments in the other order.
+    static func launch(_ executable: String, _ args: [String], timeout: Double, environment extra: [String: String]) throws -> Result {
+        try launch(executable, args, environment: extra, timeout: timeout)
+    }
+
+    static func launch(_ executable: String, _ args: [String], environment extra: [String: String] = [:], timeout: Double) throws -> Result {
         #expect(FileManager.default.isExecutableFile(atPath: binary),
                 "aimc-dist is not built at \(binary): run scripts/test.sh (it builds it) or set AIMC_DIST_BINARY")
         let dir = IDXWriter.temporaryDirectory("launch")

@@ -159,6 +159,24 @@ struct TrainingTests {
         for l in losses.dropFirst() { #expect(zip(l, losses[0]).allSatisfy { abs($0 - $1) < 1e-5 }) }
     }
 
+    /// Every read through a block's periphery is counted where it happens: forward (training and evaluation samples),
+    /// backward (blocks of layers after the first), transfer (one column per step); outputs are reads times the block's
+    /// outputs.
+    @Test("Read statistics: forward, backward and transfer reads of every block are counted")
+    func readStatistics() throws {
+        let data = tinyData(40)
+        let t = try Trainer(config: tinyConfig(.tikiTaka, tile: 3, mode: .pulsed), comm: SingleProcess(), train: data, test: data)
+        _ = try t.runEpoch(1)
+        for b in t.blocks {
+            #expect(b.forwardReads.reads == 80 && b.forwardReads.outputs == UInt64(80 * b.info.rows))
+            #expect(b.forwardReads.inputs >= UInt64(80 * b.info.cols))
+            #expect(b.backwardReads.reads == (b.info.layer == 0 ? 0 : 40))
+            #expect(b.transferReads.reads == 5 && b.transferReads.outputs == UInt64(5 * b.info.rows))
+        }
+        let total = t.readStatistics
+        #expect(total.forward.reads == UInt64(80 * t.blocks.count) && total.transfer.reads == UInt64(5 * t.blocks.count))
+    }
+
     @Test("Same seed and config: identical digest; another seed: another digest", arguments: Algorithm.allCases)
     func repeatable(algorithm: Algorithm) throws {
         let data = tinyData(40)

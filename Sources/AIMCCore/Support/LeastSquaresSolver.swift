@@ -8,6 +8,9 @@ import CBLAS
 /// nearest (Frobenius norm) to a given X0, X0 + A^+ (B - A X0), which is the minimum-norm solution A^+ B when X0 = 0
 /// and the point gradient descent started at X0 converges to.
 public enum LeastSquaresSolver {
+    /// Runs OpenBLAS's LAPACK on one thread (its result then does not depend on the number of cores).
+    public static func useSingleThread() { openblas_set_num_threads(1) }
+
     /// LAPACK's integers are 32-bit: A may hold at most this many entries.
     public static let maximumEntries = Int(Int32.max)
 

@@ -1,51 +1,74 @@
-import CBLAS
+import AIMCKernels
+import AIMCKernelsAVX2
+import CCPUFeatures
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// The few BLAS calls the simulator uses, on row-major Float32 matrices. One BLAS thread per process:
-/// parallelism comes from MPI ranks (design.md, "Performance shape").
+/// The matrix products of the simulator (reads through a tile, summed updates), on row-major Float32 matrices, in
+/// summation orders fixed by this project's source: the same bits on every x86-64 machine, for any batch size and any
+/// position in a batch. (A BLAS picks its kernel by CPU and rounds differently on each, so results would depend on the
+/// machine.)
+///
+/// Orders:
+/// - W x (a dot product of length n per output): lane l (0..<16) sums the products l, l + 16, l + 32, ... (below n)
+///   in order, from +0; then the 16 lane sums are added as a tree (lane l + 8 into l, then l + 4, l + 2, l + 1);
+/// - W^T x and the sums of `gemm`: sequential, s = ((0 + t_0) + t_1) + ... in index order.
+///
+/// The kernels (`AIMCKernels`) are built twice: for any x86-64 CPU, and with AVX2 (`AIMCKernelsAVX2`) for CPUs that have it (chosen once per
+/// process; `AIMC_DIST_KERNELS=baseline` forces the first). Both form every sum in the same order from IEEE-754
+/// additions and multiplications lane by lane, without FMA contraction, so they return the same bits.
 public enum Linear {
-    /// Sets OpenBLAS to one thread. Call once per process before any product.
-    public static func useSingleThread() { openblas_set_num_threads(1) }
-
-    /// C = alpha * op(A) * op(B) + beta * C, row-major.
-    ///
-    /// - Parameters:
-    ///   - m, n, k: op(A) is m x k, op(B) is k x n, C is m x n.
-    ///   - lda, ldb, ldc: row strides (elements) of A, B and C as stored.
-    @inlinable
-    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        guard m > 0, n > 0 else { return }
-        if k == 0 {
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
-            return
-        }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    /// Which build of the kernels this process uses.
+    public enum Build: String, Sendable {
+        case baseline = "x86-64 baseline"
+        case avx2 = "AVX2"
     }
 
+    /// AVX2 when the CPU and the operating system support it, unless the environment variable `AIMC_DIST_KERNELS` is
+    /// `baseline` (for checking that both builds give the same results; other values mean automatic).
+    public static let build: Build = {
+        if let forced = getenv("AIMC_DIST_KERNELS").map({ String(cString: $0) }), forced == "baseline" { return .baseline }
+        return aimc_cpu_has_avx2() != 0 ? .avx2 : .baseline
+    }()
+
     /// Y = X op(W)^T for a batch of vectors, one matrix-vector product per vector: row b of Y is W x_b
-    /// (`transW` false) or W^T x_b (`transW` true), W row-major `rows` x `cols`.
+    /// (`transW` false; lane order) or W^T x_b (`transW` true; sequential over the rows of W), W row-major `rows` x `cols`
+    /// with row stride `ldw`.
     ///
-    /// Each vector's result depends only on that vector and W, never on the batch size or its position in the
-    /// batch, unlike a matrix-matrix product whose kernels round edge rows differently. The simulator needs that
-    /// property: a replica that computes a share of a mini-batch must get the bits the one-replica run gets.
+    /// Each vector's result depends only on that vector and W, never on the batch size or its position in the batch:
+    /// a replica that computes a share of a mini-batch gets the bits the one-replica run gets.
     ///
     /// - Parameters:
     ///   - x: vector b at `x[b * ldx ..< b * ldx + n]`, n = `cols` (or `rows` when `transW`).
     ///   - y: result b at `y[b * ldy ..< b * ldy + m]`, m = `rows` (or `cols` when `transW`), overwritten.
-    @inlinable
     public static func batchedMatVec(transW: Bool, rows: Int, cols: Int, w: UnsafePointer<Float>, ldw: Int,
                                      batch: Int, x: UnsafePointer<Float>, ldx: Int,
                                      y: UnsafeMutablePointer<Float>, ldy: Int) {
-        guard batch > 0, rows > 0, cols > 0 else {
-            let m = transW ? cols : rows
-            for b in 0..<max(batch, 0) { for i in 0..<m { y[b * ldy + i] = 0 } }
-            return
+        if build == .avx2 {
+            AIMCKernelsAVX2.Kernels.batchedMatVec(transW: transW, rows: rows, cols: cols, w: w, ldw: ldw, batch: batch, x: x,
+                                                  ldx: ldx, y: y, ldy: ldy)
+        } else {
+            AIMCKernels.Kernels.batchedMatVec(transW: transW, rows: rows, cols: cols, w: w, ldw: ldw, batch: batch, x: x, ldx: ldx,
+                                              y: y, ldy: ldy)
         }
-        for b in 0..<batch {
-            cblas_sgemv(CblasRowMajor, transW ? CblasTrans : CblasNoTrans, Int32(rows), Int32(cols), 1, w,
-                        Int32(ldw), x + b * ldx, 1, 0, y + b * ldy, 1)
+    }
+
+    /// C = alpha * op(A) * op(B) + beta * C, row-major; each element's sum s over the inner index p is sequential
+    /// (p = 0, 1, ..., k - 1), then C = alpha * s when beta is 0 (C is not read), else beta * c + alpha * s.
+    ///
+    /// - Parameters:
+    ///   - m, n, k: op(A) is m x k, op(B) is k x n, C is m x n.
+    ///   - lda, ldb, ldc: row strides (elements) of A, B and C as stored.
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if build == .avx2 {
+            AIMCKernelsAVX2.Kernels.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+                                         ldb: ldb, beta: beta, c: c, ldc: ldc)
+        } else {
+            AIMCKernels.Kernels.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                                     beta: beta, c: c, ldc: ldc)
         }
     }
 }

@@ -18,11 +18,40 @@ public struct NoiseSource: Sendable {
     }
 }
 
+/// What the periphery did during reads: telemetry a caller accumulates per tile and direction. Observing it changes no
+/// result and no random stream (the counts are taken from values the read computes anyway).
+public struct ReadStatistics: Sendable, Equatable {
+    /// Vectors read (samples; a bound-management repeat is not a new read).
+    public var reads: UInt64 = 0
+    /// Inputs converted by the DAC, bound-management repeats included (one-hot transfer reads convert none).
+    public var inputs: UInt64 = 0
+    /// DAC inputs clipped at +-inp_bound (|x / (s r)| quantised beyond the bound), repeats included.
+    public var clippedInputs: UInt64 = 0
+    /// Outputs delivered.
+    public var outputs: UInt64 = 0
+    /// Delivered outputs the ADC clipped at +-out_bound (in the round that was accepted).
+    public var clippedOutputs: UInt64 = 0
+    /// Bound-management repeats: analog MVMs rerun with the input halved again (paper Table 4, aihwkit ITERATIVE).
+    public var boundManagementRepeats: UInt64 = 0
+
+    public init() {}
+
+    public static func += (a: inout ReadStatistics, b: ReadStatistics) {
+        a.reads &+= b.reads
+        a.inputs &+= b.inputs
+        a.clippedInputs &+= b.clippedInputs
+        a.outputs &+= b.outputs
+        a.clippedOutputs &+= b.clippedOutputs
+        a.boundManagementRepeats &+= b.boundManagementRepeats
+    }
+}
+
 /// Reusable buffers for the periphery, so a step allocates nothing.
 public final class PeripheryScratch {
     var quantised: [Float] = []
     var raw: [Float] = []
     var row: [Float] = []
+    var scales: [Float] = []
     public init() {}
 
     @inline(__always)
@@ -41,6 +70,9 @@ public final class PeripheryScratch {
 /// 5. bound management (forward only): if any output saturates, repeat with r doubled (r = 1, 2, 4, 8, 16;
 ///    the fifth result is accepted as is);
 /// 6. digital rescale y * s * r.
+///
+/// The MVM is `Linear.batchedMatVec` (a fixed summation order) and every other step is elementwise, so a read gives the
+/// same bits on every machine, for any batch size.
 public enum Periphery {
     /// y = W x for every sample of a batch, through the periphery.
     ///
@@ -50,75 +82,81 @@ public enum Periphery {
     ///   - output: y of sample b at `output[b * rows + i]` (overwritten).
     ///   - transposed: false for forward (y = W x, x has `cols` entries); true for backward (z = W^T d,
     ///     d has `rows` entries, z has `cols`): then input rows have `rows` entries and outputs `cols`.
+    ///   - statistics: counts of this read are added to it.
     public static func multiply(weights: UnsafePointer<Float>, rows: Int, cols: Int, transposed: Bool,
                                 input: UnsafePointer<Float>, inputStride: Int, batch: Int,
                                 output: UnsafeMutablePointer<Float>, io: IOConfig, noise: NoiseSource,
-                                scratch: PeripheryScratch) {
+                                scratch: PeripheryScratch, statistics: inout ReadStatistics) {
         let nIn = transposed ? rows : cols
         let nOut = transposed ? cols : rows
         guard batch > 0, nOut > 0 else { return }
+        statistics.reads &+= UInt64(batch)
+        statistics.outputs &+= UInt64(batch * nOut)
         if io.isPerfect {
             Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights, ldw: cols, batch: batch,
                                  x: input, ldx: inputStride, y: output, ldy: nOut)
             return
         }
-        let inLevels = io.inpRes > 0 ? Float(1 / (io.inpRes * 2 * io.inpBound)) : 0
-        let outLevels = io.outRes > 0 ? Float(1 / (io.outRes * 2 * io.outBound)) : 0
-        let inBound = Float(io.inpBound), outBound = Float(io.outBound), sigma = Float(io.outNoise)
+        let dacQ = Quantiser(resolution: io.inpRes, bound: io.inpBound)
+        let adcQ = Quantiser(resolution: io.outRes, bound: io.outBound)
+        let sigma = Float(io.outNoise)
         let managed = io.noiseManagement == .absMax
         let rounds = io.boundManagement == .iterative ? 5 : 1
 
         PeripheryScratch.ensure(&scratch.quantised, batch * nIn)
         PeripheryScratch.ensure(&scratch.raw, batch * nOut)
         PeripheryScratch.ensure(&scratch.row, nIn)
+        PeripheryScratch.ensure(&scratch.scales, batch)
+        var clippedInputs = 0, clippedOutputs = 0, repeats = 0, converted = batch * nIn
         scratch.quantised.withUnsafeMutableBufferPointer { qb in
             scratch.raw.withUnsafeMutableBufferPointer { rb in
                 scratch.row.withUnsafeMutableBufferPointer { rowb in
-                    let q = qb.baseAddress!, raw = rb.baseAddress!, rowBuf = rowb.baseAddress!
-                    // Scales and first-round DAC for the whole batch, then the products.
-                    var scales = [Float](repeating: 1, count: batch)
-                    for b in 0..<batch {
-                        let x = input + b * inputStride
-                        var s: Float = 1
-                        if managed {
-                            var m: Float = 0
-                            for j in 0..<nIn { m = max(m, abs(x[j])) }
-                            s = m
+                    scratch.scales.withUnsafeMutableBufferPointer { sb in
+                        let q = qb.baseAddress!, raw = rb.baseAddress!, rowBuf = rowb.baseAddress!, scales = sb.baseAddress!
+                        // Scales and first-round DAC for the whole batch, then the products.
+                        for b in 0..<batch {
+                            let x = input + b &* inputStride
+                            let s: Float = managed ? absMax(x, count: nIn) : 1
+                            scales[b] = s
+                            clippedInputs &+= dacQ.dac(x, count: nIn, scale: s, into: q + b &* nIn)
                         }
-                        scales[b] = s
-                        dac(x, count: nIn, scale: s, levels: inLevels, bound: inBound, into: q + b * nIn)
-                    }
-                    Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights, ldw: cols,
-                                         batch: batch, x: q, ldx: nIn, y: raw, ldy: nOut)
-                    for b in 0..<batch {
-                        let y = output + b * nOut
-                        let s = scales[b]
-                        if managed && s == 0 {
-                            for i in 0..<nOut { y[i] = 0 }
-                            continue
+                        Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights, ldw: cols,
+                                             batch: batch, x: q, ldx: nIn, y: raw, ldy: nOut)
+                        for b in 0..<batch {
+                            let y = output + b &* nOut
+                            let s = scales[b]
+                            if managed && s == 0 {
+                                for i in 0..<nOut { y[i] = 0 }
+                                continue
+                            }
+                            var reduction: Float = 1
+                            var stream = noise.stream(sample: b, round: 0)
+                            var clipped = adcQ.adc(raw + b &* nOut, count: nOut, sigma: sigma, stream: &stream, into: y)
+                            var round = 1
+                            while clipped > 0 && round < rounds {
+                                reduction *= 2
+                                clippedInputs &+= dacQ.dac(input + b &* inputStride, count: nIn, scale: s * reduction,
+                                                           into: rowBuf)
+                                converted &+= nIn
+                                Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights,
+                                                     ldw: cols, batch: 1, x: rowBuf, ldx: nIn, y: y, ldy: nOut)
+                                var s2 = noise.stream(sample: b, round: round)
+                                clipped = adcQ.adc(y, count: nOut, sigma: sigma, stream: &s2, into: y)
+                                round += 1
+                                repeats &+= 1
+                            }
+                            clippedOutputs &+= clipped
+                            let rescale = s * reduction
+                            if rescale != 1 { for i in 0..<nOut { y[i] *= rescale } }
                         }
-                        var reduction: Float = 1
-                        var stream = noise.stream(sample: b, round: 0)
-                        var saturated = adc(raw + b * nOut, count: nOut, sigma: sigma, levels: outLevels,
-                                            bound: outBound, stream: &stream, into: y)
-                        var round = 1
-                        while saturated && round < rounds {
-                            reduction *= 2
-                            dac(input + b * inputStride, count: nIn, scale: s * reduction, levels: inLevels,
-                                bound: inBound, into: rowBuf)
-                            Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights,
-                                                 ldw: cols, batch: 1, x: rowBuf, ldx: nIn, y: y, ldy: nOut)
-                            var s2 = noise.stream(sample: b, round: round)
-                            saturated = adc(y, count: nOut, sigma: sigma, levels: outLevels, bound: outBound,
-                                            stream: &s2, into: y)
-                            round += 1
-                        }
-                        let rescale = s * reduction
-                        if rescale != 1 { for i in 0..<nOut { y[i] *= rescale } }
                     }
                 }
             }
         }
+        statistics.inputs &+= UInt64(converted)
+        statistics.clippedInputs &+= UInt64(clippedInputs)
+        statistics.clippedOutputs &+= UInt64(clippedOutputs)
+        statistics.boundManagementRepeats &+= UInt64(repeats)
     }
 
     /// A read of analog values with a one-hot input (a transfer read: "one column of P, read by a noisy MVM with
@@ -127,40 +165,136 @@ public enum Periphery {
     ///
     /// - Parameters:
     ///   - values: the column's weights (rows entries), replaced by what the periphery reads.
+    ///   - statistics: counts of this read are added to it.
     public static func readOneHot(_ values: UnsafeMutablePointer<Float>, count: Int, index: Int, io: IOConfig,
-                                  noise: NoiseSource) {
+                                  noise: NoiseSource, statistics: inout ReadStatistics) {
+        statistics.reads &+= 1
+        statistics.outputs &+= UInt64(count)
         if io.isPerfect { return }
-        let outLevels = io.outRes > 0 ? Float(1 / (io.outRes * 2 * io.outBound)) : 0
         var stream = noise.stream(sample: index, round: 0)
-        _ = adc(values, count: count, sigma: Float(io.outNoise), levels: outLevels, bound: Float(io.outBound),
-                stream: &stream, into: values)
+        let clipped = Quantiser(resolution: io.outRes, bound: io.outBound)
+            .adc(values, count: count, sigma: Float(io.outNoise), stream: &stream, into: values)
+        statistics.clippedOutputs &+= UInt64(clipped)
     }
 
-    /// DAC: x / scale, quantised to 1/levels (round half to even), clipped to +-bound.
+    /// max_j |x_j| (0 for an all-zero vector; the maximum does not depend on the order it is taken in).
     @inline(__always)
-    static func dac(_ x: UnsafePointer<Float>, count: Int, scale: Float, levels: Float, bound: Float,
-                    into v: UnsafeMutablePointer<Float>) {
-        let inv: Float = scale > 0 ? 1 / scale : 0
-        for j in 0..<count {
-            var u = x[j] * inv
-            if levels > 0 { u = (u * levels).rounded(.toNearestOrEven) / levels }
-            v[j] = min(max(u, -bound), bound)
+    static func absMax(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD16<Float>()
+        var j = 0
+        while j &+ 16 <= count {
+            let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
+            let a = LaneSelect.magnitude(v)
+            lanes = LaneSelect.select(a .> lanes, a, lanes)
+            j &+= 16
         }
+        var m = lanes.max()
+        while j < count {
+            m = max(m, abs(x[j]))
+            j &+= 1
+        }
+        return m
+    }
+}
+
+/// A converter (DAC or ADC): quantisation to `1 / levels` steps, round half to even, and clipping to +-bound.
+/// levels = 1 / (2 bound resolution); resolution 0 means no quantisation.
+struct Quantiser {
+    let levels: Float
+    let bound: Float
+    /// Round with the float-add trick (exact round half to even for |t| < 2^22) instead of a libm call: true when
+    /// every value that can escape clipping lies far inside that range (values beyond it are clamped first).
+    let fast: Bool
+
+    init(resolution: Double, bound: Double) {
+        levels = resolution > 0 ? Float(1 / (resolution * 2 * bound)) : 0
+        self.bound = Float(bound)
+        fast = levels > 0 && self.bound * levels < 0x1p20
     }
 
-    /// Output noise, ADC quantisation and clipping. Returns whether any output saturated (|y| > bound
-    /// after quantisation, before clipping).
+    /// round(t) half to even: t + 1.5 2^23 rounds to an integer when |t| < 2^22, and subtracting it back is exact.
+    /// Values beyond +-2^21 are clamped first; they quantise beyond the bound (< 2^20 levels) either way.
     @inline(__always)
-    static func adc(_ y: UnsafePointer<Float>, count: Int, sigma: Float, levels: Float, bound: Float,
-                    stream: inout RandomStream, into out: UnsafeMutablePointer<Float>) -> Bool {
-        var saturated = false
-        for i in 0..<count {
+    func quantise(_ u: Float) -> Float {
+        if levels == 0 { return u }
+        if fast {
+            let t = min(max(u * levels, -0x1p21), 0x1p21)
+            return ((t + 0x1.8p23) - 0x1.8p23) / levels
+        }
+        return (u * levels).rounded(.toNearestOrEven) / levels
+    }
+
+    /// `quantise` of 16 lanes, then clipping to +-bound; returns the clipped values and how many lanes were beyond
+    /// the bound. Lane by lane the same operations as the scalar `quantise` and `clip`.
+    @inline(__always)
+    func convert(_ u: SIMD16<Float>) -> (values: SIMD16<Float>, clipped: Int) {
+        var q = u
+        if fast {
+            let t = LaneSelect.clamp(u * levels, -0x1p21, 0x1p21)
+            q = ((t + 0x1.8p23) - 0x1.8p23) / levels
+        } else if levels > 0 {
+            for l in 0..<16 { q[l] = quantise(u[l]) }
+        }
+        let over = (q .> bound) .| (q .< -bound)
+        let clipped = Int(SIMD16<Int32>(repeating: 0).replacing(with: 1, where: over).wrappedSum())
+        return (LaneSelect.clamp(q, -bound, bound), clipped)
+    }
+
+    /// The scalar form of `convert`.
+    @inline(__always)
+    func convert(_ u: Float) -> (value: Float, clipped: Int) {
+        let q = quantise(u)
+        return (min(max(q, -bound), bound), q > bound || q < -bound ? 1 : 0)
+    }
+
+    /// DAC: v_j = clip(quantise(x_j / scale)); returns how many inputs were clipped.
+    @inline(__always)
+    func dac(_ x: UnsafePointer<Float>, count: Int, scale: Float, into v: UnsafeMutablePointer<Float>) -> Int {
+        let inv: Float = scale > 0 ? 1 / scale : 0
+        var clipped = 0, j = 0
+        while j &+ 16 <= count {
+            let c = convert(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self) * inv)
+            UnsafeMutableRawPointer(v + j).storeBytes(of: c.values, as: SIMD16<Float>.self)
+            clipped &+= c.clipped
+            j &+= 16
+        }
+        while j < count {
+            let c = convert(x[j] * inv)
+            v[j] = c.value
+            clipped &+= c.clipped
+            j &+= 1
+        }
+        return clipped
+    }
+
+    /// ADC: output noise (sigma > 0: one normal per output, in order), quantisation, clipping. Returns how many outputs
+    /// saturated (|y| > bound after quantisation, before clipping).
+    @inline(__always)
+    func adc(_ y: UnsafePointer<Float>, count: Int, sigma: Float, stream: inout RandomStream,
+             into out: UnsafeMutablePointer<Float>) -> Int {
+        var clipped = 0, i = 0
+        while i &+ 16 <= count {
+            var u = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+            if sigma > 0 {
+                var n = SIMD16<Float>()
+                withUnsafeMutableBytes(of: &n) { p in
+                    for l in 0..<16 { p.storeBytes(of: stream.nextNormal(), toByteOffset: l &* 4, as: Float.self) }
+                }
+                u += sigma * n
+            }
+            let c = convert(u)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: c.values, as: SIMD16<Float>.self)
+            clipped &+= c.clipped
+            i &+= 16
+        }
+        while i < count {
             var u = y[i]
             if sigma > 0 { u += sigma * stream.nextNormal() }
-            if levels > 0 { u = (u * levels).rounded(.toNearestOrEven) / levels }
-            if abs(u) > bound { saturated = true; u = min(max(u, -bound), bound) }
-            out[i] = u
+            let c = convert(u)
+            out[i] = c.value
+            clipped &+= c.clipped
+            i &+= 1
         }
-        return saturated
+        return clipped
     }
 }

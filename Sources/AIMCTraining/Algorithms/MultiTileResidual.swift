@@ -37,7 +37,7 @@ public final class MultiTileResidual: TrainingAlgorithm {
     }
 
     public static func coefficients(_ config: AlgorithmConfig) -> [Double] {
-        (0..<config[tiles]).map { $0 == 0 ? 1 : pow(config.gamma, Double($0)) }
+        (0..<config[tiles]).map { $0 == 0 ? 1 : Elementary.power(config.gamma, $0) }
     }
 
     /// Source s = 1...N: periods transfer_every x growth^(N - s) (rounded, at least 1), rates transfer_lr x
@@ -48,12 +48,12 @@ public final class MultiTileResidual: TrainingAlgorithm {
         let periods = (0...n).map { s -> Double in
             if s == 0 { return 0 }
             if everyList.count == n { return Double(everyList[n - s]) }
-            return max(1, (Double(config.transferEvery) * pow(config[transferEveryGrowth], Double(n - s))).rounded())
+            return max(1, (Double(config.transferEvery) * Elementary.power(config[transferEveryGrowth], n - s)).rounded())
         }
         let rates = (0...n).map { s -> Double in
             if s == 0 { return 0 }
             if lrList.count == n { return lrList[n - s] }
-            return config.transferLR * pow(config[transferLRGrowth], Double(s - 1))
+            return config.transferLR * Elementary.power(config[transferLRGrowth], s - 1)
         }
         return TransferSchedule(periods: periods, rates: rates)
     }

@@ -40,6 +40,10 @@ public final class WeightBlock {
     /// Pulses fired into each array: by gradient updates and by transfers (indexed like `arrays`).
     public private(set) var gradientPulsesByArray: [PulseStatistics]
     public private(set) var transferPulsesByArray: [PulseStatistics]
+    /// What the periphery did in this block's forward, backward and transfer reads (telemetry).
+    public private(set) var forwardReads = ReadStatistics()
+    public private(set) var backwardReads = ReadStatistics()
+    public private(set) var transferReads = ReadStatistics()
     /// Columns read through the transfer periphery so far.
     public private(set) var transfers = 0
     /// Pulses spent zero-shifting, and devices without a symmetric point in range.
@@ -151,7 +155,7 @@ public final class WeightBlock {
                         noise: NoiseSource) {
         Periphery.multiply(weights: effective, rows: info.rows, cols: info.cols, transposed: false,
                            input: input + info.colStart, inputStride: inputStride, batch: batch, output: output,
-                           io: forwardIO, noise: noise, scratch: workspace.periphery)
+                           io: forwardIO, noise: noise, scratch: workspace.periphery, statistics: &forwardReads)
     }
 
     /// Partial backward output z = W_eff^T d_slice for a batch, through the backward periphery.
@@ -162,7 +166,7 @@ public final class WeightBlock {
                          noise: NoiseSource) {
         Periphery.multiply(weights: effective, rows: info.rows, cols: info.cols, transposed: true,
                            input: delta + info.rowStart, inputStride: deltaStride, batch: batch, output: output,
-                           io: backwardIO, noise: noise, scratch: workspace.periphery)
+                           io: backwardIO, noise: noise, scratch: workspace.periphery, statistics: &backwardReads)
     }
 
     // MARK: The steps of training, delegated to the algorithm
@@ -255,7 +259,7 @@ public final class WeightBlock {
         let noise = NoiseSource(key: StreamKey(seed: seed, purpose: .transferReadNoise, UInt64(info.index), UInt64(source)),
                                 step: UInt32(truncatingIfNeeded: step))
         arrays[source].readColumn(k, into: out)
-        Periphery.readOneHot(out, count: info.rows, index: k, io: transferIO, noise: noise)
+        Periphery.readOneHot(out, count: info.rows, index: k, io: transferIO, noise: noise, statistics: &transferReads)
         transfers += 1
     }
 

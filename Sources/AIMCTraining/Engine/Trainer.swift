@@ -98,6 +98,13 @@ public final class Trainer {
         for b in blocks { g += b.gradientPulses; t += b.transferPulses }
         return (g, t)
     }
+    /// What the periphery did in the reads of this rank's blocks (forward, backward, transfer), summed over its blocks;
+    /// per block: `WeightBlock.forwardReads` and its siblings.
+    public var readStatistics: (forward: ReadStatistics, backward: ReadStatistics, transfer: ReadStatistics) {
+        var f = ReadStatistics(), b = ReadStatistics(), t = ReadStatistics()
+        for block in blocks { f += block.forwardReads; b += block.backwardReads; t += block.transferReads }
+        return (f, b, t)
+    }
     /// Pulses this rank spent zero-shifting its arrays.
     public var zeroShiftPulses: UInt64 { blocks.reduce(0) { $0 + $1.zeroShiftPulses } }
     /// Payload bytes this rank sent and received in all its groups.
@@ -427,7 +434,7 @@ public final class Trainer {
         if l < layout.layers.count - 1 {
             timed(false) {
                 activations[l + 1].withUnsafeMutableBufferPointer { y in
-                    for k in 0..<(batch * nOut) { y[k] = Trainer.activate(y[k], activation) }
+                    Trainer.activate(y.baseAddress!, count: batch * nOut, activation)
                 }
             }
         }
@@ -443,12 +450,13 @@ public final class Trainer {
         }
     }
 
-    @inline(__always)
-    static func activate(_ z: Float, _ a: Activation) -> Float {
+    /// The activation of a hidden layer, in place on `count` values, computed by `Elementary` (the same bits on every
+    /// machine, unlike libm's).
+    static func activate(_ z: UnsafeMutablePointer<Float>, count: Int, _ a: Activation) {
         switch a {
-        case .sigmoid: return 1 / (1 + Foundation.exp(-z))
-        case .tanh: return Foundation.tanh(z)
-        case .relu: return max(z, 0)
+        case .sigmoid: Elementary.sigmoid(z, count: count)
+        case .tanh: Elementary.tanh(z, count: count)
+        case .relu: for k in 0..<count { z[k] = max(z[k], 0) }
         }
     }
 
@@ -464,6 +472,7 @@ public final class Trainer {
 
     /// Softmax cross-entropy of the logits in activations[L] for `batch` samples: per-sample loss and correctness
     /// into sampleLoss / sampleCorrect, and (when `scale` is given) the error (softmax - onehot) * scale into deltas[L].
+    /// In Double, with `Elementary`'s exp and log (the same bits on every machine).
     func lossAndError(batch: Int, scale: Float?) {
         let nOut = layout.widths.last!
         let L = layout.widths.count - 1
@@ -474,13 +483,13 @@ public final class Trainer {
                     var m = row[0], arg = 0
                     for i in 1..<nOut where row[i] > m { m = row[i]; arg = i }
                     var sum = 0.0
-                    for i in 0..<nOut { sum += Foundation.exp(Double(row[i] - m)) }
+                    for i in 0..<nOut { sum += Elementary.exp(Double(row[i] - m)) }
                     let y = Int(labelsBuffer[b])
-                    sampleLoss[b] = Foundation.log(sum) - Double(row[y] - m)
+                    sampleLoss[b] = Elementary.log(sum) - Double(row[y] - m)
                     sampleCorrect[b] = arg == y ? 1 : 0
                     if let scale {
                         for i in 0..<nOut {
-                            let p = Float(Foundation.exp(Double(row[i] - m)) / sum)
+                            let p = Float(Elementary.exp(Double(row[i] - m)) / sum)
                             d[b * nOut + i] = (p - (i == y ? 1 : 0)) * scale
                         }
                     }

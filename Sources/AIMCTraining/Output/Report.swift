@@ -83,7 +83,8 @@ public enum Report {
         let idle = perRank.indices.filter { perRank[$0] == 0 }
         let world = c.replicas > 1 ? "\(placement.ranks * c.replicas) = \(c.replicas) replicas x \(placement.ranks)" : "\(placement.ranks)"
         lines.append("  ranks      \(world) (\(c.placement.rawValue) placement); blocks per rank: \(perRank.map(String.init).joined(separator: " "))"
-            + (idle.isEmpty ? "" : "; ranks without a block: \(idle.map(String.init).joined(separator: " ")) (they relay activations only)"))
+            + (idle.isEmpty ? "" : "; ranks without a block: \(idle.map(String.init).joined(separator: " ")) (they relay activations only)")
+            + "; matrix kernels: \(Linear.build.rawValue) (same results with either build)")
         lines.append("  training   \(c.training.epochs) epoch(s), batch \(c.training.batchSize), seed \(c.seed)")
         return lines
     }

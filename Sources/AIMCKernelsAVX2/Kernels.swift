@@ -1,0 +1,1 @@
+../AIMCKernels/Kernels.swift
