@@ -165,6 +165,22 @@ public final class Communicator: Collective, @unchecked Sendable {
         return out
     }
 
+    public func gatherBytes(_ send: [UInt8], counts: [Int], root: Int) throws(CommunicationError) -> [UInt8] {
+        precondition(counts.count == size && send.count == counts[rank] && counts.reduce(0, +) <= Int(Int32.max))
+        let total = counts.reduce(0, +)
+        if rank == root { bytesReceived &+= UInt64(total - counts[rank]) } else { bytesSent &+= UInt64(counts[rank]) }
+        var out = [UInt8](repeating: 0, count: rank == root ? max(total, 1) : 1)
+        let c32 = counts.map { Int32($0) }
+        let d32 = Communicator.displacements(counts)
+        let rc = send.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                MPI_Gatherv(s.baseAddress, c32[rank], MPI_BYTE, o.baseAddress, c32, d32, MPI_BYTE, Int32(root), handle)
+            }
+        }
+        try MPI.check(rc, "MPI_Gatherv")
+        return rank == root ? Array(out.prefix(total)) : []
+    }
+
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws(CommunicationError) {
         // Large buffers go in chunks below 2^31 bytes (MPI counts are 32-bit).
         var offset = 0

@@ -26,11 +26,43 @@ struct Summary: Encodable {
     let ranks: Int
     let devicePulses: UInt64
     let zeroShiftPulses: UInt64
+    /// The hardware estimate (`CostModel`), nil for an algorithm without tiles.
+    let hardwareEstimate: HardwareEstimate?
+    /// Records of tiles.csv written, nil without per-tile telemetry.
+    let tileRecords: Int?
 
     enum CodingKeys: String, CodingKey {
         case weightsDigest = "weights_digest", epochs, finalTestAccuracy = "final_test_accuracy"
         case finalTrainLoss = "final_train_loss", diverged, seconds, ranks, devicePulses = "device_pulses"
-        case zeroShiftPulses = "zero_shift_pulses"
+        case zeroShiftPulses = "zero_shift_pulses", hardwareEstimate = "hardware_estimate", tileRecords = "tile_records"
+    }
+}
+
+/// `summary.json`'s hardware estimate: the run's cost (`CostModel.RunCost`) and the costs it used.
+struct HardwareEstimate: Encodable {
+    let cost: CostModel.RunCost
+    let costs: CostConfig
+    let replicas: Int
+
+    enum CodingKeys: String, CodingKey {
+        case latencyNs = "latency_ns", readLatencyNs = "read_latency_ns", updateLatencyNs = "update_latency_ns"
+        case tileBusyNs = "tile_busy_ns", energyPj = "energy_pj", reads, pulseSlots = "pulse_slots", updates, pulses
+        case costs, perReplica = "per_replica"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(cost.latencyNs, forKey: .latencyNs)
+        try c.encode(cost.readLatencyNs, forKey: .readLatencyNs)
+        try c.encode(cost.updateLatencyNs, forKey: .updateLatencyNs)
+        try c.encode(cost.tileBusyNs, forKey: .tileBusyNs)
+        try c.encode(cost.energyPj, forKey: .energyPj)
+        try c.encode(cost.reads, forKey: .reads)
+        try c.encode(cost.slots, forKey: .pulseSlots)
+        try c.encode(cost.updates, forKey: .updates)
+        try c.encode(cost.pulses, forKey: .pulses)
+        try c.encode(costs, forKey: .costs)
+        try c.encode(replicas > 1, forKey: .perReplica)
     }
 }
 
@@ -427,6 +459,17 @@ public enum TrainingRun {
         }
 
 
+        // Per-tile telemetry: into the run folder only, and only for algorithms with tiles (known to every rank).
+        let recordsTiles = output != nil && config.telemetry.tiles && config.algorithm.arrayCount > 0
+        if recordsTiles {
+            let widths = [data.train.features] + config.model.hidden + [data.train.classes]
+            let tiles = NetworkLayout.blockCount(widths: widths, tileSize: config.model.tileSize) * config.algorithm.arrayCount
+            if TileTelemetry.recordBytes(tiles: tiles) > Int(Int32.max) {
+                throw RunError("per-tile telemetry of \(tiles) tiles would gather \(gib(Double(TileTelemetry.recordBytes(tiles: tiles)))) per record, "
+                    + "more than one MPI message holds (2 GiB); use a larger --tile-size or --set telemetry.tiles=false", exitCode: 2)
+            }
+        }
+
         // Output folder, on the coordinator.
         var directory: RunDirectory? = nil
         var failure: String? = nil
@@ -435,6 +478,7 @@ public enum TrainingRun {
                 let d = try RunDirectory(path: path, overwrite: overwrite)
                 try d.write("config.json", ConfigLoader.json(config))
                 try d.startMetrics()
+                if recordsTiles { try d.write("tiles.csv", text: TileTelemetry.header(config)) }
                 directory = d
             } catch {
                 failure = error.description
@@ -450,6 +494,23 @@ public enum TrainingRun {
             say(comm, line)
         }
         let started = MPI.wallTime
+        // Tile records (collective): the tiles gathered to rank 0, which appends one record to tiles.csv.
+        var tileRecords = 0, gatherSeconds = [Double](), writeSeconds = [Double]()
+        func recordTiles(epoch: Int, step: Int64) throws {
+            guard recordsTiles else { return }
+            let t0 = MPI.wallTime
+            let gathered = try trainer.gatherTiles(measure: true)
+            let t1 = MPI.wallTime
+            if let gathered, let directory {
+                try directory.append("tiles.csv", TileTelemetry.rows(gathered, record: tileRecords, epoch: epoch, step: step, config: config,
+                                                                      layout: trainer.layout, placement: trainer.placement))
+            }
+            gatherSeconds.append(t1 - t0)
+            writeSeconds.append(MPI.wallTime - t1)
+            tileRecords += 1
+        }
+        try recordTiles(epoch: 0, step: 0)
+        let tileEvery = Int64(config.telemetry.every)
         var rows = [EpochMetrics]()
         let epochs = config.training.epochs
         var diverged = false
@@ -465,10 +526,13 @@ public enum TrainingRun {
                                  100 * Double(done) / Double(total), loss, now - epochStart))
                 }
             } : nil
-            let m = try trainer.runEpoch(epoch, progress: progress)
+            let m = try trainer.runEpoch(epoch, progress: progress, afterStep: { steps, last in
+                if tileEvery > 0 && steps % tileEvery == 0 && !last { try recordTiles(epoch: epoch, step: steps) }
+            })
             rows.append(m)
             say(comm, Report.epochLine(m, epochs: epochs))
             try directory?.appendMetrics(m)
+            try recordTiles(epoch: epoch, step: trainer.step)
             if !m.trainLoss.isFinite {
                 say(comm, "training diverged (loss is not finite); stopping")
                 diverged = true
@@ -493,6 +557,23 @@ public enum TrainingRun {
             say(comm, String(format: "training steps: %ld, median %.4f s per step on rank 0, communication and waiting %.1f%% of step time (mean over ranks)",
                              steps.count, steps[steps.count / 2], 100 * stepComm / max(stepAll, 1e-12)))
         }
+        // The hardware estimate from every tile's counters (gathered to rank 0, O(tiles) bytes).
+        var estimate: HardwareEstimate? = nil
+        if config.algorithm.arrayCount > 0, let tiles = try trainer.gatherTiles(measure: false) {
+            let model = CostModel(config.cost)
+            let cost = model.run(tiles.tiles.map { ($0.block, $0.counters) }, layout: trainer.layout)
+            estimate = HardwareEstimate(cost: cost, costs: config.cost, replicas: config.replicas)
+            say(comm, model.describe(cost) + (config.replicas > 1 ? " (per replica)" : ""))
+        }
+        if recordsTiles {
+            let measure = try comm.maximum(trainer.tileMeasureSeconds) / Double(max(tileRecords, 1))
+            let tiles = trainer.layout.blocks.count * config.algorithm.arrayCount
+            func median(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.sorted()[v.count / 2] }
+            say(comm, String(format: "tile telemetry: %ld records of %ld tiles in tiles.csv, %ld bytes gathered per record; per record: "
+                             + "measure %.1f ms (slowest rank, mean), measure and gather %.1f ms, write %.1f ms (rank 0, medians)",
+                             tileRecords, tiles, TileTelemetry.recordBytes(tiles: tiles), 1e3 * measure, 1e3 * median(gatherSeconds),
+                             1e3 * median(writeSeconds)))
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peaks = try comm.allgather(Double(usage.ru_maxrss) / 1024)
@@ -515,7 +596,8 @@ public enum TrainingRun {
         if let directory, let last = rows.last {
             let summary = Summary(weightsDigest: digest, epochs: rows.count, finalTestAccuracy: last.testAccuracy,
                                   finalTrainLoss: last.trainLoss, diverged: diverged, seconds: elapsed, ranks: comm.size,
-                                  devicePulses: totalPulses, zeroShiftPulses: zeroShift)
+                                  devicePulses: totalPulses, zeroShiftPulses: zeroShift, hardwareEstimate: estimate,
+                                  tileRecords: recordsTiles ? tileRecords : nil)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

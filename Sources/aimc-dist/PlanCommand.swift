@@ -65,6 +65,14 @@ struct PlanCommand: ParsableCommand {
         } else {
             print("memory model: \(perDevice) bytes per weight (\(arrays) array(s) x (4 state + \(MemoryLayout<DeviceCell>.stride) device parameters) + buffers)")
         }
+        if c.algorithm.arrayCount > 0 && c.telemetry.tiles {
+            let tiles = layout.blocks.count * c.algorithm.arrayCount
+            let when = c.telemetry.every > 0 ? "every \(c.telemetry.every) steps and at each epoch's start and end" : "at each epoch's start and end"
+            let cache = TileTelemetry.bytesPerDevice(c)
+            print("tile telemetry (with --output): \(tiles) tiles, \(TileTelemetry.recordBytes(tiles: tiles)) bytes gathered to rank 0 per record "
+                + "(tiles.csv grows about \(TileTelemetry.fileBytesPerRecord(tiles: tiles) / 1024) KiB per record), \(when)"
+                + (cache > 0 ? "; \(cache) bytes per weight of cached symmetric points (in the memory model)" : ""))
+        }
         print("working MiB: activations and errors of a batch (training or evaluation), exchange buffers, replica gathers")
         print(" rank  blocks     weights     block MiB  working MiB   sent/step   received/step  messages/step")
         // Beyond 64 ranks: the first 8, the last, and the busiest by devices and by bytes sent, then a summary.

@@ -1,4 +1,4 @@
-/// Counts of pulsed updates, for benchmarks and telemetry.
+/// Counts of pulsed updates, for benchmarks, per-tile telemetry and the cost estimate.
 public struct PulseStatistics: Sendable, Equatable {
     /// Device pulses fired (= coincidences of an x-pulse and a d-pulse in the same slot, or binomial draws).
     public var coincidences: UInt64 = 0
@@ -6,11 +6,19 @@ public struct PulseStatistics: Sendable, Equatable {
     public var visited: UInt64 = 0
     /// Updates requested (rank-one updates of samples, or whole mini-batches).
     public var updates: UInt64 = 0
+    /// Pulses that a device bound cut short: the step would have taken the device beyond w_max or w_min, and the
+    /// clipping after every pulse stopped it at the bound (counted in the pulse loops; a subset of `coincidences`).
+    public var clipped: UInt64 = 0
+    /// Pulse slots the update drove: BL of each update whose trains were formed (per sample: after update-BL
+    /// management; per mini-batch: the BL of the binomial counts). The time of an update is slots x the slot time.
+    public var slots: UInt64 = 0
     public init() {}
     public static func += (a: inout PulseStatistics, b: PulseStatistics) {
         a.coincidences &+= b.coincidences
         a.visited &+= b.visited
         a.updates &+= b.updates
+        a.clipped &+= b.clipped
+        a.slots &+= b.slots
     }
 }
 
@@ -295,6 +303,7 @@ public final class AnalogArray {
             b = (Double(lr) / (Double(nominalDw) * Double(bl))) / a
         }
         let scaleX = Float(min(b, 1e30)), scaleD = Float(min(a, 1e30))
+        stats.slots = UInt64(bl)
         let nx = Self.makeTrains(values: x, count: cols, scale: scaleX, length: bl, stream: &trains,
                                  index: xIndex, bits: xBits, negative: xNegative)
         guard nx > 0 else { return stats }
@@ -302,7 +311,7 @@ public final class AnalogArray {
                                  index: dIndex, bits: dBits, negative: dNegative)
         guard nd > 0 else { return stats }
         stats.visited = UInt64(nx * nd)
-        stats.coincidences = withUnsafeMutablePointer(to: &noise) { p in
+        (stats.coincidences, stats.clipped) = withUnsafeMutablePointer(to: &noise) { p in
             if device.dwMinStd == 0 {
                 var v = CoincidenceVisitor<NoNoise>(array: self, nx: nx, nd: nd, noise: p)
                 return model.visit(&v)
@@ -350,9 +359,9 @@ public final class AnalogArray {
 
     struct CoincidenceVisitor<N: PulseNoise>: ResponseVisitor {
         let array: AnalogArray, nx: Int, nd: Int, noise: UnsafeMutablePointer<RandomStream>
-        mutating func visit<R: Response>(_ r: R) -> UInt64 {
+        mutating func visit<R: Response>(_ r: R) -> (fired: UInt64, clipped: UInt64) {
             let a = array
-            var coincidences: UInt64 = 0
+            var coincidences: UInt64 = 0, clipped: UInt64 = 0
             for p in 0..<nd {
                 let i = Int(a.dIndex[p])
                 let rowBits = a.dBits[p]
@@ -367,12 +376,12 @@ public final class AnalogArray {
                     let down = rowNegative == a.xNegative[q]
                     let c = cRow[j]
                     var w = wRow[j]
-                    for _ in 0..<n { w = N.pulse(r, c, w, down: down, &noise.pointee) }
+                    for _ in 0..<n { w = N.pulse(r, c, w, down: down, &noise.pointee, clipped: &clipped) }
                     wRow[j] = w
                     coincidences &+= UInt64(n)
                 }
             }
-            return coincidences
+            return (coincidences, clipped)
         }
     }
 
@@ -380,28 +389,32 @@ public final class AnalogArray {
 
     struct FireVisitor<N: PulseNoise>: ResponseVisitor {
         let array: AnalogArray, element: Int, count: Int, down: Bool, noise: UnsafeMutablePointer<RandomStream>
-        mutating func visit<R: Response>(_ r: R) {
+        mutating func visit<R: Response>(_ r: R) -> UInt64 {
             let c = array.cells[element]
             var w = array.weights[element]
-            for _ in 0..<count { w = N.pulse(r, c, w, down: down, &noise.pointee) }
+            var clipped: UInt64 = 0
+            for _ in 0..<count { w = N.pulse(r, c, w, down: down, &noise.pointee, clipped: &clipped) }
             array.weights[element] = w
+            return clipped
         }
     }
 
     /// Fires `count` pulses of one sign on element i, one by one (the threshold transfers of Tiki-Taka v2 and
     /// Residual Learning v2): with the device's cycle-to-cycle noise from `noise` when `noisy`, else the mean pulse.
-    public func firePulses(element i: Int, count: Int, down: Bool, noisy: Bool, noise: inout RandomStream) {
-        guard count > 0 else { return }
-        withUnsafeMutablePointer(to: &noise) { p in
+    /// - Returns: how many of the pulses a device bound cut short.
+    @discardableResult
+    public func firePulses(element i: Int, count: Int, down: Bool, noisy: Bool, noise: inout RandomStream) -> UInt64 {
+        guard count > 0 else { return 0 }
+        return withUnsafeMutablePointer(to: &noise) { p in
             if !noisy || device.dwMinStd == 0 {
                 var v = FireVisitor<NoNoise>(array: self, element: i, count: count, down: down, noise: p)
-                model.visit(&v)
+                return model.visit(&v)
             } else if device.c2cMode == .additive {
                 var v = FireVisitor<AdditiveNoise>(array: self, element: i, count: count, down: down, noise: p)
-                model.visit(&v)
+                return model.visit(&v)
             } else {
                 var v = FireVisitor<MultiplicativeNoise>(array: self, element: i, count: count, down: down, noise: p)
-                model.visit(&v)
+                return model.visit(&v)
             }
         }
     }
@@ -423,7 +436,8 @@ public final class AnalogArray {
                              noise: inout RandomStream) -> PulseStatistics {
         var stats = PulseStatistics()
         stats.updates = 1
-        stats.coincidences = withUnsafeMutablePointer(to: &counts) { pCounts in
+        stats.slots = UInt64(bl)
+        (stats.coincidences, stats.clipped) = withUnsafeMutablePointer(to: &counts) { pCounts in
             withUnsafeMutablePointer(to: &noise) { p in
                 if device.dwMinStd == 0 {
                     var v = BinomialVisitor<NoNoise>(array: self, delta: delta, bl: bl, counts: pCounts, noise: p)
@@ -443,10 +457,10 @@ public final class AnalogArray {
     struct BinomialVisitor<N: PulseNoise>: ResponseVisitor {
         let array: AnalogArray, delta: UnsafePointer<Float>, bl: Int
         let counts: UnsafeMutablePointer<RandomStream>, noise: UnsafeMutablePointer<RandomStream>
-        mutating func visit<R: Response>(_ r: R) -> UInt64 {
+        mutating func visit<R: Response>(_ r: R) -> (fired: UInt64, clipped: UInt64) {
             let a = array
             let inv = 1 / (Float(bl) * a.nominalDw)
-            var total: UInt64 = 0
+            var total: UInt64 = 0, clipped: UInt64 = 0
             for i in 0..<a.count {
                 let d = delta[i]
                 if d == 0 || !d.isFinite { continue }
@@ -454,11 +468,11 @@ public final class AnalogArray {
                 if n == 0 { continue }
                 let c = a.cells[i]
                 var w = a.weights[i]
-                for _ in 0..<n { w = N.pulse(r, c, w, down: d < 0, &noise.pointee) }
+                for _ in 0..<n { w = N.pulse(r, c, w, down: d < 0, &noise.pointee, clipped: &clipped) }
                 a.weights[i] = w
                 total &+= UInt64(n)
             }
-            return total
+            return (total, clipped)
         }
     }
 }
@@ -494,31 +508,47 @@ public enum Binomial {
 
 /// One pulse with a cycle-to-cycle noise form: w +- step, clipped to the bounds after every pulse (aihwkit).
 protocol PulseNoise {
-    static func pulse<R: Response>(_ r: R, _ c: DeviceCell, _ w: Float, down: Bool, _ s: inout RandomStream) -> Float
+    /// The state after one pulse, before the bounds clip it.
+    static func move<R: Response>(_ r: R, _ c: DeviceCell, _ w: Float, down: Bool, _ s: inout RandomStream) -> Float
+}
+
+extension PulseNoise {
+    /// One pulse: `move`, then clipped to [w_min, w_max].
+    @inline(__always)
+    static func pulse<R: Response>(_ r: R, _ c: DeviceCell, _ w: Float, down: Bool, _ s: inout RandomStream) -> Float {
+        let v = move(r, c, w, down: down, &s)
+        return min(max(v, c.wMin), c.wMax)
+    }
+
+    /// One pulse, adding 1 to `clipped` when a bound cut it short (the same state and draws as `pulse`).
+    @inline(__always)
+    static func pulse<R: Response>(_ r: R, _ c: DeviceCell, _ w: Float, down: Bool, _ s: inout RandomStream,
+                                   clipped: inout UInt64) -> Float {
+        let v = move(r, c, w, down: down, &s)
+        clipped &+= v > c.wMax || v < c.wMin ? 1 : 0
+        return min(max(v, c.wMin), c.wMax)
+    }
 }
 
 struct NoNoise: PulseNoise {
     @inline(__always)
-    static func pulse<R: Response>(_ r: R, _ c: DeviceCell, _ w: Float, down: Bool, _ s: inout RandomStream) -> Float {
-        let v = down ? w - r.down(c, w) : w + r.up(c, w)
-        return min(max(v, c.wMin), c.wMax)
+    static func move<R: Response>(_ r: R, _ c: DeviceCell, _ w: Float, down: Bool, _ s: inout RandomStream) -> Float {
+        down ? w - r.down(c, w) : w + r.up(c, w)
     }
 }
 
 /// The paper's Eq. 26: w +- dw_i (q(w) + sigma xi).
 struct AdditiveNoise: PulseNoise {
     @inline(__always)
-    static func pulse<R: Response>(_ r: R, _ c: DeviceCell, _ w: Float, down: Bool, _ s: inout RandomStream) -> Float {
-        let v = down ? w - (r.down(c, w) + c.noise * s.nextNormal()) : w + (r.up(c, w) + c.noise * s.nextNormal())
-        return min(max(v, c.wMin), c.wMax)
+    static func move<R: Response>(_ r: R, _ c: DeviceCell, _ w: Float, down: Bool, _ s: inout RandomStream) -> Float {
+        down ? w - (r.down(c, w) + c.noise * s.nextNormal()) : w + (r.up(c, w) + c.noise * s.nextNormal())
     }
 }
 
 /// aihwkit's mult_noise: w +- dw_i q(w) (1 + sigma xi).
 struct MultiplicativeNoise: PulseNoise {
     @inline(__always)
-    static func pulse<R: Response>(_ r: R, _ c: DeviceCell, _ w: Float, down: Bool, _ s: inout RandomStream) -> Float {
-        let v = down ? w - r.down(c, w) * (1 + c.noise * s.nextNormal()) : w + r.up(c, w) * (1 + c.noise * s.nextNormal())
-        return min(max(v, c.wMin), c.wMax)
+    static func move<R: Response>(_ r: R, _ c: DeviceCell, _ w: Float, down: Bool, _ s: inout RandomStream) -> Float {
+        down ? w - r.down(c, w) * (1 + c.noise * s.nextNormal()) : w + r.up(c, w) * (1 + c.noise * s.nextNormal())
     }
 }

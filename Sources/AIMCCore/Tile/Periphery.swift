@@ -31,6 +31,30 @@ public final class PeripheryScratch {
     }
 }
 
+/// Counts of reads through a periphery, for per-tile telemetry and the cost estimate. Filled by `Periphery.multiply`
+/// and `Periphery.readOneHot` when given one; counting changes no result and draws no random number.
+public struct ReadStatistics: Sendable, Equatable {
+    /// Vectors read (one per sample of a batch, or one per one-hot column read), first rounds only.
+    public var reads: UInt64 = 0
+    /// Extra rounds of iterative bound management (a read repeated with its input halved).
+    public var repeats: UInt64 = 0
+    /// Outputs the ADC converted (every round), and those beyond the output bound (clipped by the ADC).
+    public var outputs: UInt64 = 0
+    public var outputsClipped: UInt64 = 0
+    /// Inputs the DAC converted (every round), and those beyond the input bound (clipped by the DAC).
+    public var inputs: UInt64 = 0
+    public var inputsClipped: UInt64 = 0
+    public init() {}
+    public static func += (a: inout ReadStatistics, b: ReadStatistics) {
+        a.reads &+= b.reads
+        a.repeats &+= b.repeats
+        a.outputs &+= b.outputs
+        a.outputsClipped &+= b.outputsClipped
+        a.inputs &+= b.inputs
+        a.inputsClipped &+= b.inputsClipped
+    }
+}
+
 /// Analog matrix-vector products through a tile's periphery, batched (aihwkit's ForwardBackwardPassIOManaged,
 /// per-sample semantics; paper Table 4):
 ///
@@ -54,10 +78,25 @@ public enum Periphery {
                                 input: UnsafePointer<Float>, inputStride: Int, batch: Int,
                                 output: UnsafeMutablePointer<Float>, io: IOConfig, noise: NoiseSource,
                                 scratch: PeripheryScratch) {
+        var unused = ReadStatistics()
+        multiply(weights: weights, rows: rows, cols: cols, transposed: transposed, input: input, inputStride: inputStride,
+                 batch: batch, output: output, io: io, noise: noise, scratch: scratch, statistics: &unused)
+    }
+
+    /// `multiply`, adding its reads, bound-management repeats and clipped converter values to `statistics` (an
+    /// ideal periphery counts reads and conversions, none clipped; an all-zero input under abs-max noise management
+    /// is a read without conversions).
+    public static func multiply(weights: UnsafePointer<Float>, rows: Int, cols: Int, transposed: Bool,
+                                input: UnsafePointer<Float>, inputStride: Int, batch: Int,
+                                output: UnsafeMutablePointer<Float>, io: IOConfig, noise: NoiseSource,
+                                scratch: PeripheryScratch, statistics: inout ReadStatistics) {
         let nIn = transposed ? rows : cols
         let nOut = transposed ? cols : rows
         guard batch > 0, nOut > 0 else { return }
+        statistics.reads &+= UInt64(batch)
         if io.isPerfect {
+            statistics.inputs &+= UInt64(batch * nIn)
+            statistics.outputs &+= UInt64(batch * nOut)
             Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights, ldw: cols, batch: batch,
                                  x: input, ldx: inputStride, y: output, ldy: nOut)
             return
@@ -67,6 +106,7 @@ public enum Periphery {
         let inBound = Float(io.inpBound), outBound = Float(io.outBound), sigma = Float(io.outNoise)
         let managed = io.noiseManagement == .absMax
         let rounds = io.boundManagement == .iterative ? 5 : 1
+        var stats = ReadStatistics()
 
         PeripheryScratch.ensure(&scratch.quantised, batch * nIn)
         PeripheryScratch.ensure(&scratch.raw, batch * nOut)
@@ -86,7 +126,11 @@ public enum Periphery {
                             s = m
                         }
                         scales[b] = s
-                        dac(x, count: nIn, scale: s, levels: inLevels, bound: inBound, into: q + b * nIn)
+                        let inClipped = dac(x, count: nIn, scale: s, levels: inLevels, bound: inBound, into: q + b * nIn)
+                        // An all-zero input under noise management is answered with zeros (below): no conversion.
+                        if managed && s == 0 { continue }
+                        stats.inputs &+= UInt64(nIn)
+                        stats.inputsClipped &+= UInt64(inClipped)
                     }
                     Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights, ldw: cols,
                                          batch: batch, x: q, ldx: nIn, y: raw, ldy: nOut)
@@ -99,18 +143,25 @@ public enum Periphery {
                         }
                         var reduction: Float = 1
                         var stream = noise.stream(sample: b, round: 0)
-                        var saturated = adc(raw + b * nOut, count: nOut, sigma: sigma, levels: outLevels,
-                                            bound: outBound, stream: &stream, into: y)
+                        var clipped = adc(raw + b * nOut, count: nOut, sigma: sigma, levels: outLevels,
+                                          bound: outBound, stream: &stream, into: y)
+                        stats.outputs &+= UInt64(nOut)
+                        stats.outputsClipped &+= UInt64(clipped)
                         var round = 1
-                        while saturated && round < rounds {
+                        while clipped > 0 && round < rounds {
                             reduction *= 2
-                            dac(input + b * inputStride, count: nIn, scale: s * reduction, levels: inLevels,
-                                bound: inBound, into: rowBuf)
+                            let inClipped = dac(input + b * inputStride, count: nIn, scale: s * reduction, levels: inLevels,
+                                                bound: inBound, into: rowBuf)
                             Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights,
                                                  ldw: cols, batch: 1, x: rowBuf, ldx: nIn, y: y, ldy: nOut)
                             var s2 = noise.stream(sample: b, round: round)
-                            saturated = adc(y, count: nOut, sigma: sigma, levels: outLevels, bound: outBound,
-                                            stream: &s2, into: y)
+                            clipped = adc(y, count: nOut, sigma: sigma, levels: outLevels, bound: outBound,
+                                          stream: &s2, into: y)
+                            stats.repeats &+= 1
+                            stats.inputs &+= UInt64(nIn)
+                            stats.inputsClipped &+= UInt64(inClipped)
+                            stats.outputs &+= UInt64(nOut)
+                            stats.outputsClipped &+= UInt64(clipped)
                             round += 1
                         }
                         let rescale = s * reduction
@@ -119,6 +170,7 @@ public enum Periphery {
                 }
             }
         }
+        statistics += stats
     }
 
     /// A read of analog values with a one-hot input (a transfer read: "one column of P, read by a noisy MVM with
@@ -129,38 +181,52 @@ public enum Periphery {
     ///   - values: the column's weights (rows entries), replaced by what the periphery reads.
     public static func readOneHot(_ values: UnsafeMutablePointer<Float>, count: Int, index: Int, io: IOConfig,
                                   noise: NoiseSource) {
+        var unused = ReadStatistics()
+        readOneHot(values, count: count, index: index, io: io, noise: noise, statistics: &unused)
+    }
+
+    /// `readOneHot`, adding the read (one vector, `count` outputs, one input) and its clipped outputs to `statistics`.
+    public static func readOneHot(_ values: UnsafeMutablePointer<Float>, count: Int, index: Int, io: IOConfig,
+                                  noise: NoiseSource, statistics: inout ReadStatistics) {
+        statistics.reads &+= 1
+        statistics.inputs &+= 1
+        statistics.outputs &+= UInt64(count)
         if io.isPerfect { return }
         let outLevels = io.outRes > 0 ? Float(1 / (io.outRes * 2 * io.outBound)) : 0
         var stream = noise.stream(sample: index, round: 0)
-        _ = adc(values, count: count, sigma: Float(io.outNoise), levels: outLevels, bound: Float(io.outBound),
-                stream: &stream, into: values)
+        statistics.outputsClipped &+= UInt64(adc(values, count: count, sigma: Float(io.outNoise), levels: outLevels,
+                                                 bound: Float(io.outBound), stream: &stream, into: values))
     }
 
-    /// DAC: x / scale, quantised to 1/levels (round half to even), clipped to +-bound.
-    @inline(__always)
+    /// DAC: x / scale, quantised to 1/levels (round half to even), clipped to +-bound. Returns how many inputs the
+    /// bound clipped (|x / scale| > bound after quantisation).
+    @inline(__always) @discardableResult
     static func dac(_ x: UnsafePointer<Float>, count: Int, scale: Float, levels: Float, bound: Float,
-                    into v: UnsafeMutablePointer<Float>) {
+                    into v: UnsafeMutablePointer<Float>) -> Int {
         let inv: Float = scale > 0 ? 1 / scale : 0
+        var clipped = 0
         for j in 0..<count {
             var u = x[j] * inv
             if levels > 0 { u = (u * levels).rounded(.toNearestOrEven) / levels }
+            clipped &+= abs(u) > bound ? 1 : 0
             v[j] = min(max(u, -bound), bound)
         }
+        return clipped
     }
 
-    /// Output noise, ADC quantisation and clipping. Returns whether any output saturated (|y| > bound
-    /// after quantisation, before clipping).
+    /// Output noise, ADC quantisation and clipping. Returns how many outputs saturated (|y| > bound after
+    /// quantisation, before clipping).
     @inline(__always)
     static func adc(_ y: UnsafePointer<Float>, count: Int, sigma: Float, levels: Float, bound: Float,
-                    stream: inout RandomStream, into out: UnsafeMutablePointer<Float>) -> Bool {
-        var saturated = false
+                    stream: inout RandomStream, into out: UnsafeMutablePointer<Float>) -> Int {
+        var clipped = 0
         for i in 0..<count {
             var u = y[i]
             if sigma > 0 { u += sigma * stream.nextNormal() }
             if levels > 0 { u = (u * levels).rounded(.toNearestOrEven) / levels }
-            if abs(u) > bound { saturated = true; u = min(max(u, -bound), bound) }
+            if abs(u) > bound { clipped &+= 1; u = min(max(u, -bound), bound) }
             out[i] = u
         }
-        return saturated
+        return clipped
     }
 }

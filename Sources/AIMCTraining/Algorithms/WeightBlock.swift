@@ -37,9 +37,16 @@ public final class WeightBlock {
     public let effective: UnsafeMutablePointer<Float>
     let ownsEffective: Bool
 
+    /// What each array (tile) counted since the run started: pulses fired and clipped, pulse slots, reads and
+    /// their clipped converter values (indexed like `arrays`; see `TileCounters`, `counterState`).
+    public private(set) var counters: [TileCounters]
+    /// Arrays the forward and backward reads see (coefficient not 0): each counts those reads.
+    let readArrays: [Int]
+    /// The most pulses fired on one element since the last `countThresholdTransfer` (the slots of a threshold transfer).
+    var thresholdSlots = 0
     /// Pulses fired into each array: by gradient updates and by transfers (indexed like `arrays`).
-    public private(set) var gradientPulsesByArray: [PulseStatistics]
-    public private(set) var transferPulsesByArray: [PulseStatistics]
+    public var gradientPulsesByArray: [PulseStatistics] { counters.map(\.gradient) }
+    public var transferPulsesByArray: [PulseStatistics] { counters.map(\.transfer) }
     /// Columns read through the transfer periphery so far.
     public private(set) var transfers = 0
     /// Pulses spent zero-shifting, and devices without a symmetric point in range.
@@ -87,13 +94,14 @@ public final class WeightBlock {
         let id = UInt64(info.index)
         arrays = roles.indices.map { k in
             AnalogArray(rows: info.rows, cols: info.cols, model: model,
-                        key: StreamKey(seed: config.seed, purpose: .deviceToDevice, id, UInt64(k)),
-                        tileKey: StreamKey(seed: config.seed, purpose: .tileToTile, id, UInt64(k)))
+                        key: StreamKey(seed: config.chipSeed, purpose: .deviceToDevice, id, UInt64(k)),
+                        tileKey: StreamKey(seed: config.chipSeed, purpose: .tileToTile, id, UInt64(k)))
         }
-        coefficients = type.coefficients(a).map { Float($0) }
+        let coefficients = type.coefficients(a).map { Float($0) }
+        self.coefficients = coefficients
         gradientArray = type.gradientArray(a)
-        gradientPulsesByArray = Array(repeating: PulseStatistics(), count: roles.count)
-        transferPulsesByArray = Array(repeating: PulseStatistics(), count: roles.count)
+        counters = Array(repeating: TileCounters(), count: roles.count)
+        readArrays = coefficients.indices.filter { coefficients[$0] != 0 }
         column = [Float](repeating: 0, count: info.rows)
         oneHot = [Float](repeating: 0, count: info.cols)
         algorithm = type.init(block: info, config: config, initialWeights: initialWeights)
@@ -104,6 +112,7 @@ public final class WeightBlock {
             if a.zeroShift != .none {
                 var s = RandomStream(key: StreamKey(seed: config.seed, purpose: .zeroShift, id, UInt64(gradientArray)))
                 (zeroShiftPulses, devicesWithoutSymmetricPoint) = arrays[gradientArray].zeroShift(a.zeroShift, pulses: a.zeroShiftPulses, stream: &s)
+                counters[gradientArray].zeroShiftPulses = zeroShiftPulses
             }
             arrays[0].setWeights(initialWeights)
             if WeightBlock.readsOwnCopy(config) {
@@ -147,11 +156,16 @@ public final class WeightBlock {
     /// - Parameters:
     ///   - input: the layer input; sample b's slice starts at input[b * inputStride + colStart].
     ///   - output: batch x rows, row-major.
+    ///   - evaluation: count the reads as evaluation reads (`TileCounters.evaluation`), not training reads.
     public func forward(input: UnsafePointer<Float>, inputStride: Int, batch: Int, output: UnsafeMutablePointer<Float>,
-                        noise: NoiseSource) {
+                        noise: NoiseSource, evaluation: Bool = false) {
+        var stats = ReadStatistics()
         Periphery.multiply(weights: effective, rows: info.rows, cols: info.cols, transposed: false,
                            input: input + info.colStart, inputStride: inputStride, batch: batch, output: output,
-                           io: forwardIO, noise: noise, scratch: workspace.periphery)
+                           io: forwardIO, noise: noise, scratch: workspace.periphery, statistics: &stats)
+        for k in readArrays {
+            if evaluation { counters[k].evaluation += stats } else { counters[k].forward += stats }
+        }
     }
 
     /// Partial backward output z = W_eff^T d_slice for a batch, through the backward periphery.
@@ -160,9 +174,11 @@ public final class WeightBlock {
     ///   - output: batch x cols, row-major.
     public func backward(delta: UnsafePointer<Float>, deltaStride: Int, batch: Int, output: UnsafeMutablePointer<Float>,
                          noise: NoiseSource) {
+        var stats = ReadStatistics()
         Periphery.multiply(weights: effective, rows: info.rows, cols: info.cols, transposed: true,
                            input: delta + info.rowStart, inputStride: deltaStride, batch: batch, output: output,
-                           io: backwardIO, noise: noise, scratch: workspace.periphery)
+                           io: backwardIO, noise: noise, scratch: workspace.periphery, statistics: &stats)
+        for k in readArrays { counters[k].backward += stats }
     }
 
     // MARK: The steps of training, delegated to the algorithm
@@ -220,8 +236,8 @@ public final class WeightBlock {
             for b in 0..<batch {
                 var trains = RandomStream(key: trainKey, step: step, sub: UInt32(b))
                 var noise = RandomStream(key: noiseKey, step: step, sub: UInt32(b))
-                gradientPulsesByArray[t] += array.pulsedUpdate(x: x + b * xStride, d: d + b * dStride, lr: alpha,
-                                                               update: update, trains: &trains, noise: &noise)
+                counters[t].gradient += array.pulsedUpdate(x: x + b * xStride, d: d + b * dStride, lr: alpha,
+                                                           update: update, trains: &trains, noise: &noise)
             }
         case (.pulsed, false):
             withDeltaBuffer { buf in
@@ -229,11 +245,12 @@ public final class WeightBlock {
                             b: x, ldb: xStride, beta: 0, c: buf, ldc: cols)
                 var counts = RandomStream(key: trainKey, step: step, sub: 0x4000_0000)
                 var noise = RandomStream(key: noiseKey, step: step, sub: 0x4000_0000)
-                gradientPulsesByArray[t] += array.pulsedUpdate(delta: buf, bl: update.desiredBL, counts: &counts, noise: &noise)
+                counters[t].gradient += array.pulsedUpdate(delta: buf, bl: update.desiredBL, counts: &counts, noise: &noise)
             }
         case (.expected, _):
+            let groups = perSample ? batch : 1
+            countExpectedUpdates(into: t, groups)
             withDeltaBuffer { buf in
-                let groups = perSample ? batch : 1
                 for g in 0..<groups {
                     let k = perSample ? 1 : batch
                     Linear.gemm(transA: true, transB: false, m: rows, n: cols, k: k, alpha: -alpha, a: d + g * dStride,
@@ -255,7 +272,7 @@ public final class WeightBlock {
         let noise = NoiseSource(key: StreamKey(seed: seed, purpose: .transferReadNoise, UInt64(info.index), UInt64(source)),
                                 step: UInt32(truncatingIfNeeded: step))
         arrays[source].readColumn(k, into: out)
-        Periphery.readOneHot(out, count: info.rows, index: k, io: transferIO, noise: noise)
+        Periphery.readOneHot(out, count: info.rows, index: k, io: transferIO, noise: noise, statistics: &counters[source].transferRead)
         transfers += 1
     }
 
@@ -281,13 +298,14 @@ public final class WeightBlock {
             oneHot[k] = 1
             var trains = RandomStream(key: StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), UInt64(target)),
                                       step: UInt64(step), sub: Self.transferSub(source: source, column: k))
-            transferPulsesByArray[target] += oneHot.withUnsafeBufferPointer { x in
+            counters[target].transfer += oneHot.withUnsafeBufferPointer { x in
                 dst.pulsedUpdate(x: x.baseAddress!, d: values, lr: rate, update: update, trains: &trains, noise: &c2c)
             }
             oneHot[k] = 0
         case .expected:
             for i in 0..<rows { values[i] *= rate }
             dst.expectedUpdate(column: k, delta: values)
+            countExpectedUpdates(into: target, 1, transfer: true)
         }
     }
 
@@ -315,12 +333,46 @@ public final class WeightBlock {
     /// device's cycle-to-cycle noise from `noise` in pulsed mode, the mean pulse in expected mode.
     public func firePulses(into target: Int, element e: Int, count: Int, down: Bool, noise: inout RandomStream) {
         guard count > 0 else { return }
-        arrays[target].firePulses(element: e, count: count, down: down, noisy: mode == .pulsed, noise: &noise)
-        transferPulsesByArray[target].coincidences &+= UInt64(count)
+        let clipped = arrays[target].firePulses(element: e, count: count, down: down, noisy: mode == .pulsed, noise: &noise)
+        counters[target].transfer.coincidences &+= UInt64(count)
+        counters[target].transfer.clipped &+= clipped
+        thresholdSlots = max(thresholdSlots, count)
     }
 
-    /// Counts one threshold transfer into `target` (one column's worth of `firePulses`).
-    public func countThresholdTransfer(into target: Int) { transferPulsesByArray[target].updates &+= 1 }
+    /// Counts one threshold transfer into `target` (one column's worth of `firePulses`): one update whose slots are
+    /// the most pulses fired on one of its devices (the rows fire in parallel).
+    public func countThresholdTransfer(into target: Int) {
+        counters[target].transfer.updates &+= 1
+        counters[target].transfer.slots &+= UInt64(thresholdSlots)
+        thresholdSlots = 0
+    }
+
+    /// Counts `n` updates of expected mode into `target` (no pulse is simulated; each would drive `desired_bl` slots).
+    func countExpectedUpdates(into target: Int, _ n: Int, transfer: Bool = false) {
+        var s = PulseStatistics()
+        s.updates = UInt64(n)
+        s.slots = UInt64(n * update.desiredBL)
+        if transfer { counters[target].transfer += s } else { counters[target].gradient += s }
+    }
+
+    // MARK: Counters (checkpoints)
+
+    /// Every array's counters by name ("counters.W", "counters.P", ...: `TileCounters.values`), for a checkpoint.
+    public var counterState: [String: ScalarState] {
+        var out = [String: ScalarState]()
+        for (k, role) in roles.enumerated() { out["counters." + role.label] = .integers(counters[k].values) }
+        return out
+    }
+
+    /// Restores the counters `counterState` recorded.
+    /// - Throws: `StateError` when an array's counters are missing or have the wrong length.
+    public func restoreCounters(_ state: [String: ScalarState]) throws(StateError) {
+        var restored = counters
+        for (k, role) in roles.enumerated() {
+            restored[k] = try TileCounters(values: try StateError.integers(state, "counters." + role.label, count: TileCounters.names.count))
+        }
+        counters = restored
+    }
 
     /// Runs `body` with the block's column buffer (rows values).
     public func withColumn<T>(_ body: (UnsafeMutablePointer<Float>) -> T) -> T {

@@ -101,6 +101,10 @@ public final class Trainer {
     var ownedByLayer: [[WeightBlock]] = []
     /// Bias slices of the blocks at column 0 that this rank owns: [block index: bias].
     var biases: [Int: [Float]] = [:]
+    /// Per-tile telemetry of this rank's blocks (static draws, symmetric points), made at the first record.
+    var tileMonitors: [BlockMonitor]? = nil
+    /// Seconds this rank spent measuring its tiles for telemetry records (`gatherTiles`).
+    public internal(set) var tileMeasureSeconds = 0.0
 
     // Buffers, sized for the largest batch.
     var capacity = 0
@@ -249,7 +253,8 @@ public final class Trainer {
 
     /// Bytes per weight of one weight block: per analog array 4 (state) + the per-device parameters; 4 for the
     /// reference of a zero-shifted array; 4 for the weights the reads see when they are not W itself
-    /// (`WeightBlock.readsOwnCopy`); 4 per digital value the algorithm keeps (digital weights, H, Q). (The update
+    /// (`WeightBlock.readsOwnCopy`); 4 per digital value the algorithm keeps (digital weights, H, Q); 4 per array for
+    /// per-tile telemetry's cached symmetric points when the family has no closed form (`TileTelemetry`). (The update
     /// buffer of expected or per-batch updates is one per rank: see `workingBytes`.)
     public static func bytesPerDevice(_ c: ExperimentConfig) -> Int {
         let a = c.algorithm
@@ -257,7 +262,7 @@ public final class Trainer {
         var bytes = arrays * (4 + MemoryLayout<DeviceCell>.stride) + 4 * a.type.digitalFloatsPerWeight(a)
         if arrays > 0 && a.zeroShift != .none { bytes += 4 }
         if WeightBlock.readsOwnCopy(c) { bytes += 4 }
-        return bytes
+        return bytes + TileTelemetry.bytesPerDevice(c)
     }
 
     /// Initial weights U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's nn.Linear default), element (i, j) of layer l
@@ -375,7 +380,7 @@ public final class Trainer {
 
     /// Layer l on this replica: activations[l] (batch x inputs) -> activations[l + 1] (batch x outputs) on the
     /// members of the layer's forward group; the last layer leaves logits.
-    func forwardLayer(_ l: Int, batch: Int, noise: (BlockInfo) -> NoiseSource) throws(CommunicationError) {
+    func forwardLayer(_ l: Int, batch: Int, noise: (BlockInfo) -> NoiseSource, evaluation: Bool = false) throws(CommunicationError) {
         guard let group = forwardGroups[l], let plan = forwardPlans[l] else { return }
         let layer = layout.layers[l]
         let nIn = layer.inputs, nOut = layer.outputs
@@ -384,7 +389,8 @@ public final class Trainer {
                 sendBuffer.withUnsafeMutableBufferPointer { s in
                     for block in ownedByLayer[l] {
                         let out = s.baseAddress! + batch * plan.sendOffset[block.info.index]!
-                        block.forward(input: x.baseAddress!, inputStride: nIn, batch: batch, output: out, noise: noise(block.info))
+                        block.forward(input: x.baseAddress!, inputStride: nIn, batch: batch, output: out, noise: noise(block.info),
+                                      evaluation: evaluation)
                         if let bias = biases[block.info.index] {
                             for b in 0..<batch { for i in 0..<block.info.rows { out[b * block.info.rows + i] += bias[i] } }
                         }
@@ -671,7 +677,7 @@ public final class Trainer {
             let noise: (BlockInfo) -> NoiseSource = {
                 NoiseSource(key: StreamKey(seed: seed, purpose: .evaluationNoise, UInt64($0.index)), step: UInt32(epoch), firstSample: first)
             }
-            for l in 0..<layout.layers.count { try forwardLayer(l, batch: batch, noise: noise) }
+            for l in 0..<layout.layers.count { try forwardLayer(l, batch: batch, noise: noise, evaluation: true) }
             if forwardGroups[layout.layers.count - 1] != nil { timed(false) { lossAndError(batch: batch, scale: nil) } }
             for (l, c) in try coordinatorSamples(batch: batch, globalBatch: global) {
                 lossSum += l
@@ -698,6 +704,19 @@ public final class Trainer {
     /// Runs one epoch (training then evaluation); the coordinator computes the metrics and broadcasts them to every
     /// rank. `progress` is called on the coordinator with (steps done, steps, running mean loss).
     public func runEpoch(_ epoch: Int, progress: ((Int, Int, Double) -> Void)? = nil) throws(CommunicationError) -> EpochMetrics {
+        do {
+            return try runEpoch(epoch, progress: progress, afterStep: { _, _ in })
+        } catch let e as CommunicationError {
+            throw e
+        } catch {
+            preconditionFailure("an epoch without a step callback threw \(error)")
+        }
+    }
+
+    /// `runEpoch`, calling `afterStep(steps, last)` (collectively, on every rank) after each training step with the
+    /// number of training steps done so far and whether it was the epoch's last; for telemetry records within an epoch.
+    public func runEpoch(_ epoch: Int, progress: ((Int, Int, Double) -> Void)? = nil,
+                         afterStep: (Int64, Bool) throws -> Void) throws -> EpochMetrics {
         let start = DispatchTime.now().uptimeNanoseconds
         let batchSize = config.training.batchSize
         var steps = (train.count + batchSize - 1) / batchSize
@@ -727,6 +746,7 @@ public final class Trainer {
             }
             seen += hi - lo
             progress?(s + 1, Int(plan.steps), lossSum / Double(seen))
+            try afterStep(step, s + 1 == Int(plan.steps))
         }
         let trainLoss = lossSum / Double(max(seen, 1))
         let (testLoss, testAccuracy) = try evaluate(test, limit: config.training.testLimit, epoch: epoch)

@@ -4,6 +4,8 @@ import Foundation
 /// The text the coordinator prints.
 public enum Report {
     static func g(_ v: Double) -> String { String(format: "%g", v) }
+    /// Three significant digits.
+    static func g3(_ v: Double) -> String { String(format: "%.3g", v) }
 
     public static func algorithm(_ c: ExperimentConfig) -> String {
         let a = c.algorithm
@@ -84,7 +86,8 @@ public enum Report {
         let world = c.replicas > 1 ? "\(placement.ranks * c.replicas) = \(c.replicas) replicas x \(placement.ranks)" : "\(placement.ranks)"
         lines.append("  ranks      \(world) (\(c.placement.rawValue) placement); blocks per rank: \(perRank.map(String.init).joined(separator: " "))"
             + (idle.isEmpty ? "" : "; ranks without a block: \(idle.map(String.init).joined(separator: " ")) (they relay activations only)"))
-        lines.append("  training   \(c.training.epochs) epoch(s), batch \(c.training.batchSize), seed \(c.seed)")
+        lines.append("  training   \(c.training.epochs) epoch(s), batch \(c.training.batchSize), seed \(c.seed)"
+            + (c.deviceSeed == .followsSeed ? "" : ", device seed \(c.chipSeed) (device-to-device and tile-to-tile draws)"))
         return lines
     }
 
