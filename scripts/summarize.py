@@ -13,7 +13,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from aimc_outputs import UserError, holds, parser as make_parser, read_csv, run  # noqa: E402
+from aimc_outputs import SUMMARY_RESULTS, UserError, holds, parser as make_parser, read_csv, run  # noqa: E402
 
 PROG = "summarize.py"
 
@@ -24,7 +24,7 @@ EPILOG = """example:
 Exit status: 0 table printed; 1 the file is missing, not a sweep's summary.csv, or malformed; 2 bad arguments.
 Errors are one line on stderr."""
 
-FIXED = {"run", "seed", "final_test_accuracy", "best_test_accuracy", "final_train_loss", "epochs", "seconds", "weights_digest"}
+FIXED = SUMMARY_RESULTS | {"seed"}
 NEEDED = ["final_test_accuracy", "best_test_accuracy", "seconds"]
 WRITER = "a sweep (`aimc-dist sweep ... --output DIR`) writes DIR/summary.csv"
 
