@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 machine for aimc-dist and builds it in release mode. Idempotent: installs only the
-# Debian packages that are missing (OpenMPI, OpenBLAS, zlib, Fashion-MNIST), then runs an incremental build.
+# Debian packages that are missing (OpenMPI, OpenBLAS, zlib, Fashion-MNIST, matplotlib), then runs an incremental build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -45,7 +45,7 @@ struct PlanCommand: ParsableCommand {
         let modelRanks = ranks / c.replicas
         let placement = Placement(layout: layout, ranks: modelRanks, policy: c.placement)
         let arrays = max(c.algorithm.arrayCount, 1)
-        print("plan: FCN \(layout.description), \(c.algorithm.name.rawValue) (\(arrays) array(s) per block), tiles of at most "
+        print("plan: FCN \(layout.description), \(c.algorithm.name.rawValue) (\(arrays) tile(s) per block), blocks of at most "
             + "\(c.model.tileSize)x\(c.model.tileSize), \(ranks) ranks = \(c.replicas) replica(s) x \(modelRanks), \(c.placement.rawValue) placement")
         for layer in layout.layers {
             let sizes = Set(layer.rowRanges.map(\.count)).sorted().map(String.init).joined(separator: "/") + " x "
@@ -63,7 +63,7 @@ struct PlanCommand: ParsableCommand {
         if c.algorithm.arrayCount == 0 {
             print("memory model: \(perDevice) bytes per weight (digital float32)")
         } else {
-            print("memory model: \(perDevice) bytes per weight (\(arrays) array(s) x (4 state + \(MemoryLayout<DeviceCell>.stride) device parameters) + buffers)")
+            print("memory model: \(perDevice) bytes per weight (\(arrays) tile(s) x (4 state + \(MemoryLayout<DeviceCell>.stride) device parameters) + buffers)")
         }
         if c.algorithm.arrayCount > 0 && c.telemetry.tiles {
             let tiles = layout.blocks.count * c.algorithm.arrayCount

@@ -121,7 +121,7 @@ struct TrainOptions: ParsableArguments {
     @Flag(help: "Expected mode: add the granularity noise of Lemma 1 (arXiv 2510.02516).") var expectedNoise = false
     @Option(help: "Zero-shift the arrays that receive gradient pulses: none (default), ideal or pulsed.") var zeroShift: ZeroShift?
     @Option(parsing: .unconditional, help: ArgumentHelp("Alternating pulses per device for pulsed zero-shifting (default 1000).", valueName: "k")) var zeroShiftPulses: Int?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile residual learning: arrays N + 1 (2...12; default 3).", valueName: "n")) var tiles: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile residual learning: tiles per block, N + 1 (2...12; default 3).", valueName: "n")) var tiles: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile: period ratio between levels (default 2).", valueName: "x")) var transferEveryGrowth: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile: transfer-rate ratio between levels (default 1.2).", valueName: "x")) var transferLrGrowth: Double?
     @Option(help: ArgumentHelp("Multi-tile: transfer periods per source tile, gradient tile first (N values).", valueName: "list")) var transferEveryPerTile: String?

@@ -79,8 +79,10 @@ public enum Report {
         }
         let grids = layout.layers.map { "\($0.rowBlocks)x\($0.colBlocks)" }.joined(separator: ", ")
         let arrays = c.algorithm.arrayCount
-        lines.append("  tiles      \(layout.blocks.count) weight blocks of at most \(c.model.tileSize)x\(c.model.tileSize) (grids per layer: \(grids)); "
-            + (arrays == 0 ? "\(layout.deviceCount) digital weights" : "\(arrays) array(s) each: \(layout.deviceCount) weights, \(layout.deviceCount * arrays) devices"))
+        let roles = c.algorithm.type.roles(c.algorithm).map(\.label).joined(separator: ", ")
+        lines.append("  blocks     \(layout.blocks.count) weight blocks of at most \(c.model.tileSize)x\(c.model.tileSize) (grids per layer: \(grids)); "
+            + (arrays == 0 ? "\(layout.deviceCount) digital weights"
+                : "\(arrays) tile(s) each (\(roles)): \(layout.blocks.count * arrays) tiles, \(layout.deviceCount) weights, \(layout.deviceCount * arrays) devices"))
         let perRank = (0..<placement.ranks).map { placement.blocks(of: $0).count }
         let idle = perRank.indices.filter { perRank[$0] == 0 }
         let world = c.replicas > 1 ? "\(placement.ranks * c.replicas) = \(c.replicas) replicas x \(placement.ranks)" : "\(placement.ranks)"
