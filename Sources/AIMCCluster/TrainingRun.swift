@@ -566,13 +566,16 @@ public enum TrainingRun {
             say(comm, model.describe(cost) + (config.replicas > 1 ? " (per replica)" : ""))
         }
         if recordsTiles {
-            let measure = try comm.maximum(trainer.tileMeasureSeconds) / Double(max(tileRecords, 1))
+            let records = Double(max(tileRecords, 1))
+            let measure = try comm.maximum(trainer.tileMeasureSeconds) / records
+            // The rank that arrives last at a gather waits for nobody: the least time in the gathers is the transfer's.
+            let gather = -(try comm.maximum(-trainer.tileGatherSeconds)) / records
             let tiles = trainer.layout.blocks.count * config.algorithm.arrayCount
             func median(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.sorted()[v.count / 2] }
             say(comm, String(format: "tile telemetry: %ld records of %ld tiles in tiles.csv, %ld bytes gathered per record; per record: "
-                             + "measure %.1f ms (slowest rank, mean), measure and gather %.1f ms, write %.1f ms (rank 0, medians)",
-                             tileRecords, tiles, TileTelemetry.recordBytes(tiles: tiles), 1e3 * measure, 1e3 * median(gatherSeconds),
-                             1e3 * median(writeSeconds)))
+                             + "measure %.1f ms (slowest rank), gather %.2f ms (least over ranks), write %.1f ms, all %.1f ms (rank 0, median)",
+                             tileRecords, tiles, TileTelemetry.recordBytes(tiles: tiles), 1e3 * measure, 1e3 * gather,
+                             1e3 * median(writeSeconds), 1e3 * median(zip(gatherSeconds, writeSeconds).map { $0 + $1 })))
         }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

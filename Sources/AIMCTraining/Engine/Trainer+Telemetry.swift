@@ -32,7 +32,9 @@ extension Trainer {
         }
         if measure { tileMeasureSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 }
         let counts = (0..<world.size).map { r in r < modelSize ? placement.blocks(of: r).count * arrays * words * 8 : 0 }
+        let t1 = DispatchTime.now().uptimeNanoseconds
         let all = try world.gatherBytes(mine, counts: counts, root: 0)
+        if measure { tileGatherSeconds += Double(DispatchTime.now().uptimeNanoseconds - t1) * 1e-9 }
         guard world.rank == 0 else { return nil }
         func word(_ o: Int) -> UInt64 { UInt64(littleEndian: all[o..<(o + 8)].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }) }
         var perBlock = [[TileTelemetry.Gathered.Tile]](repeating: [], count: layout.blocks.count)

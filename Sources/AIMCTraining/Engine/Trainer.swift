@@ -105,6 +105,8 @@ public final class Trainer {
     var tileMonitors: [BlockMonitor]? = nil
     /// Seconds this rank spent measuring its tiles for telemetry records (`gatherTiles`).
     public internal(set) var tileMeasureSeconds = 0.0
+    /// Seconds this rank spent in the gathers of telemetry records (MPI_Gatherv, waiting for the slowest rank included).
+    public internal(set) var tileGatherSeconds = 0.0
 
     // Buffers, sized for the largest batch.
     var capacity = 0

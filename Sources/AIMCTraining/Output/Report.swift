@@ -89,7 +89,7 @@ public enum Report {
         lines.append("  ranks      \(world) (\(c.placement.rawValue) placement); blocks per rank: \(perRank.map(String.init).joined(separator: " "))"
             + (idle.isEmpty ? "" : "; ranks without a block: \(idle.map(String.init).joined(separator: " ")) (they relay activations only)"))
         lines.append("  training   \(c.training.epochs) epoch(s), batch \(c.training.batchSize), seed \(c.seed)"
-            + (c.deviceSeed == .followsSeed ? "" : ", device seed \(c.chipSeed) (device-to-device and tile-to-tile draws)"))
+            + (c.deviceSeed == .followsSeed || c.algorithm.arrayCount == 0 ? "" : ", device seed \(c.chipSeed) (device-to-device and tile-to-tile draws)"))
         return lines
     }
 

@@ -132,8 +132,8 @@ public enum TileTelemetry {
     /// Bytes gathered to the coordinator per record for `tiles` tiles.
     public static func recordBytes(tiles: Int) -> Int { tiles * wordsPerTile * 8 }
 
-    /// Rough bytes of `tiles.csv` per record (about 450 characters per row).
-    public static func fileBytesPerRecord(tiles: Int) -> Int { tiles * 450 }
+    /// Rough bytes of `tiles.csv` per record (about 350 characters per row).
+    public static func fileBytesPerRecord(tiles: Int) -> Int { tiles * 350 }
 
     /// Extra bytes per device the telemetry keeps on the owner: a cached symmetric point per device for families
     /// without a closed form (power, exponential, tables: bisection is too slow to repeat at every record).
