@@ -525,8 +525,9 @@ extension PulseNoise {
     static func pulse<R: Response>(_ r: R, _ c: DeviceCell, _ w: Float, down: Bool, _ s: inout RandomStream,
                                    clipped: inout UInt64) -> Float {
         let v = move(r, c, w, down: down, &s)
-        clipped &+= v > c.wMax || v < c.wMin ? 1 : 0
-        return min(max(v, c.wMin), c.wMax)
+        let bounded = min(max(v, c.wMin), c.wMax)
+        clipped &+= bounded == v ? 0 : 1
+        return bounded
     }
 }
 

@@ -126,7 +126,7 @@ public enum Periphery {
                             s = m
                         }
                         scales[b] = s
-                        let inClipped = dac(x, count: nIn, scale: s, levels: inLevels, bound: inBound, into: q + b * nIn)
+                        let inClipped = dac(x, count: nIn, scale: s, levels: inLevels, bound: inBound, into: q + b * nIn, counting: !managed)
                         // An all-zero input under noise management is answered with zeros (below): no conversion.
                         if managed && s == 0 { continue }
                         stats.inputs &+= UInt64(nIn)
@@ -151,7 +151,7 @@ public enum Periphery {
                         while clipped > 0 && round < rounds {
                             reduction *= 2
                             let inClipped = dac(input + b * inputStride, count: nIn, scale: s * reduction, levels: inLevels,
-                                                bound: inBound, into: rowBuf)
+                                                bound: inBound, into: rowBuf, counting: !managed)
                             Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights,
                                                  ldw: cols, batch: 1, x: rowBuf, ldx: nIn, y: y, ldy: nOut)
                             var s2 = noise.stream(sample: b, round: round)
@@ -199,17 +199,26 @@ public enum Periphery {
     }
 
     /// DAC: x / scale, quantised to 1/levels (round half to even), clipped to +-bound. Returns how many inputs the
-    /// bound clipped (|x / scale| > bound after quantisation).
+    /// bound clipped (|x / scale| > bound after quantisation) when `counting`, else 0: under abs-max noise management
+    /// (which requires inp_bound 1) |x / scale| <= 1 up to rounding and nothing is clipped: the loop stays as fast as without.
     @inline(__always) @discardableResult
     static func dac(_ x: UnsafePointer<Float>, count: Int, scale: Float, levels: Float, bound: Float,
-                    into v: UnsafeMutablePointer<Float>) -> Int {
+                    into v: UnsafeMutablePointer<Float>, counting: Bool = true) -> Int {
         let inv: Float = scale > 0 ? 1 / scale : 0
         var clipped = 0
-        for j in 0..<count {
-            var u = x[j] * inv
-            if levels > 0 { u = (u * levels).rounded(.toNearestOrEven) / levels }
-            clipped &+= abs(u) > bound ? 1 : 0
-            v[j] = min(max(u, -bound), bound)
+        if counting {
+            for j in 0..<count {
+                var u = x[j] * inv
+                if levels > 0 { u = (u * levels).rounded(.toNearestOrEven) / levels }
+                clipped &+= abs(u) > bound ? 1 : 0
+                v[j] = min(max(u, -bound), bound)
+            }
+        } else {
+            for j in 0..<count {
+                var u = x[j] * inv
+                if levels > 0 { u = (u * levels).rounded(.toNearestOrEven) / levels }
+                v[j] = min(max(u, -bound), bound)
+            }
         }
         return clipped
     }
