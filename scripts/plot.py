@@ -12,7 +12,8 @@ kinds (what each reads, which command writes it, and what is drawn):
   tiles RUN              tiles.csv of a training run (per-tile telemetry; a tile is one crossbar array W, P or
                          W1..WN of a weight block); per layer, a heatmap of --metric over the block grid at the
                          last record of --epoch (one panel per array), and the metric's spread across the layer's
-                         tiles over training (median, 10-90% and min-max)
+                         tiles over training (median, 10-90% and min-max); with --vs COLUMN, the metric
+                         against that column over the tiles (e.g. each tile's drawn symmetric-point shift)
   sweep DIR              summary.csv of `aimc-dist sweep --output DIR`; --y (default final_test_accuracy) against
                          the axis --x, mean and sample standard deviation over the replicate axes (--over: seed
                          and device_seed), one line per value of --hue, one panel per value of the other axes
@@ -37,6 +38,7 @@ EPILOG = """examples:
   scripts/plot.py lsq runs/lsq -o lsq.png
   scripts/plot.py scaling runs/scaling -o scaling.png
   scripts/plot.py tiles runs/default --metric saturated_fraction --epoch 2 -o tiles.png
+  scripts/plot.py tiles runs/t2t/run-057 --metric w_mean --vs t2t_symmetric_point_shift -o shift.png
   scripts/plot.py sweep runs/t2t --x device.t2t_symmetric_point --hue algorithm.name -o t2t.png
 
 Needs matplotlib (Debian 12: apt install python3-matplotlib; elsewhere, or in a venv: pip install matplotlib).
@@ -232,9 +234,10 @@ def plot_tiles(tables, args, plt):
     (table,), = tables
     path, rows = table
     metric = args.metric
-    if metric not in rows[0]:
-        names = [k for k in rows[0] if k != "__line__" and k not in ("array",)]
-        raise UserError(f"--metric {metric} is not a column of {path}; choose one of {', '.join(names)}", 2)
+    for option, name in (("--metric", metric), ("--vs", args.vs)):
+        if name is not None and (name not in rows[0] or name in ("__line__", "array")):
+            names = [k for k in rows[0] if k != "__line__" and k not in ("array",)]
+            raise UserError(f"{option} {name} is not a column of {path}; choose one of {', '.join(names)}", 2)
     epochs = sorted({number(table, r, "epoch", int) for r in rows})
     epoch = epochs[-1] if args.epoch is None else args.epoch
     if epoch not in epochs:
@@ -242,7 +245,8 @@ def plot_tiles(tables, args, plt):
     last = max(number(table, r, "record", int) for r in rows if number(table, r, "epoch", int) == epoch)
     layers = sorted({number(table, r, "layer", int) for r in rows})
     roles = sorted({r["array"] for r in rows}, key=lambda a: (a != "W", a != "P", a))
-    fig, axes = plt.subplots(len(layers), len(roles) + 1, figsize=(3.3 * (len(roles) + 1), 2.9 * len(layers)), squeeze=False)
+    panels = len(roles) + 1 + (args.vs is not None)
+    fig, axes = plt.subplots(len(layers), panels, figsize=(3.3 * panels, 2.9 * len(layers)), squeeze=False)
     import numpy as np
     for li, layer in enumerate(layers):
         mine = [r for r in rows if number(table, r, "layer", int) == layer]
@@ -275,7 +279,7 @@ def plot_tiles(tables, args, plt):
             ax.set_xlabel("block column (inputs)", fontsize=7)
             ax.set_ylabel("block row (outputs)", fontsize=7)
             ax.tick_params(labelsize=6)
-        ax = axes[li][-1]
+        ax = axes[li][len(roles)]
         for ri, role in enumerate(roles):
             by_step = {}
             for r in mine:
@@ -296,6 +300,22 @@ def plot_tiles(tables, args, plt):
         ax.set_xlabel("training step", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=6)
+        if args.vs is not None:
+            ax = axes[li][-1]
+            for ri, role in enumerate(roles):
+                pts = [(number(table, r, args.vs), number(table, r, metric)) for r in mine
+                       if r["array"] == role and number(table, r, "record", int) == last]
+                pts = [(x, y) for x, y in pts if math.isfinite(x) and math.isfinite(y)]
+                if not pts:
+                    continue
+                label = role
+                if len(pts) > 2 and len({x for x, _ in pts}) > 1 and len({y for _, y in pts}) > 1:
+                    label += f" (r = {float(np.corrcoef([x for x, _ in pts], [y for _, y in pts])[0, 1]):.2f})"
+                ax.scatter([x for x, _ in pts], [y for _, y in pts], s=12, color=f"C{ri}", label=label)
+            ax.set_title(f"layer {layer}: {metric} against {args.vs}", fontsize=8)
+            ax.set_xlabel(args.vs, fontsize=7)
+            ax.tick_params(labelsize=6)
+            ax.legend(fontsize=6)
     fig.suptitle(f"{os.path.basename(os.path.normpath(os.path.dirname(os.path.abspath(path))))}: {metric} per tile, "
                  f"heatmaps at epoch {epoch} (step {max(number(table, r, 'step', int) for r in rows if number(table, r, 'record', int) == last)})",
                  fontsize=9)
@@ -408,6 +428,8 @@ def main():
     tiles.add_argument("--metric", default="frobenius_norm", metavar="M",
                        help="a column of tiles.csv (default frobenius_norm; e.g. saturated_fraction, mean_abs_w_minus_w_sym, "
                             "clipped_pulses, adc_clipped_fraction, latency_ns, t2t_symmetric_point_shift)")
+    tiles.add_argument("--vs", metavar="COLUMN", help="also a scatter of the metric against this column over the tiles at the same record, "
+                       "with the correlation r (e.g. t2t_symmetric_point_shift)")
     tiles.add_argument("--epoch", type=int, metavar="E", help="the heatmaps show the last record of epoch E (default: the last epoch; 0: before training)")
     sweep = kind("sweep", False, "a summary column of a sweep against one of its axes")
     sweep.add_argument("--x", required=True, metavar="KEY", help="the axis on the horizontal axis (a column of summary.csv, e.g. device.t2t_dw_min)")
