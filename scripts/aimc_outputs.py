@@ -13,6 +13,10 @@ class UserError(Exception):
         self.status = status
 
 
+# The columns of a sweep's summary.csv that are results, not axes (every other column is an axis key).
+SUMMARY_RESULTS = {"run", "final_test_accuracy", "best_test_accuracy", "final_train_loss", "epochs", "seconds", "weights_digest", "diverged"}
+
+
 def parser(prog, **kwargs):
     """An argparse parser whose usage errors are UserErrors (status 2) pointing at `prog --help`."""
     class Parser(argparse.ArgumentParser):
@@ -49,13 +53,23 @@ def holds(d):
 
 
 
-def read_csv(path, needed, writer, what="is malformed"):
+def read_csv(path, needed, writer, what="is malformed", comments=False):
     """The rows of CSV file `path` (each with its line number under "__line__"; possibly none). UserError for an
     empty file, a header without the `needed` columns (`path` `what`: ...; `writer` says which command writes the
-    file), rows of the wrong length, text that is not CSV, or a file that cannot be read."""
+    file), rows of the wrong length, text that is not CSV, or a file that cannot be read. With `comments`, lines
+    starting with # before the header (tiles.csv's column descriptions) are skipped."""
     rows = []
     try:
         with open(path, newline="", encoding="utf-8") as f:
+            skipped = 0
+            if comments:
+                start = f.tell()
+                line = f.readline()
+                while line.startswith("#"):
+                    skipped += 1
+                    start = f.tell()
+                    line = f.readline()
+                f.seek(start)
             reader = csv.DictReader(f)
             try:
                 header = reader.fieldnames
@@ -67,11 +81,11 @@ def read_csv(path, needed, writer, what="is malformed"):
                 for r in reader:
                     if None in r or None in r.values():
                         count = sum(r[k] is not None for k in header) + len(r.get(None, []))
-                        raise UserError(f"{path}:{reader.line_num}: malformed: {count} fields where the header has {len(header)}")
-                    r["__line__"] = reader.line_num
+                        raise UserError(f"{path}:{reader.line_num + skipped}: malformed: {count} fields where the header has {len(header)}")
+                    r["__line__"] = reader.line_num + skipped
                     rows.append(r)
             except csv.Error as e:
-                raise UserError(f"{path}:{reader.line_num}: malformed CSV: {e}")
+                raise UserError(f"{path}:{reader.line_num + skipped}: malformed CSV: {e}")
     except UnicodeDecodeError:
         raise UserError(f"{path} is not a CSV text file")
     except OSError as e:

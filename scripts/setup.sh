@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 machine for aimc-dist, builds it in release mode and installs it onto PATH:
 #   scripts/setup.sh [--prefix DIR] [--no-install]
-# Idempotent: installs only the Debian packages that are missing (OpenMPI, OpenBLAS, zlib, Fashion-MNIST, and
-# iproute2 for the two-host test), runs an incremental build, then scripts/install.sh puts the binary in DIR/bin
+# Idempotent: installs only the Debian packages that are missing (OpenMPI, OpenBLAS, zlib, Fashion-MNIST, matplotlib,
+# and iproute2 for the two-host test), runs an incremental build, then scripts/install.sh puts the binary in DIR/bin
 # (default /usr/local/bin as root, ~/.local/bin otherwise) unless --no-install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,8 @@ while (($#)); do
     esac
 done
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev dataset-fashion-mnist iproute2)
+# python3-matplotlib: scripts/plot.py (its tests are skipped, with a note, where matplotlib is missing).
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev dataset-fashion-mnist iproute2 python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -212,6 +212,29 @@ public final class Communicator: Collective, @unchecked Sendable {
         return out
     }
 
+    public func gatherBytes(_ send: [UInt8], counts: [Int], root: Int) throws(CommunicationError) -> [UInt8] {
+        precondition(counts.count == size && send.count == counts[rank] && counts.reduce(0, +) <= Int(Int32.max))
+        let total = counts.reduce(0, +)
+        if rank == root { bytesReceived &+= UInt64(total - counts[rank]) } else { bytesSent &+= UInt64(counts[rank]) }
+        var out = [UInt8](repeating: 0, count: rank == root ? max(total, 1) : 1)
+        let c32 = counts.map { Int32($0) }
+        let d32 = Communicator.displacements(counts)
+        // Non-blocking and completed by the watchdog's wait, as every collective here.
+        try send.withUnsafeBufferPointer { (s) throws(CommunicationError) in
+            try out.withUnsafeMutableBufferPointer { (o) throws(CommunicationError) in
+                try c32.withUnsafeBufferPointer { (c) throws(CommunicationError) in
+                    try d32.withUnsafeBufferPointer { (d) throws(CommunicationError) in
+                        var request: MPI_Request? = nil
+                        try MPI.check(MPI_Igatherv(s.baseAddress, c[rank], MPI_BYTE, o.baseAddress, c.baseAddress, d.baseAddress, MPI_BYTE,
+                                                   Int32(root), handle, &request), "MPI_Igatherv")
+                        try complete(&request, "MPI_Igatherv")
+                    }
+                }
+            }
+        }
+        return rank == root ? Array(out.prefix(total)) : []
+    }
+
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws(CommunicationError) {
         // Large buffers go in chunks below 2^31 bytes (MPI counts are 32-bit).
         var offset = 0

@@ -27,11 +27,15 @@ struct Summary: Encodable {
     let ranks: Int
     let devicePulses: UInt64
     let zeroShiftPulses: UInt64
+    /// The hardware estimate (`CostModel`), nil for an algorithm without tiles.
+    let hardwareEstimate: HardwareEstimate?
+    /// Records of tiles.csv written, nil without per-tile telemetry.
+    let tileRecords: Int?
 
     enum CodingKeys: String, CodingKey {
         case weightsDigest = "weights_digest", epochs, finalTestAccuracy = "final_test_accuracy"
         case finalTrainLoss = "final_train_loss", diverged, seconds, ranks, devicePulses = "device_pulses"
-        case zeroShiftPulses = "zero_shift_pulses"
+        case zeroShiftPulses = "zero_shift_pulses", hardwareEstimate = "hardware_estimate", tileRecords = "tile_records"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -48,6 +52,36 @@ struct Summary: Encodable {
         try c.encode(ranks, forKey: .ranks)
         try c.encode(devicePulses, forKey: .devicePulses)
         try c.encode(zeroShiftPulses, forKey: .zeroShiftPulses)
+        try c.encodeIfPresent(hardwareEstimate, forKey: .hardwareEstimate)
+        try c.encodeIfPresent(tileRecords, forKey: .tileRecords)
+    }
+}
+
+/// `summary.json`'s hardware estimate: the run's cost (`CostModel.RunCost`) and the costs it used.
+struct HardwareEstimate: Encodable {
+    let cost: CostModel.RunCost
+    let costs: CostConfig
+    let replicas: Int
+
+    enum CodingKeys: String, CodingKey {
+        case latencyNs = "latency_ns", readLatencyNs = "read_latency_ns", updateLatencyNs = "update_latency_ns"
+        case tileBusyNs = "tile_busy_ns", energyPj = "energy_pj", reads, pulseSlots = "pulse_slots", updates, pulses
+        case costs, perReplica = "per_replica"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(cost.latencyNs, forKey: .latencyNs)
+        try c.encode(cost.readLatencyNs, forKey: .readLatencyNs)
+        try c.encode(cost.updateLatencyNs, forKey: .updateLatencyNs)
+        try c.encode(cost.tileBusyNs, forKey: .tileBusyNs)
+        try c.encode(cost.energyPj, forKey: .energyPj)
+        try c.encode(cost.reads, forKey: .reads)
+        try c.encode(cost.slots, forKey: .pulseSlots)
+        try c.encode(cost.updates, forKey: .updates)
+        try c.encode(cost.pulses, forKey: .pulses)
+        try c.encode(costs, forKey: .costs)
+        try c.encode(replicas > 1, forKey: .perReplica)
     }
 }
 
@@ -602,6 +636,18 @@ public enum TrainingRun {
                 + "--batch-size, a larger --tile-size, or another --placement")
         }
 
+
+        // Per-tile telemetry: into the run folder only, and only for algorithms with tiles (known to every rank).
+        let recordsTiles = output != nil && config.telemetry.tiles && config.algorithm.arrayCount > 0
+        if recordsTiles {
+            let widths = [data.train.features] + config.model.hidden + [data.train.classes]
+            let tiles = NetworkLayout.blockCount(widths: widths, tileSize: config.model.tileSize) * config.algorithm.arrayCount
+            if TileTelemetry.recordBytes(tiles: tiles) > Int(Int32.max) {
+                throw RunError("per-tile telemetry of \(tiles) tiles would gather \(gib(Double(TileTelemetry.recordBytes(tiles: tiles)))) per record, "
+                    + "more than one MPI message holds (2 GiB); use a larger --tile-size or --set telemetry.tiles=false", exitCode: 2)
+            }
+        }
+
         // Output folder, on the coordinator; when resuming, its newest checkpoint.
         var directory: RunDirectory? = nil
         var failure: String? = nil
@@ -620,6 +666,7 @@ public enum TrainingRun {
                     let d = try RunDirectory(path: path, overwrite: overwrite)
                     try d.write("config.json", ConfigLoader.recordedJSON(config))
                     try d.startMetrics()
+                    if recordsTiles { try d.write("tiles.csv", text: TileTelemetry.header(config)) }
                     directory = d
                 }
             } catch {
@@ -630,6 +677,7 @@ public enum TrainingRun {
 
         let trainer = try Trainer(config: config, comm: comm, train: train, test: test)
         var rows = [EpochMetrics]()
+        var tilesKept = 0
         if resume {
             checkpointPath = String(decoding: try broadcastBytes(comm, Array(checkpointPath.utf8)), as: UTF8.self)
             rows = try Checkpoint.restore(trainer, from: checkpointPath)
@@ -640,6 +688,8 @@ public enum TrainingRun {
                 do {
                     try directory.write("metrics.csv", text: RunDirectory.metricsCSV(rows))
                     try directory.remove("summary.json")
+                    // tiles.csv keeps the records up to the checkpoint's step (later ones are recorded again).
+                    if recordsTiles { tilesKept = try TileTelemetry.truncate(in: directory, throughStep: trainer.step, config: config) }
                 } catch { failure = error.description }
             }
             try agree(comm, failure)
@@ -657,6 +707,23 @@ public enum TrainingRun {
         }
         let started = MPI.wallTime
         let cpuAtStart = processCPUSeconds()
+        // Tile records (collective): the tiles gathered to rank 0, which appends one record to tiles.csv.
+        var tileRecords = tilesKept, gatherSeconds = [Double](), writeSeconds = [Double]()
+        func recordTiles(epoch: Int, step: Int64) throws {
+            guard recordsTiles else { return }
+            let t0 = MPI.wallTime
+            let gathered = try trainer.gatherTiles(measure: true)
+            let t1 = MPI.wallTime
+            if let gathered, let directory {
+                try directory.append("tiles.csv", TileTelemetry.rows(gathered, record: tileRecords, epoch: epoch, step: step, config: config,
+                                                                      layout: trainer.layout, placement: trainer.placement))
+            }
+            gatherSeconds.append(t1 - t0)
+            writeSeconds.append(MPI.wallTime - t1)
+            tileRecords += 1
+        }
+        if !resume { try recordTiles(epoch: 0, step: 0) }
+        let tileEvery = Int64(config.telemetry.every)
         let epochs = config.training.epochs
         var diverged: String? = rows.last.flatMap { Divergence.reason($0, classes: train.classes) }
         var stepsDone = 0, evaluationSeconds: Double? = nil
@@ -688,6 +755,8 @@ public enum TrainingRun {
                 }
             } : nil
             let afterStep: ((Int, Int) throws -> Bool)? = output == nil ? nil : { done, total in
+                // A tile record before a checkpoint of the same step (a resume keeps the records up to its step).
+                if tileEvery > 0 && trainer.step % tileEvery == 0 && done < total { try recordTiles(epoch: epoch, step: trainer.step) }
                 if checkpoints.everySteps > 0 && done < total && trainer.step % Int64(checkpoints.everySteps) == 0 { try checkpoint() }
                 sinceCheck += 1
                 guard sinceCheck >= checkEvery else { return false }
@@ -715,6 +784,7 @@ public enum TrainingRun {
             evaluationSeconds = max(0, m.seconds - trainer.stepSeconds[stepsBefore...].reduce(0, +))
             say(comm, Report.epochLine(m, epochs: epochs))
             try directory?.appendMetrics(m)
+            try recordTiles(epoch: epoch, step: trainer.step)
             if let why = Divergence.reason(m, classes: train.classes) {
                 diverged = why
                 if epoch < epochs { say(comm, "stopping: training diverged (\(why))") }
@@ -758,6 +828,26 @@ public enum TrainingRun {
             say(comm, String(format: "training steps: %ld, median %.4f s per step on rank 0, ", steps.count, steps[steps.count / 2])
                 + share + String(format: " %.1f%% of step time (mean over ranks)", 100 * stepComm / max(stepAll, 1e-12)))
         }
+        // The hardware estimate from every tile's counters (gathered to rank 0, O(tiles) bytes).
+        var estimate: HardwareEstimate? = nil
+        if config.algorithm.arrayCount > 0, let tiles = try trainer.gatherTiles(measure: false) {
+            let model = CostModel(config.cost)
+            let cost = model.run(tiles.tiles.map { ($0.block, $0.counters) }, layout: trainer.layout)
+            estimate = HardwareEstimate(cost: cost, costs: config.cost, replicas: config.replicas)
+            say(comm, model.describe(cost) + (config.replicas > 1 ? " (per replica)" : ""))
+        }
+        if recordsTiles {
+            let records = Double(max(tileRecords, 1))
+            let measure = try comm.maximum(trainer.tileMeasureSeconds) / records
+            // The rank that arrives last at a gather waits for nobody: the least time in the gathers is the transfer's.
+            let gather = -(try comm.maximum(-trainer.tileGatherSeconds)) / records
+            let tiles = trainer.layout.blocks.count * config.algorithm.arrayCount
+            func median(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.sorted()[v.count / 2] }
+            say(comm, String(format: "tile telemetry: %ld records of %ld tiles in tiles.csv, %ld bytes gathered per record; per record: "
+                             + "measure %.1f ms (slowest rank), gather %.2f ms (least over ranks), write %.1f ms, all %.1f ms (rank 0, median)",
+                             tileRecords, tiles, TileTelemetry.recordBytes(tiles: tiles), 1e3 * measure, 1e3 * gather,
+                             1e3 * median(writeSeconds), 1e3 * median(zip(gatherSeconds, writeSeconds).map { $0 + $1 })))
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peaks = try comm.allgather(Double(usage.ru_maxrss) / 1024)
@@ -787,7 +877,8 @@ public enum TrainingRun {
         if let directory, let last = rows.last {
             let summary = Summary(weightsDigest: digest, epochs: rows.count, finalTestAccuracy: last.testAccuracy,
                                   finalTrainLoss: last.trainLoss, diverged: diverged != nil, seconds: elapsed, ranks: comm.size,
-                                  devicePulses: totalPulses, zeroShiftPulses: zeroShift)
+                                  devicePulses: totalPulses, zeroShiftPulses: zeroShift, hardwareEstimate: estimate,
+                                  tileRecords: recordsTiles ? tileRecords : nil)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try directory.write("summary.json", try encoder.encode(summary))

@@ -10,7 +10,7 @@ struct AIMCDist: ParsableCommand {
         commandName: "aimc-dist",
         abstract: "Distributed simulator of neural-network training on analog in-memory computing tiles.",
         discussion: """
-        Run under MPI: each rank simulates a set of crossbar tiles (weight blocks); rank 0 coordinates.
+        Run under MPI: each rank simulates a set of weight blocks, each holding its algorithm's crossbar tiles (W, P, ...); rank 0 coordinates.
           scripts/run.sh -n 8                   the default experiment (Residual Learning, Fashion-MNIST)
           aimc-dist train --help                every training option, with examples
           aimc-dist presets                     the named devices

@@ -45,7 +45,7 @@ struct PlanCommand: ParsableCommand {
         let modelRanks = ranks / c.replicas
         let placement = Placement(layout: layout, ranks: modelRanks, policy: c.placement)
         let arrays = max(c.algorithm.arrayCount, 1)
-        print("plan: FCN \(layout.description), \(c.algorithm.name.rawValue) (\(arrays) array(s) per block), tiles of at most "
+        print("plan: FCN \(layout.description), \(c.algorithm.name.rawValue) (\(arrays) tile(s) per block), blocks of at most "
             + "\(c.model.tileSize)x\(c.model.tileSize), \(ranks) ranks = \(c.replicas) replica(s) x \(modelRanks), \(c.placement.rawValue) placement")
         for layer in layout.layers {
             let sizes = Set(layer.rowRanges.map(\.count)).sorted().map(String.init).joined(separator: "/") + " x "
@@ -66,6 +66,14 @@ struct PlanCommand: ParsableCommand {
             let stored = AnalogArray.bytesPerDevice(c.device) - 4
             print("memory model: \(perDevice) bytes per weight (\(arrays) array(s) x (4 state + \(stored) stored device draws) + "
                 + "\(perDevice - arrays * (4 + stored)) of references and buffers)")
+        }
+        if c.algorithm.arrayCount > 0 && c.telemetry.tiles {
+            let tiles = layout.blocks.count * c.algorithm.arrayCount
+            let when = c.telemetry.every > 0 ? "every \(c.telemetry.every) steps and at each epoch's start and end" : "at each epoch's start and end"
+            let cache = TileTelemetry.bytesPerDevice(c)
+            print("tile telemetry (with --output): \(tiles) tiles, \(TileTelemetry.recordBytes(tiles: tiles)) bytes gathered to rank 0 per record "
+                + "(tiles.csv grows about \(TileTelemetry.fileBytesPerRecord(tiles: tiles) / 1024) KiB per record), \(when)"
+                + (cache > 0 ? "; \(cache) bytes per weight of cached symmetric points (in the memory model)" : ""))
         }
         print("working MiB: activations and errors of a batch (training or evaluation), exchange buffers, replica gathers")
         print(" rank  blocks     weights     block MiB  working MiB   sent/step   received/step  messages/step")

@@ -43,7 +43,7 @@ struct Train: ParsableCommand {
     var config: String?
     @Option(help: ArgumentHelp("Start from a named experiment (see `aimc-dist sweep --list`); --config and options override it.", valueName: "name"))
     var experiment: String?
-    @Option(help: ArgumentHelp("Run folder: config.json, metrics.csv, summary.json, checkpoints/ (the newest checkpoint: the final weights, or where to resume).", valueName: "dir")) var output: String?
+    @Option(help: ArgumentHelp("Run folder: config.json, metrics.csv, tiles.csv (per-tile telemetry), summary.json, checkpoints/ (the newest checkpoint: the final weights, or where to resume).", valueName: "dir")) var output: String?
     @Flag(help: "Replace the run in --output if there is one.") var overwrite = false
     @Option(help: ArgumentHelp("Continue the run in this folder from its newest checkpoint (its config.json is the configuration; options may change only --epochs, --placement, --replicas, --progress-seconds, --stall-timeout and --data-dir). Works at any rank count.", valueName: "dir"))
     var resume: String?
@@ -154,7 +154,7 @@ struct TrainOptions: ParsableArguments {
     @Flag(help: "Expected mode: add the granularity noise of Lemma 1 (arXiv 2510.02516).") var expectedNoise = false
     @Option(help: "Zero-shift the arrays that receive gradient pulses: none (default), ideal or pulsed.") var zeroShift: ZeroShift?
     @Option(parsing: .unconditional, help: ArgumentHelp("Alternating pulses per device for pulsed zero-shifting (default 1000).", valueName: "k")) var zeroShiftPulses: Int?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile residual learning: arrays N + 1 (2...12; default 3).", valueName: "n")) var tiles: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile residual learning: tiles per block, N + 1 (2...12; default 3).", valueName: "n")) var tiles: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile: period ratio between levels (default 2).", valueName: "x")) var transferEveryGrowth: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Multi-tile: transfer-rate ratio between levels (default 1.2).", valueName: "x")) var transferLrGrowth: Double?
     @Option(help: ArgumentHelp("Multi-tile: transfer periods per source tile, gradient tile first (N values).", valueName: "list")) var transferEveryPerTile: String?
@@ -166,7 +166,13 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Hidden activation (default sigmoid).") var activation: Activation?
     @Option(parsing: .unconditional, help: ArgumentHelp("Use the first n training images (0 = all).", valueName: "n")) var trainLimit: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Evaluate on the first n test images (0 = all).", valueName: "n")) var testLimit: Int?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed, 0...2^64-1 (default 0).", valueName: "n")) var seed: UInt64?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Random seed, 0...2^64-1 (default 0): initial weights, data order, pulse trains, noise.", valueName: "n")) var seed: UInt64?
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Chip seed, 0...2^64-1: the device-to-device and tile-to-tile draws (config key device_seed; default: the --seed).",
+        valueName: "n")) var deviceSeed: UInt64?
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Per-tile telemetry (tiles.csv): also record every n training steps (0 = at each epoch's start and end, the default).",
+        valueName: "n")) var telemetryEvery: Int?
     @Option(help: ArgumentHelp("Folder of MNIST-format IDX files (.gz or plain).", valueName: "dir")) var dataDir: String?
     @Option(help: "How weight blocks are assigned to ranks (default round-robin).") var placement: PlacementPolicy?
     @Option(parsing: .unconditional, help: ArgumentHelp("Data-parallel replicas; the ranks must be a multiple (default 1).", valueName: "r")) var replicas: Int?
@@ -229,6 +235,8 @@ struct TrainOptions: ParsableArguments {
         if let trainLimit { c.training.trainLimit = trainLimit }
         if let testLimit { c.training.testLimit = testLimit }
         if let seed { c.seed = seed }
+        if let deviceSeed { c.deviceSeed = .fixed(deviceSeed) }
+        if let telemetryEvery { c.telemetry.every = telemetryEvery }
         if let dataDir { c.data.dir = dataDir }
         if let placement { c.placement = placement }
         if let replicas { c.replicas = replicas }
@@ -282,7 +290,7 @@ struct TrainOptions: ParsableArguments {
             ("--test-samples", testSamples != nil, "data.test_samples"), ("--data-dir", dataDir != nil, "data.dir"),
             ("--ideal-io", idealIo, "forward.is_perfect"), ("--dac-bits", dacBits != nil, "forward.inp_res"),
             ("--adc-bits", adcBits != nil, "forward.out_res"), ("--out-noise", outNoise != nil, "forward.out_noise"),
-            ("--out-bound", outBound != nil, "forward.out_bound"),
+            ("--out-bound", outBound != nil, "forward.out_bound"), ("--device-seed", deviceSeed != nil, "device_seed"),
         ].filter(\.1).map { ($0.0, $0.2) }
         // Device options: --gamma-res sets device.gamma; the others are named after their keys.
         given += device.given.map { ($0, "device." + ($0 == "--gamma-res" ? "gamma" : $0.dropFirst(2).replacingOccurrences(of: "-", with: "_"))) }

@@ -63,7 +63,7 @@ struct CommandTests {
     func shortWrites() throws {
         let dir = IDXWriter.temporaryDirectory("fsize") + "/run"
         let command = "ulimit -f 8; exec '\(Launch.binary)' --data-source teacher --features 4 --train-samples 20 --test-samples 10 "
-            + "--hidden 2 --epochs 1000 --progress-seconds 0 --last-checkpoint-only --output '\(dir)'"
+            + "--hidden 2 --epochs 1000 --progress-seconds 0 --last-checkpoint-only --set telemetry.tiles=false --output '\(dir)'"
         let r = try Launch.launch("/bin/bash", ["-c", command], timeout: 120)
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("metrics.csv") && r.stderr.contains("File too large"), "\(r.stderr)")
@@ -82,6 +82,23 @@ struct CommandTests {
             FileManager.default.fileExists(atPath: dir2 + "/checkpoints/" + $0 + "/manifest.json")
         }
         #expect(complete.count == 1)
+    }
+
+    /// The same for tiles.csv: a record that does not fit is cut back whole, so the file ends with whole records.
+    @Test("A file-size limit never leaves half a record in tiles.csv")
+    func shortTileWrites() throws {
+        let dir = IDXWriter.temporaryDirectory("fsize-tiles") + "/run"
+        let command = "ulimit -f 24; exec '\(Launch.binary)' --data-source teacher --features 4 --train-samples 20 --test-samples 10 "
+            + "--hidden 2 --epochs 1000 --progress-seconds 0 --output '\(dir)'"
+        let r = try Launch.launch("/bin/bash", ["-c", command], timeout: 120)
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("tiles.csv") && r.stderr.contains("File too large"), "\(r.stderr)")
+        let text = try String(contentsOfFile: dir + "/tiles.csv", encoding: .utf8)
+        #expect(text.hasSuffix("\n") && text.utf8.count <= 24 * 1024)
+        let rows = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.dropFirst()
+        // Two layers of one block, two arrays each: 4 rows per record, records 0, 1, 2, ... in order.
+        #expect(rows.count >= 8 && rows.count % 4 == 0, "\(rows.count) rows")
+        #expect(rows.enumerated().allSatisfy { i, row in row.hasPrefix("\(i / 4),") && row.split(separator: ",", omittingEmptySubsequences: false).count == 44 })
     }
 
     /// An address-space limit (ulimit -v) too small for the data: one line and status 1, not an allocation trap. With

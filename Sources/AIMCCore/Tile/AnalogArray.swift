@@ -1,6 +1,6 @@
 import CPulseKernels
 
-/// Counts of pulsed updates, for benchmarks and telemetry.
+/// Counts of pulsed updates, for benchmarks, per-tile telemetry and the cost estimate.
 public struct PulseStatistics: Sendable, Equatable {
     /// Device pulses fired (= coincidences of an x-pulse and a d-pulse in the same slot, or binomial draws).
     public var coincidences: UInt64 = 0
@@ -11,12 +11,16 @@ public struct PulseStatistics: Sendable, Equatable {
     /// Pulses whose step was cut by a device bound (the state would have passed w_min or w_max and was clipped to it);
     /// for expected updates (no pulses), devices whose update was cut by a bound.
     public var clipped: UInt64 = 0
+    /// Pulse slots the update drove: BL of each update whose trains were formed (per sample: after update-BL
+    /// management; per mini-batch: the BL of the binomial counts). The time of an update is slots x the slot time.
+    public var slots: UInt64 = 0
     public init() {}
     public static func += (a: inout PulseStatistics, b: PulseStatistics) {
         a.coincidences &+= b.coincidences
         a.visited &+= b.visited
         a.updates &+= b.updates
         a.clipped &+= b.clipped
+        a.slots &+= b.slots
     }
 }
 
@@ -412,6 +416,7 @@ public final class AnalogArray {
             b = (Double(lr) / (Double(nominalDw) * Double(bl))) / a
         }
         let scaleX = Float(min(b, 1e30)), scaleD = Float(min(a, 1e30))
+        stats.slots = UInt64(bl)
         let nx = Self.makeTrains(values: x, count: cols, scale: scaleX, length: bl, stream: &trains,
                                  index: xIndex, bits: xBits, negative: xNegative)
         guard nx > 0 else { return stats }
@@ -585,6 +590,7 @@ public final class AnalogArray {
         precondition(bl >= 1 && bl <= 32, "BL must lie in 1...32")
         var stats = PulseStatistics()
         stats.updates = 1
+        stats.slots = UInt64(bl)
         let scratch = lineScratchFor()
         let plan = LinePlan(width: cols, orientation: 2, noise: noise)
         let inv = 1 / (Float(bl) * nominalDw)

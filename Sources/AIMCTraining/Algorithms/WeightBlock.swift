@@ -37,13 +37,30 @@ public final class WeightBlock {
     public let effective: UnsafeMutablePointer<Float>
     let ownsEffective: Bool
 
+    /// What each array (tile) counted since the run started: pulses fired and clipped, pulse slots, reads and
+    /// their clipped converter values (indexed like `arrays`; see `TileCounters`, `counterState`).
+    public private(set) var counters: [TileCounters]
+    /// Arrays the forward and backward reads see (coefficient not 0): each counts those reads.
+    let readArrays: [Int]
+    /// The most pulses fired on one element since the last `countThresholdTransfer` (the slots of a threshold transfer).
+    var thresholdSlots = 0
     /// Pulses fired into each array: by gradient updates and by transfers (indexed like `arrays`).
-    public private(set) var gradientPulsesByArray: [PulseStatistics]
-    public private(set) var transferPulsesByArray: [PulseStatistics]
-    /// What the periphery did in this block's forward, backward and transfer reads (telemetry).
-    public private(set) var forwardReads = ReadStatistics()
-    public private(set) var backwardReads = ReadStatistics()
-    public private(set) var transferReads = ReadStatistics()
+    public var gradientPulsesByArray: [PulseStatistics] { counters.map(\.gradient) }
+    public var transferPulsesByArray: [PulseStatistics] { counters.map(\.transfer) }
+    /// The block's reads through its periphery (one read feeds every tile it mixes, and each tile counts it):
+    /// forward (training and evaluation samples), backward, and transfer (one-hot column reads of any tile).
+    public var forwardReads: ReadStatistics {
+        guard let k = readArrays.first else { return ReadStatistics() }
+        var r = counters[k].forward
+        r += counters[k].evaluation
+        return r
+    }
+    public var backwardReads: ReadStatistics { readArrays.first.map { counters[$0].backward } ?? ReadStatistics() }
+    public var transferReads: ReadStatistics {
+        var r = ReadStatistics()
+        for c in counters { r += c.transferRead }
+        return r
+    }
     /// Columns read through the transfer periphery so far.
     public private(set) var transfers = 0
     /// Pulses spent zero-shifting, and devices without a symmetric point in range.
@@ -91,13 +108,14 @@ public final class WeightBlock {
         let id = UInt64(info.index)
         arrays = roles.indices.map { k in
             AnalogArray(rows: info.rows, cols: info.cols, model: model,
-                        key: StreamKey(seed: config.seed, purpose: .deviceToDevice, id, UInt64(k)),
-                        tileKey: StreamKey(seed: config.seed, purpose: .tileToTile, id, UInt64(k)))
+                        key: StreamKey(seed: config.chipSeed, purpose: .deviceToDevice, id, UInt64(k)),
+                        tileKey: StreamKey(seed: config.chipSeed, purpose: .tileToTile, id, UInt64(k)))
         }
-        coefficients = type.coefficients(a).map { Float($0) }
+        let coefficients = type.coefficients(a).map { Float($0) }
+        self.coefficients = coefficients
         gradientArray = type.gradientArray(a)
-        gradientPulsesByArray = Array(repeating: PulseStatistics(), count: roles.count)
-        transferPulsesByArray = Array(repeating: PulseStatistics(), count: roles.count)
+        counters = Array(repeating: TileCounters(), count: roles.count)
+        readArrays = coefficients.indices.filter { coefficients[$0] != 0 }
         column = [Float](repeating: 0, count: info.rows)
         oneHot = [Float](repeating: 0, count: info.cols)
         algorithm = type.init(block: info, config: config, initialWeights: initialWeights)
@@ -108,6 +126,7 @@ public final class WeightBlock {
             if a.zeroShift != .none {
                 var s = RandomStream(key: StreamKey(seed: config.seed, purpose: .zeroShift, id, UInt64(gradientArray)))
                 (zeroShiftPulses, devicesWithoutSymmetricPoint) = arrays[gradientArray].zeroShift(a.zeroShift, pulses: a.zeroShiftPulses, stream: &s)
+                counters[gradientArray].zeroShiftPulses = zeroShiftPulses
             }
             arrays[0].setWeights(initialWeights)
             if WeightBlock.readsOwnCopy(config) {
@@ -151,11 +170,16 @@ public final class WeightBlock {
     /// - Parameters:
     ///   - input: the layer input; sample b's slice starts at input[b * inputStride + colStart].
     ///   - output: batch x rows, row-major.
+    ///   - evaluation: count the reads as evaluation reads (`TileCounters.evaluation`), not training reads.
     public func forward(input: UnsafePointer<Float>, inputStride: Int, batch: Int, output: UnsafeMutablePointer<Float>,
-                        noise: NoiseSource) {
+                        noise: NoiseSource, evaluation: Bool = false) {
+        var stats = ReadStatistics()
         Periphery.multiply(weights: effective, rows: info.rows, cols: info.cols, transposed: false,
                            input: input + info.colStart, inputStride: inputStride, batch: batch, output: output,
-                           io: forwardIO, noise: noise, scratch: workspace.periphery, statistics: &forwardReads)
+                           io: forwardIO, noise: noise, scratch: workspace.periphery, statistics: &stats)
+        for k in readArrays {
+            if evaluation { counters[k].evaluation += stats } else { counters[k].forward += stats }
+        }
     }
 
     /// Partial backward output z = W_eff^T d_slice for a batch, through the backward periphery.
@@ -164,9 +188,11 @@ public final class WeightBlock {
     ///   - output: batch x cols, row-major.
     public func backward(delta: UnsafePointer<Float>, deltaStride: Int, batch: Int, output: UnsafeMutablePointer<Float>,
                          noise: NoiseSource) {
+        var stats = ReadStatistics()
         Periphery.multiply(weights: effective, rows: info.rows, cols: info.cols, transposed: true,
                            input: delta + info.rowStart, inputStride: deltaStride, batch: batch, output: output,
-                           io: backwardIO, noise: noise, scratch: workspace.periphery, statistics: &backwardReads)
+                           io: backwardIO, noise: noise, scratch: workspace.periphery, statistics: &stats)
+        for k in readArrays { counters[k].backward += stats }
     }
 
     // MARK: The steps of training, delegated to the algorithm
@@ -224,8 +250,8 @@ public final class WeightBlock {
             for b in 0..<batch {
                 var trains = RandomStream(key: trainKey, step: step, sub: UInt32(b))
                 var noise = RandomStream(key: noiseKey, step: step, sub: UInt32(b))
-                gradientPulsesByArray[t] += array.pulsedUpdate(x: x + b * xStride, d: d + b * dStride, lr: alpha,
-                                                               update: update, trains: &trains, noise: &noise)
+                counters[t].gradient += array.pulsedUpdate(x: x + b * xStride, d: d + b * dStride, lr: alpha,
+                                                           update: update, trains: &trains, noise: &noise)
             }
         case (.pulsed, false):
             withDeltaBuffer { buf in
@@ -233,20 +259,21 @@ public final class WeightBlock {
                             b: x, ldb: xStride, beta: 0, c: buf, ldc: cols)
                 var counts = RandomStream(key: trainKey, step: step, sub: 0x4000_0000)
                 var noise = RandomStream(key: noiseKey, step: step, sub: 0x4000_0000)
-                gradientPulsesByArray[t] += array.pulsedUpdate(delta: buf, bl: update.desiredBL, counts: &counts, noise: &noise)
+                counters[t].gradient += array.pulsedUpdate(delta: buf, bl: update.desiredBL, counts: &counts, noise: &noise)
             }
         case (.expected, _):
+            let groups = perSample ? batch : 1
+            countExpectedUpdates(into: t, groups)
             withDeltaBuffer { buf in
-                let groups = perSample ? batch : 1
                 for g in 0..<groups {
                     let k = perSample ? 1 : batch
                     Linear.gemm(transA: true, transB: false, m: rows, n: cols, k: k, alpha: -alpha, a: d + g * dStride,
                                 lda: dStride, b: x + g * xStride, ldb: xStride, beta: 0, c: buf, ldc: cols)
                     if expectedNoise {
                         var noise = RandomStream(key: noiseKey, step: step, sub: UInt32(g))
-                        gradientPulsesByArray[t].clipped &+= array.expectedUpdate(delta: buf, bl: update.desiredBL, noise: &noise).clipped
+                        counters[t].gradient.clipped &+= array.expectedUpdate(delta: buf, bl: update.desiredBL, noise: &noise).clipped
                     } else {
-                        gradientPulsesByArray[t].clipped &+= array.expectedUpdate(delta: buf).clipped
+                        counters[t].gradient.clipped &+= array.expectedUpdate(delta: buf).clipped
                     }
                 }
             }
@@ -259,7 +286,7 @@ public final class WeightBlock {
         let noise = NoiseSource(key: StreamKey(seed: seed, purpose: .transferReadNoise, UInt64(info.index), UInt64(source)),
                                 step: UInt32(truncatingIfNeeded: step))
         arrays[source].readColumn(k, into: out)
-        Periphery.readOneHot(out, count: info.rows, index: k, io: transferIO, noise: noise, statistics: &transferReads)
+        Periphery.readOneHot(out, count: info.rows, index: k, io: transferIO, noise: noise, statistics: &counters[source].transferRead)
         transfers += 1
     }
 
@@ -285,13 +312,15 @@ public final class WeightBlock {
             oneHot[k] = 1
             var trains = RandomStream(key: StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), UInt64(target)),
                                       step: UInt64(step), sub: Self.transferSub(source: source, column: k))
-            transferPulsesByArray[target] += oneHot.withUnsafeBufferPointer { x in
+            counters[target].transfer += oneHot.withUnsafeBufferPointer { x in
                 dst.pulsedUpdate(x: x.baseAddress!, d: values, lr: rate, update: update, trains: &trains, noise: &c2c)
             }
             oneHot[k] = 0
         case .expected:
             for i in 0..<rows { values[i] *= rate }
-            transferPulsesByArray[target].clipped &+= dst.expectedUpdate(column: k, delta: values).clipped
+            let clipped = dst.expectedUpdate(column: k, delta: values).clipped
+            countExpectedUpdates(into: target, 1, transfer: true)
+            counters[target].transfer.clipped &+= clipped
         }
     }
 
@@ -319,13 +348,46 @@ public final class WeightBlock {
     /// device's cycle-to-cycle noise from `noise` in pulsed mode, the mean pulse in expected mode.
     public func firePulses(into target: Int, element e: Int, count: Int, down: Bool, noise: inout RandomStream) {
         guard count > 0 else { return }
-        transferPulsesByArray[target].clipped &+= arrays[target].firePulses(element: e, count: count, down: down, noisy: mode == .pulsed,
-                                                                            noise: &noise).clipped
-        transferPulsesByArray[target].coincidences &+= UInt64(count)
+        let clipped = arrays[target].firePulses(element: e, count: count, down: down, noisy: mode == .pulsed, noise: &noise).clipped
+        counters[target].transfer.coincidences &+= UInt64(count)
+        counters[target].transfer.clipped &+= clipped
+        thresholdSlots = max(thresholdSlots, count)
     }
 
-    /// Counts one threshold transfer into `target` (one column's worth of `firePulses`).
-    public func countThresholdTransfer(into target: Int) { transferPulsesByArray[target].updates &+= 1 }
+    /// Counts one threshold transfer into `target` (one column's worth of `firePulses`): one update whose slots are
+    /// the most pulses fired on one of its devices (the rows fire in parallel).
+    public func countThresholdTransfer(into target: Int) {
+        counters[target].transfer.updates &+= 1
+        counters[target].transfer.slots &+= UInt64(thresholdSlots)
+        thresholdSlots = 0
+    }
+
+    /// Counts `n` updates of expected mode into `target` (no pulse is simulated; each would drive `desired_bl` slots).
+    func countExpectedUpdates(into target: Int, _ n: Int, transfer: Bool = false) {
+        var s = PulseStatistics()
+        s.updates = UInt64(n)
+        s.slots = UInt64(n * update.desiredBL)
+        if transfer { counters[target].transfer += s } else { counters[target].gradient += s }
+    }
+
+    // MARK: Counters (checkpoints)
+
+    /// Every array's counters by name ("counters.W", "counters.P", ...: `TileCounters.values`), for a checkpoint.
+    public var counterState: [String: ScalarState] {
+        var out = [String: ScalarState]()
+        for (k, role) in roles.enumerated() { out["counters." + role.label] = .integers(counters[k].values) }
+        return out
+    }
+
+    /// Restores the counters `counterState` recorded.
+    /// - Throws: `StateError` when an array's counters are missing or have the wrong length.
+    public func restoreCounters(_ state: [String: ScalarState]) throws(StateError) {
+        var restored = counters
+        for (k, role) in roles.enumerated() {
+            restored[k] = try TileCounters(values: try StateError.integers(state, "counters." + role.label, count: TileCounters.names.count))
+        }
+        counters = restored
+    }
 
     /// Runs `body` with the block's column buffer (rows values).
     public func withColumn<T>(_ body: (UnsafeMutablePointer<Float>) -> T) -> T {
@@ -376,16 +438,11 @@ public final class WeightBlock {
         return terms + algorithm.digitalReadTerms
     }
 
-    /// Counters and algorithm state as scalars: the algorithm's `scalars` plus the block's pulse counts per tile
-    /// ("pulses.gradient", "pulses.transfer": coincidences, visits, updates and clipped pulses of each tile) and
-    /// transfers.
+    /// Counters and algorithm state as scalars: the algorithm's `scalars`, every tile's counters (`counterState`:
+    /// pulses, clipped pulses, slots and reads, so telemetry goes on exactly after a resume) and the transfers.
     public var scalars: [String: ScalarState] {
         var s = algorithm.scalars
-        func flat(_ stats: [PulseStatistics]) -> [Int64] {
-            stats.flatMap { [$0.coincidences, $0.visited, $0.updates, $0.clipped].map { Int64(bitPattern: $0) } }
-        }
-        s["pulses.gradient"] = .integers(flat(gradientPulsesByArray))
-        s["pulses.transfer"] = .integers(flat(transferPulsesByArray))
+        s.merge(counterState) { a, _ in a }
         s["transfers"] = .integers([Int64(transfers)])
         return s
     }
@@ -395,19 +452,7 @@ public final class WeightBlock {
     /// - Throws: `StateError` if a value is missing or does not fit this block.
     public func restore(scalars: [String: ScalarState]) throws(StateError) {
         try algorithm.restore(scalars: scalars)
-        func unflat(_ name: String) throws(StateError) -> [PulseStatistics] {
-            let v = try StateError.integers(scalars, name, count: 4 * arrays.count)
-            return (0..<arrays.count).map { k in
-                var p = PulseStatistics()
-                p.coincidences = UInt64(bitPattern: v[4 * k])
-                p.visited = UInt64(bitPattern: v[4 * k + 1])
-                p.updates = UInt64(bitPattern: v[4 * k + 2])
-                p.clipped = UInt64(bitPattern: v[4 * k + 3])
-                return p
-            }
-        }
-        gradientPulsesByArray = try unflat("pulses.gradient")
-        transferPulsesByArray = try unflat("pulses.transfer")
+        try restoreCounters(scalars)
         transfers = Int(try StateError.integers(scalars, "transfers", count: 1)[0])
         refreshEffective()
     }

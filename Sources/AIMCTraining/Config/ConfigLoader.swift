@@ -622,6 +622,7 @@ public enum ConfigLoader {
         "seed", "model.hidden", "model.tile_size", "algorithm.transfer_every", "algorithm.zero_shift_pulses", "algorithm.transfer_columns",
         "training.epochs", "training.batch_size", "training.train_limit", "training.test_limit",
         "training.eval_batch_size", "training.steps_per_epoch", "update.desired_bl", "replicas", "data.features", "data.classes", "data.train_samples", "data.test_samples",
+        "telemetry.every",
         // A least-squares configuration's own integer keys (its `base` holds a training configuration's keys).
         "inputs", "outputs", "samples", "batch_size", "steps", "record_every", "tiles",
     ])
@@ -639,6 +640,8 @@ public enum ConfigLoader {
             "device.c2c_mode": DeviceConfig.CycleToCycleMode.allCases.map(\.rawValue),
             "data.source": DataConfig.Source.allCases.map(\.rawValue),
             "placement": PlacementPolicy.allCases.map(\.rawValue),
+            // Or an integer: see `deviceSeed(_:)`.
+            "device_seed": [DeviceSeed.followsSeedText],
         ]
         for io in ["forward", "backward", "transfer"] {
             c[io + ".noise_management"] = IOConfig.NoiseManagement.allCases.map(\.rawValue)
@@ -665,6 +668,9 @@ public enum ConfigLoader {
             throw fail("must be a list, written like \(example)")
         }
         if value is [String: Any] { throw fail("must be a single value, not a table") }
+        if schemaKey == "device_seed" {
+            do { return try deviceSeed(value) } catch { throw fail(error.message) }
+        }
         let expected = kind(existing)
         let isInteger = integerKeys.contains(schemaKey)
         var value = value
@@ -718,6 +724,28 @@ public enum ConfigLoader {
         // An integral number given in floating point (2.0) is passed on as an integer.
         if type == "d" || type == "f" { return d < 9_223_372_036_854_775_808.0 ? Int64(d) as Any : UInt64(d) as Any }
         return value
+    }
+
+    /// A value of `device_seed`: the text "seed" (follow `seed`) or an integer in 0...2^64-1 (also written as digits
+    /// in text, as sweeps and YAML give it). Returns "seed" or the integer.
+    /// - Throws: `ConfigError` (without key) stating the rule.
+    public static func deviceSeed(_ value: Any) throws(ConfigError) -> Any {
+        let rule = "must be an integer in 0...\(UInt64.max), or \"seed\" to follow seed (the default)"
+        if let text = value as? String {
+            if text == DeviceSeed.followsSeedText { return text }
+            if !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let u = UInt64(text) { return NSNumber(value: u) }
+            throw ConfigError(key: "", option: nil, message: "\(rule); got \"\(capped(text))\"")
+        }
+        guard let number = value as? NSNumber, kind(number) == .number else { throw ConfigError(key: "", option: nil, message: "\(rule); got \(value)") }
+        let d = number.doubleValue
+        let type = String(cString: number.objCType)
+        if type == "Q" { return number }
+        if type == "d" || type == "f" {
+            guard d >= 0 && d < 18_446_744_073_709_551_616.0 && d == d.rounded() else { throw ConfigError(key: "", option: nil, message: "\(rule); got \(number)") }
+            return NSNumber(value: UInt64(d))
+        }
+        guard number.int64Value >= 0 else { throw ConfigError(key: "", option: nil, message: "\(rule); got \(number)") }
+        return number
     }
 
     /// `v` without a fraction part when it is integral ("8", "0.12").

@@ -253,10 +253,88 @@ public struct DataConfig: Codable, Sendable, Equatable {
     }
 }
 
+/// The seed of the chip: the device-to-device and tile-to-tile draws of every array (`device_seed`, `--device-seed`).
+/// `seed` (the default, written "seed" in configuration files) follows the experiment's `seed`; a number holds the
+/// chip fixed while `seed` varies the training (initial weights, data order, pulse trains, noise), or the reverse.
+public enum DeviceSeed: Codable, Sendable, Equatable {
+    case followsSeed
+    case fixed(UInt64)
+
+    /// The text configuration files use for `followsSeed`.
+    public static let followsSeedText = "seed"
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let text = try? c.decode(String.self) {
+            guard text == Self.followsSeedText else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "device_seed must be \"seed\" or an integer; got \(text)")
+            }
+            self = .followsSeed
+        } else {
+            self = .fixed(try c.decode(UInt64.self))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .followsSeed: try c.encode(Self.followsSeedText)
+        case .fixed(let s): try c.encode(s)
+        }
+    }
+}
+
+/// Per-tile telemetry (`tiles.csv` in the run folder; see `TileTelemetry`).
+public struct TelemetryConfig: Codable, Sendable, Equatable {
+    /// Record per-tile telemetry into the run folder's `tiles.csv` (a run without `--output` records nothing).
+    public var tiles: Bool = true
+    /// Record every `every` training steps as well as at the start and at the end of every epoch; 0 = at the start
+    /// and at the end of every epoch only.
+    public var every: Int = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case tiles, every }
+}
+
+/// What the hardware would spend per read and per pulse: the costs of the estimate of `CostModel`. Defaults: the
+/// latencies of the paper's Table 3 (40 ns per forward or backward read of a layer, 5 ns per pulse slot, an update
+/// of Analog SGD = 32 slots + 5.9 ns); the paper gives no energies, so the energy costs are 0 (not estimated) unless set.
+public struct CostConfig: Codable, Sendable, Equatable {
+    /// Nanoseconds per read of one vector through a tile (forward, backward, one-hot transfer read, and each
+    /// bound-management repeat).
+    public var readNs: Double = 40
+    /// Nanoseconds per pulse slot of an update (an update of BL slots takes BL times this).
+    public var pulseSlotNs: Double = 5
+    /// Nanoseconds per update of a tile beyond its slots (Table 3: 165.9 = 32 x 5 + 5.9).
+    public var updateOverheadNs: Double = 5.9
+    /// Picojoules per read of one vector through a tile, and per device pulse fired (0 = not estimated).
+    public var readPj: Double = 0
+    public var pulsePj: Double = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case readNs = "read_ns", pulseSlotNs = "pulse_slot_ns", updateOverheadNs = "update_overhead_ns", readPj = "read_pj", pulsePj = "pulse_pj"
+    }
+
+    /// Whether an energy cost is set.
+    public var estimatesEnergy: Bool { readPj > 0 || pulsePj > 0 }
+
+    func validate() throws(ConfigError) {
+        for (value, key) in [(readNs, "read_ns"), (pulseSlotNs, "pulse_slot_ns"), (updateOverheadNs, "update_overhead_ns"),
+                             (readPj, "read_pj"), (pulsePj, "pulse_pj")] {
+            try ConfigError.require(value >= 0 && value <= 1e12, "cost." + key, nil, "must lie in [0, 1e12]", value)
+        }
+    }
+}
+
 /// A whole experiment: plain data, validated, written to the run directory as `config.json` so the run can
 /// be repeated with `aimc-dist --config config.json`.
 public struct ExperimentConfig: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
+    /// The seed of the device-to-device and tile-to-tile draws (see `DeviceSeed`; `chipSeed` is the value used).
+    public var deviceSeed: DeviceSeed = .followsSeed
     public var model = ModelConfig()
     public var algorithm = AlgorithmConfig()
     public var device = DeviceConfig.softBoundsDefault
@@ -270,8 +348,18 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     /// Data-parallel replicas of the model: the world is replicas x ranks per model; each replica takes its share of
     /// every mini-batch and all apply the same global-batch update.
     public var replicas: Int = 1
+    public var telemetry = TelemetryConfig()
+    public var cost = CostConfig()
 
     public init() {}
+
+    /// The seed the device-to-device and tile-to-tile draws use: `device_seed`, or `seed` when it follows it.
+    public var chipSeed: UInt64 {
+        switch deviceSeed {
+        case .followsSeed: return seed
+        case .fixed(let s): return s
+        }
+    }
 
     /// The embedded default experiment: the paper's FCN 784-256-128-10 (sigmoid) on Fashion-MNIST with Residual
     /// Learning on a soft-bounds device (tau 0.6, dw_min 1e-3, 30% cycle-to-cycle and device-to-device variability)
@@ -326,9 +414,13 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
             try ConfigError.require(data.testSamples >= 1 && data.testSamples <= 10_000_000, "data.test_samples", "--test-samples", "must be an integer in 1...1e7", Double(data.testSamples))
         }
         if data.dir.isEmpty { throw ConfigError(key: "data.dir", option: "--data-dir", message: "must name a folder") }
+        try ConfigError.require(telemetry.every >= 0 && telemetry.every <= 1_000_000_000_000, "telemetry.every", "--telemetry-every",
+                                "must be an integer in 0...1e12 (0 = at every epoch's start and end)", Double(telemetry.every))
+        try cost.validate()
     }
 
     enum CodingKeys: String, CodingKey {
-        case seed, model, algorithm, device, forward, backward, transfer, update, training, data, placement, replicas
+        case seed, deviceSeed = "device_seed", model, algorithm, device, forward, backward, transfer, update, training, data, placement, replicas
+        case telemetry, cost
     }
 }

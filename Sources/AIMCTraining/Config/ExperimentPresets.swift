@@ -57,6 +57,21 @@ public enum ExperimentPresets {
                    return c
                }(),
                axes: [("device.n_states", ["4", "10", "20"]), ("algorithm.tiles", ["2", "3", "4"])]),
+        Preset(name: "t2t-study",
+               summary: "tile-to-tile variability: symmetric-point shift 0/0.15/0.3 and dw_min spread 0/0.5 for Analog SGD, Tiki-Taka and "
+                   + "Residual Learning, with and without zero-shifting, on 3 chips (device seeds 0, 1, 2); the default device and FCN, "
+                   + "one epoch of 30000 images, tiles recorded every 500 steps",
+               config: {
+                   var c = ExperimentConfig.default
+                   c.training.epochs = 1
+                   c.training.trainLimit = 30_000
+                   c.training.testLimit = 2_000
+                   c.telemetry.every = 500
+                   return c
+               }(),
+               axes: [("algorithm.name", ["analog-sgd", "tiki-taka", "residual"]), ("algorithm.zero_shift", ["none", "ideal"]),
+                      ("device.t2t_symmetric_point", ["0", "0.15", "0.3"]), ("device.t2t_dw_min", ["0", "0.5"]),
+                      ("device_seed", ["0", "1", "2"])]),
     ]
 
     public static var names: [String] { all.map(\.name) }

@@ -221,6 +221,9 @@ public enum Sweep {
 
     /// One value's text read by the kind of `existing` (the key's current value): (value, label).
     static func parse(_ text: String, key: String, like existing: Any, option: String, base: ExperimentConfig) throws(ConfigError) -> (Any, String) {
+        if key == "device_seed" {
+            do { return (try ConfigLoader.deviceSeed(text), text) } catch { throw ConfigError(key: key, option: option, message: error.message) }
+        }
         if existing is [Any] {
             let elements: [String]
             if text.hasPrefix("[") && text.hasSuffix("]") {
@@ -417,6 +420,11 @@ extension ExperimentConfig {
     /// assumed to matter.
     public func ineffective(_ key: String) -> String? {
         let a = algorithm, name = a.name
+        if key == "device_seed" {
+            if a.arrayCount == 0 { return "\(name) has no devices" }
+            if !device.hasDeviceToDevice && !device.hasTileToTile { return "the device has no device-to-device or tile-to-tile variability to draw" }
+            return nil
+        }
         let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return nil }
         let (table, field) = (parts[0], parts[1])

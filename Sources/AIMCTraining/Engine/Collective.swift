@@ -38,6 +38,10 @@ public protocol Collective: AnyObject {
     /// Gathers every member's bytes into every member, concatenated in rank order.
     func allgatherBytes(_ send: [UInt8], counts: [Int]) throws(CommunicationError) -> [UInt8]
 
+    /// Gathers every member's bytes into `root` only, concatenated in rank order (MPI_Gatherv); the other members
+    /// get an empty array. `counts` (bytes per member, total below 2^31) must be known to every member.
+    func gatherBytes(_ send: [UInt8], counts: [Int], root: Int) throws(CommunicationError) -> [UInt8]
+
     /// Copies `root`'s bytes into every member's buffer (MPI_Bcast).
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws(CommunicationError)
 
@@ -104,6 +108,7 @@ public final class SingleProcess: Collective {
     }
 
     public func allgatherBytes(_ send: [UInt8], counts: [Int]) -> [UInt8] { send }
+    public func gatherBytes(_ send: [UInt8], counts: [Int], root: Int) -> [UInt8] { send }
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) {}
     public func maximum(_ value: Double) -> Double { value }
     public func sum(_ value: Double) -> Double { value }

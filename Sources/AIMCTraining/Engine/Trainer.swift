@@ -129,6 +129,12 @@ public final class Trainer {
     var ownedByLayer: [[WeightBlock]] = []
     /// Bias slices of the blocks at column 0 that this rank owns: [block index: bias].
     var biases: [Int: DigitalArray] = [:]
+    /// Per-tile telemetry of this rank's blocks (static draws, symmetric points), made at the first record.
+    var tileMonitors: [BlockMonitor]? = nil
+    /// Seconds this rank spent measuring its tiles for telemetry records (`gatherTiles`).
+    public internal(set) var tileMeasureSeconds = 0.0
+    /// Seconds this rank spent in the gathers of telemetry records (MPI_Gatherv, waiting for the slowest rank included).
+    public internal(set) var tileGatherSeconds = 0.0
 
     // Buffers, sized for the largest batch.
     var capacity = 0
@@ -282,7 +288,8 @@ public final class Trainer {
     /// Bytes per weight of one weight block: per analog array 4 of state and the device's stored draws
     /// (`AnalogArray.bytesPerDevice`: at most 16 in all); 4 for the reference of a zero-shifted array; 4 for the
     /// weights the reads see when they are not W itself (`WeightBlock.readsOwnCopy`); 4 per digital value the algorithm
-    /// keeps (digital weights, H, Q). (The update buffer of expected or per-batch updates is one per rank: see
+    /// keeps (digital weights, H, Q); 4 per array for per-tile telemetry's cached symmetric points when the family has
+    /// no closed form (`TileTelemetry`). (The update buffer of expected or per-batch updates is one per rank: see
     /// `workingBytes`.)
     public static func bytesPerDevice(_ c: ExperimentConfig) -> Int {
         let a = c.algorithm
@@ -290,7 +297,7 @@ public final class Trainer {
         var bytes = arrays * AnalogArray.bytesPerDevice(c.device) + 4 * a.type.digitalFloatsPerWeight(a)
         if arrays > 0 && a.zeroShift != .none { bytes += 4 }
         if WeightBlock.readsOwnCopy(c) { bytes += 4 }
-        return bytes
+        return bytes + TileTelemetry.bytesPerDevice(c)
     }
 
     /// Initial weights U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's nn.Linear default), element (i, j) of layer l
@@ -408,7 +415,7 @@ public final class Trainer {
 
     /// Layer l on this replica: activations[l] (batch x inputs) -> activations[l + 1] (batch x outputs) on the
     /// members of the layer's forward group; the last layer leaves logits.
-    func forwardLayer(_ l: Int, batch: Int, noise: (BlockInfo) -> NoiseSource) throws(CommunicationError) {
+    func forwardLayer(_ l: Int, batch: Int, noise: (BlockInfo) -> NoiseSource, evaluation: Bool = false) throws(CommunicationError) {
         guard let group = forwardGroups[l], let plan = forwardPlans[l] else { return }
         CollectiveActivity.current.layer = l
         CollectiveActivity.current.exchange = .forward
@@ -419,7 +426,8 @@ public final class Trainer {
                 sendBuffer.withUnsafeMutableBufferPointer { s in
                     for block in ownedByLayer[l] {
                         let out = s.baseAddress! + batch * plan.sendOffset[block.info.index]!
-                        block.forward(input: x.baseAddress!, inputStride: nIn, batch: batch, output: out, noise: noise(block.info))
+                        block.forward(input: x.baseAddress!, inputStride: nIn, batch: batch, output: out, noise: noise(block.info),
+                                      evaluation: evaluation)
                         if let bias = biases[block.info.index] {
                             for b in 0..<batch { for i in 0..<block.info.rows { out[b * block.info.rows + i] += bias[i] } }
                         }
@@ -709,7 +717,7 @@ public final class Trainer {
             let noise: (BlockInfo) -> NoiseSource = {
                 NoiseSource(key: StreamKey(seed: seed, purpose: .evaluationNoise, UInt64($0.index)), step: UInt32(epoch), firstSample: first)
             }
-            for l in 0..<layout.layers.count { try forwardLayer(l, batch: batch, noise: noise) }
+            for l in 0..<layout.layers.count { try forwardLayer(l, batch: batch, noise: noise, evaluation: true) }
             if forwardGroups[layout.layers.count - 1] != nil { timed(false) { lossAndError(batch: batch, scale: nil) } }
             for (l, c) in try coordinatorSamples(batch: batch, globalBatch: global) {
                 lossSum += l

@@ -4,6 +4,8 @@ import Foundation
 /// The text the coordinator prints.
 public enum Report {
     static func g(_ v: Double) -> String { String(format: "%g", v) }
+    /// Three significant digits.
+    static func g3(_ v: Double) -> String { String(format: "%.3g", v) }
 
     public static func algorithm(_ c: ExperimentConfig) -> String {
         let a = c.algorithm
@@ -77,15 +79,18 @@ public enum Report {
         }
         let grids = layout.layers.map { "\($0.rowBlocks)x\($0.colBlocks)" }.joined(separator: ", ")
         let arrays = c.algorithm.arrayCount
-        lines.append("  tiles      \(layout.blocks.count) weight blocks of at most \(c.model.tileSize)x\(c.model.tileSize) (grids per layer: \(grids)); "
-            + (arrays == 0 ? "\(layout.deviceCount) digital weights" : "\(arrays) array(s) each: \(layout.deviceCount) weights, \(layout.deviceCount * arrays) devices"))
+        let roles = c.algorithm.type.roles(c.algorithm).map(\.label).joined(separator: ", ")
+        lines.append("  blocks     \(layout.blocks.count) weight blocks of at most \(c.model.tileSize)x\(c.model.tileSize) (grids per layer: \(grids)); "
+            + (arrays == 0 ? "\(layout.deviceCount) digital weights"
+                : "\(arrays) tile(s) each (\(roles)): \(layout.blocks.count * arrays) tiles, \(layout.deviceCount) weights, \(layout.deviceCount * arrays) devices"))
         let perRank = (0..<placement.ranks).map { placement.blocks(of: $0).count }
         let idle = perRank.indices.filter { perRank[$0] == 0 }
         let world = c.replicas > 1 ? "\(placement.ranks * c.replicas) = \(c.replicas) replicas x \(placement.ranks)" : "\(placement.ranks)"
         lines.append("  ranks      \(world) (\(c.placement.rawValue) placement); blocks per rank: \(perRank.map(String.init).joined(separator: " "))"
             + (idle.isEmpty ? "" : "; ranks without a block: \(idle.map(String.init).joined(separator: " ")) (they relay activations only)")
             + "; matrix kernels: \(Linear.build.rawValue) (same results with either build)")
-        lines.append("  training   \(c.training.epochs) epoch(s), batch \(c.training.batchSize), seed \(c.seed)")
+        lines.append("  training   \(c.training.epochs) epoch(s), batch \(c.training.batchSize), seed \(c.seed)"
+            + (c.deviceSeed == .followsSeed || c.algorithm.arrayCount == 0 ? "" : ", device seed \(c.chipSeed) (device-to-device and tile-to-tile draws)"))
         return lines
     }
 

@@ -9,7 +9,7 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
 }
 
 /// The folder a run leaves behind: `config.json` (the resolved configuration), `metrics.csv` (one row per
-/// epoch), `summary.json` and `checkpoints/` (the newest `Checkpoint`: the final weights, or where to resume); or a sweep's folder: `summary.csv` and one `run-NNN` run folder per point.
+/// epoch), `tiles.csv` (per-tile telemetry, one row per tile per record; see `TileTelemetry`), `summary.json` and `checkpoints/` (the newest `Checkpoint`: the final weights, or where to resume); or a sweep's folder: `summary.csv` and one `run-NNN` run folder per point.
 ///
 /// - The folder is claimed with an exclusive lock (`.aimc-dist.lock`, flock), so two runs never write into one
 ///   folder; the lock goes with the process, so a killed run does not block the next one.
@@ -17,11 +17,12 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
 ///   written there; with `overwrite`, the old files and run folders are removed before anything new is written, so
 ///   the folder never mixes two runs, two sweeps, or a run and a sweep.
 /// - `config.json` and `summary.json` are written whole to a temporary name and renamed into place;
-///   `metrics.csv` grows by one row per epoch, each appended with a single write.
+///   `metrics.csv` grows by one row per epoch and `tiles.csv` by one record at a time, each appended with a single
+///   write, whole or cut back.
 public final class RunDirectory {
     public let path: String
     let lock: Int32
-    public static let runFiles = ["config.json", "metrics.csv", "summary.json"]
+    public static let runFiles = ["config.json", "metrics.csv", "summary.json", "tiles.csv"]
     /// The file that marks a sweep's folder (its run folders are `run-NNN`).
     public static let sweepFiles = ["summary.csv"]
     /// The files `lsq` and `device` leave (with lsq's `config.json`; `lsq_weights` is lsq's folder of .npy files).

@@ -1,0 +1,262 @@
+import AIMCCore
+import Foundation
+
+/// Per-tile telemetry: what each tile (one analog array of a weight block) was drawn as and what it did, one row
+/// per tile per record in the run folder's `tiles.csv`.
+///
+/// Each owner measures its own tiles at a record point (O(devices) work on the owner), packs one fixed-width
+/// record per tile (`wordsPerTile` 64-bit words: O(tiles) bytes, never O(devices)) and the records are gathered to
+/// the coordinator, which writes them in global block order. Every value is computed by the tile's owner from the
+/// tile alone, in a fixed order, so the file is the same at any rank count and placement but for the owner column.
+/// Measuring reads the arrays only: it draws no random number and changes no state.
+public enum TileTelemetry {
+    /// A column of `tiles.csv`: its name, unit and meaning (the file's comment header lists them).
+    public struct Column: Sendable {
+        public let name: String
+        public let unit: String
+        public let meaning: String
+    }
+
+    /// Static values per tile: t2t draws (3), d2d means and standard deviations (8), devices without a symmetric point.
+    static let staticCount = 12
+    /// Values measured at each record: saturation, weight mean/std/min/max, mean |w - w_sym|, Frobenius norm.
+    static let measureCount = 7
+    /// 64-bit words of one tile's record in the gather: statics, measures, counters (`TileCounters.values`).
+    public static let wordsPerTile = staticCount + measureCount + TileCounters.names.count
+
+    /// The columns of `tiles.csv`, in order.
+    public static let columns: [Column] = [
+        Column(name: "record", unit: "count", meaning: "record number: 0 before training, then one per record point"),
+        Column(name: "epoch", unit: "count", meaning: "the epoch the record belongs to (0 before training)"),
+        Column(name: "step", unit: "count", meaning: "training steps (mini-batches) done"),
+        Column(name: "layer", unit: "index", meaning: "layer, 1 = the input layer (as `plan` numbers them)"),
+        Column(name: "block", unit: "index", meaning: "global block index (as `plan` numbers them)"),
+        Column(name: "block_row", unit: "index", meaning: "row of the block in the layer's grid (output slice)"),
+        Column(name: "block_col", unit: "index", meaning: "column of the block in the layer's grid (input slice)"),
+        Column(name: "array", unit: "role", meaning: "the tile's array in its block: W, P, W1, W2, ..."),
+        Column(name: "rows", unit: "devices", meaning: "tile rows (outputs)"),
+        Column(name: "cols", unit: "devices", meaning: "tile columns (inputs)"),
+        Column(name: "owner_rank", unit: "rank", meaning: "MPI rank that holds the tile (depends on ranks and placement)"),
+        Column(name: "t2t_dw_min_gain", unit: "ratio", meaning: "drawn tile-to-tile gain on dw_min, |1 + t2t_dw_min xi|"),
+        Column(name: "t2t_symmetric_point_shift", unit: "w", meaning: "drawn tile-to-tile shift of the symmetric point, t2t_symmetric_point xi"),
+        Column(name: "t2t_range_scale", unit: "ratio", meaning: "drawn tile-to-tile scale of both bounds, |1 + t2t_range xi|"),
+        Column(name: "d2d_dw_min_mean", unit: "w", meaning: "mean over devices of each device's dw_min"),
+        Column(name: "d2d_dw_min_std", unit: "w", meaning: "standard deviation over devices of dw_min"),
+        Column(name: "d2d_w_max_mean", unit: "w", meaning: "mean of each device's upper bound w_max"),
+        Column(name: "d2d_w_max_std", unit: "w", meaning: "standard deviation of w_max"),
+        Column(name: "d2d_w_min_mean", unit: "w", meaning: "mean of each device's lower bound w_min"),
+        Column(name: "d2d_w_min_std", unit: "w", meaning: "standard deviation of w_min"),
+        Column(name: "d2d_symmetric_point_mean", unit: "w", meaning: "mean of each device's symmetric point (devices with one in range; nan if none)"),
+        Column(name: "d2d_symmetric_point_std", unit: "w", meaning: "standard deviation of the symmetric points"),
+        Column(name: "devices_without_symmetric_point", unit: "count", meaning: "devices whose G = (q_- - q_+)/2 keeps its sign in range"),
+        Column(name: "zero_shift_pulses", unit: "count", meaning: "pulses spent zero-shifting the tile (pulsed zero-shifting)"),
+        Column(name: "gradient_pulses", unit: "count", meaning: "device pulses fired by gradient updates, since the start"),
+        Column(name: "transfer_pulses", unit: "count", meaning: "device pulses fired by transfers into the tile, since the start"),
+        Column(name: "clipped_pulses", unit: "count", meaning: "of those pulses, the ones a device bound cut short"),
+        Column(name: "gradient_updates", unit: "count", meaning: "gradient updates of the tile (one per sample, or per mini-batch)"),
+        Column(name: "transfer_updates", unit: "count", meaning: "transfer updates of the tile (one per column moved into it)"),
+        Column(name: "pulse_slots", unit: "count", meaning: "pulse slots of all its updates (BL per update)"),
+        Column(name: "saturated_fraction", unit: "fraction", meaning: "devices within one of their dw_min of w_max or w_min"),
+        Column(name: "w_mean", unit: "w", meaning: "mean weight as reads see it (state minus reference)"),
+        Column(name: "w_std", unit: "w", meaning: "standard deviation of the weights"),
+        Column(name: "w_min", unit: "w", meaning: "smallest weight"),
+        Column(name: "w_max", unit: "w", meaning: "largest weight"),
+        Column(name: "mean_abs_w_minus_w_sym", unit: "w", meaning: "mean distance of each device's state from its own symmetric point (devices with one)"),
+        Column(name: "frobenius_norm", unit: "w", meaning: "Frobenius norm of the weights (of P: the residual Residual Learning drives to 0)"),
+        Column(name: "reads", unit: "count", meaning: "training reads of a vector through the tile (forward, backward, transfer), since the start"),
+        Column(name: "bound_management_repeats", unit: "count", meaning: "reads repeated by iterative bound management"),
+        Column(name: "adc_clipped_fraction", unit: "fraction", meaning: "of the ADC outputs of those reads, the ones clipped at the output bound (nan: no reads)"),
+        Column(name: "dac_clipped_fraction", unit: "fraction", meaning: "of the DAC inputs of those reads, the ones clipped at the input bound (nan: no reads)"),
+        Column(name: "eval_reads", unit: "count", meaning: "reads of evaluation (test set), not in the cost"),
+        Column(name: "latency_ns", unit: "ns", meaning: "estimated time the tile spent reading and updating (CostModel), since the start"),
+        Column(name: "energy_pj", unit: "pJ", meaning: "estimated energy of its reads and pulses (0 unless cost.read_pj or cost.pulse_pj is set)"),
+    ]
+
+    /// Cuts `tiles.csv` in a resumed run folder back to the records of steps up to `step` (the checkpoint's: later
+    /// records are made again), rewriting it whole; a missing file starts anew with `header(config)`.
+    /// - Returns: the number of records kept (the next record's number).
+    /// - Throws: `OutputError` when the file cannot be written.
+    public static func truncate(in directory: RunDirectory, throughStep step: Int64, config: ExperimentConfig) throws(OutputError) -> Int {
+        let path = (directory.path as NSString).appendingPathComponent("tiles.csv")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            try directory.write("tiles.csv", text: header(config))
+            return 0
+        }
+        var kept = "", records = 0, seenHeader = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
+            if line.hasPrefix("#") || !seenHeader {
+                if !line.hasPrefix("#") { seenHeader = true }
+                kept += line + "\n"
+                continue
+            }
+            let cells = line.split(separator: ",", maxSplits: 3, omittingEmptySubsequences: false)
+            guard cells.count > 2, let record = Int(cells[0]), let s = Int64(cells[2]), s <= step else { continue }
+            records = max(records, record + 1)
+            kept += line + "\n"
+        }
+        try directory.write("tiles.csv", text: kept)
+        return records
+    }
+
+    /// The comment lines and the header row that start `tiles.csv` (read it with `pandas.read_csv(path, comment="#")`).
+    public static func header(_ config: ExperimentConfig) -> String {
+        var s = "# tiles.csv of aimc-dist: one row per tile (one analog array of a weight block) per record; "
+            + "counts are cumulative since the start of the run. Read with pandas.read_csv(path, comment=\"#\").\n"
+        let c = config.cost
+        s += "# cost model (CostModel): read \(Report.g(c.readNs)) ns and \(Report.g(c.readPj)) pJ per read, pulse slot \(Report.g(c.pulseSlotNs)) ns, "
+            + "update overhead \(Report.g(c.updateOverheadNs)) ns, \(Report.g(c.pulsePj)) pJ per device pulse. Unit w: the simulator's weight "
+            + "(conductance) unit.\n"
+        for col in columns { s += "# \(col.name) [\(col.unit)]: \(col.meaning)\n" }
+        return s + columns.map(\.name).joined(separator: ",") + "\n"
+    }
+
+    /// What the coordinator gathered: every tile in global block order (arrays in order within a block).
+    public struct Gathered: Sendable {
+        public struct Tile: Sendable {
+            public let block: Int
+            public let array: Int
+            /// `staticCount` statics then `measureCount` measures (empty when only counters were gathered).
+            public let values: [Double]
+            public let counters: TileCounters
+        }
+        public let tiles: [Tile]
+    }
+
+    /// The rows of one record.
+    public static func rows(_ report: Gathered, record: Int, epoch: Int, step: Int64, config: ExperimentConfig, layout: NetworkLayout,
+                            placement: Placement) -> String {
+        let roles = config.algorithm.type.roles(config.algorithm)
+        let cost = CostModel(config.cost)
+        var out = ""
+        out.reserveCapacity(report.tiles.count * 480)
+        for t in report.tiles {
+            let info = layout.blocks[t.block]
+            let v = t.values, c = t.counters
+            let reads = c.trainingReads, pulses = c.pulses
+            let estimate = cost.tile(c)
+            var cells: [String] = ["\(record)", "\(epoch)", "\(step)", "\(info.layer + 1)", "\(t.block)", "\(info.rowBlock)", "\(info.colBlock)",
+                                   roles[t.array].label, "\(info.rows)", "\(info.cols)", "\(placement.owner[t.block])"]
+            cells += v[0..<(staticCount - 1)].map(number)
+            cells += ["\(Int(v[staticCount - 1]))", "\(c.zeroShiftPulses)", "\(c.gradient.coincidences)", "\(c.transfer.coincidences)",
+                      "\(pulses.clipped)", "\(c.gradient.updates)", "\(c.transfer.updates)", "\(pulses.slots)"]
+            cells += v[staticCount..<(staticCount + measureCount)].map(number)
+            cells += ["\(reads.reads)", "\(reads.boundManagementRepeats)",
+                      number(reads.outputs == 0 ? .nan : Double(reads.clippedOutputs) / Double(reads.outputs)),
+                      number(reads.inputs == 0 ? .nan : Double(reads.clippedInputs) / Double(reads.inputs)),
+                      "\(c.evaluation.reads)", number(estimate.latencyNs), number(estimate.energyPj)]
+            out += cells.joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    /// A value in Swift's shortest round-trip form (equal doubles give equal text; integral values without ".0").
+    static func number(_ d: Double) -> String {
+        if d.isFinite && d == d.rounded() && abs(d) < 1e15 { return String(Int64(d)) }
+        return "\(d)"
+    }
+
+    /// Bytes gathered to the coordinator per record for `tiles` tiles.
+    public static func recordBytes(tiles: Int) -> Int { tiles * wordsPerTile * 8 }
+
+    /// Rough bytes of `tiles.csv` per record (about 350 characters per row).
+    public static func fileBytesPerRecord(tiles: Int) -> Int { tiles * 350 }
+
+    /// Extra bytes per device the telemetry keeps on the owner: a cached symmetric point per device for families
+    /// without a closed form (power, exponential, tables: bisection is too slow to repeat at every record).
+    public static func bytesPerDevice(_ config: ExperimentConfig) -> Int {
+        guard config.telemetry.tiles, config.algorithm.arrayCount > 0 else { return 0 }
+        return BlockMonitor.hasClosedForm(config.device.family) ? 0 : 4 * config.algorithm.arrayCount
+    }
+}
+
+/// The telemetry of one block on its owner: each tile's static description (drawn t2t factors, d2d summary,
+/// symmetric points), computed once, and the measurement at a record.
+final class BlockMonitor {
+    let block: WeightBlock
+    /// Per array: the statics (`TileTelemetry.staticCount` values) and, for families without a closed-form symmetric
+    /// point, each device's symmetric point (NaN: none in range; +inf: symmetric everywhere).
+    let statics: [[Double]]
+    let symmetricPoints: [[Float]?]
+
+    static func hasClosedForm(_ family: DeviceConfig.Family) -> Bool {
+        [.constantStep, .softBounds, .linearStep].contains(family)
+    }
+
+    /// A device's symmetric point as stored: the point, NaN for none in range, +inf for everywhere (start 0, as
+    /// ideal zero-shifting takes it).
+    @inline(__always)
+    static func symmetricPoint(_ model: DeviceModel, _ c: DeviceCell) -> Float {
+        switch model.symmetricPoint(c, from: 0) {
+        case .point(let w): return w
+        case .everywhere: return .infinity
+        case .none: return .nan
+        }
+    }
+
+    init(block: WeightBlock) {
+        self.block = block
+        var statics = [[Double]](), points = [[Float]?]()
+        for a in block.arrays {
+            let n = a.count
+            let closed = Self.hasClosedForm(a.device.family)
+            var cache: [Float]? = closed ? nil : [Float](repeating: 0, count: n)
+            var dw = Moments(), hi = Moments(), lo = Moments(), sym = Moments()
+            var without = 0
+            for i in 0..<n {
+                let c = a.cells[i]
+                dw.add(c.dw)
+                hi.add(c.wMax)
+                lo.add(c.wMin)
+                let p = Self.symmetricPoint(a.model, c)
+                cache?[i] = p
+                if p.isNaN { without += 1 } else if p.isFinite { sym.add(p) }
+            }
+            statics.append([Double(a.tile.gain), Double(a.tile.shift), Double(a.tile.rangeScale), dw.mean, dw.std, hi.mean, hi.std,
+                            lo.mean, lo.std, sym.mean, sym.std, Double(without)])
+            points.append(cache)
+        }
+        self.statics = statics
+        symmetricPoints = points
+    }
+
+    /// The record values of array k: fraction of devices within one dw_min of a bound, weight mean, std, min, max,
+    /// mean |w - w_sym| over devices with a symmetric point (NaN if none), Frobenius norm. One pass, sums in Double in
+    /// device order.
+    func measure(_ k: Int) -> [Double] {
+        let a = block.arrays[k]
+        let n = a.count
+        let model = a.model
+        let reference = a.reference
+        let cache = symmetricPoints[k]
+        var weights = Moments()
+        var low = Float.infinity, high = -Float.infinity
+        var saturated = 0, distance = 0.0, withPoint = 0
+        for i in 0..<n {
+            let c = a.cells[i], w = a.weights[i]
+            let v = w - (reference?[i] ?? 0)
+            weights.add(v)
+            low = min(low, v)
+            high = max(high, v)
+            if w >= c.wMax - c.dw || w <= c.wMin + c.dw { saturated += 1 }
+            let p = cache?[i] ?? Self.symmetricPoint(model, c)
+            if p.isNaN { continue }
+            withPoint += 1
+            if p.isFinite { distance += Double(abs(w - p)) }
+        }
+        return [Double(saturated) / Double(n), weights.mean, weights.std, Double(low), Double(high),
+                withPoint == 0 ? .nan : distance / Double(withPoint), weights.sumOfSquares.squareRoot()]
+    }
+
+    /// Sums for a mean and a (population) standard deviation, in Double.
+    struct Moments {
+        var count = 0, sum = 0.0, sumOfSquares = 0.0
+        @inline(__always) mutating func add(_ x: Float) {
+            let d = Double(x)
+            count += 1
+            sum += d
+            sumOfSquares += d * d
+        }
+        var mean: Double { count == 0 ? .nan : sum / Double(count) }
+        var std: Double { count == 0 ? .nan : max(sumOfSquares / Double(count) - mean * mean, 0).squareRoot() }
+    }
+}
