@@ -8,7 +8,8 @@ As a library (numpy only):
     import sys; sys.path.insert(0, "scripts")
     from weights import load
     layers = load("runs/rl")            # a list, one dict per layer
-    W = layers[0]["effective"]          # (outputs, inputs) float64: what forward and backward read
+    W = layers[0]["effective"]          # (outputs, inputs) float64: what forward and backward read (a
+                                        # convolution: (C_out, C_in kh kw), columns in torch's unfold order)
     b = layers[0]["bias"]               # (outputs,)
 
 Each layer's dict holds "effective", "bias", and one (outputs, inputs) float32 matrix per state array of its blocks
@@ -60,9 +61,9 @@ def load(path, verify=False):
         raise UserError(f"cannot read {folder}/manifest.json: {e}")
     if manifest.get("format") != "aimc-dist checkpoint 1":
         raise UserError(f"{folder}/manifest.json is not an aimc-dist checkpoint of format 1")
-    widths = manifest["widths"]
-    layers = [{"blocks": [], "bias": np.zeros(widths[l + 1], dtype=np.float32),
-               "effective": np.zeros((widths[l + 1], widths[l]), dtype=np.float64)} for l in range(len(widths) - 1)]
+    matrices = manifest["matrices"]  # per analog layer: [rows, cols] (a convolution: C_out x C_in kh kw)
+    layers = [{"blocks": [], "bias": np.zeros(rows, dtype=np.float32), "effective": np.zeros((rows, cols), dtype=np.float64)}
+              for rows, cols in matrices]
     for block in manifest["blocks"]:
         layer = layers[block["layer"]]
         r0, rows, c0, cols = block["row_start"], block["rows"], block["col_start"], block["cols"]
@@ -84,7 +85,7 @@ def load(path, verify=False):
                 continue
             if a.shape != (rows, cols):
                 raise UserError(f"{name} has shape {a.shape}; block {block['index']} is {rows} x {cols}")
-            full = layer.setdefault(f["name"], np.zeros((widths[block["layer"] + 1], widths[block["layer"]]), dtype=np.float32))
+            full = layer.setdefault(f["name"], np.zeros(tuple(matrices[block["layer"]]), dtype=np.float32))
             full[r0:r0 + rows, c0:c0 + cols] = a
         for term in block["read"]:
             layer["effective"][r0:r0 + rows, c0:c0 + cols] += term["coefficient"] * arrays[term["array"]].astype(np.float64)

@@ -358,13 +358,15 @@ public enum TrainingRun {
     /// - Throws: `RunError` (status 2) if the network would split into more than `NetworkLayout.maxBlocks` blocks.
     static func memoryShortfall(_ config: ExperimentConfig, data: (train: Dataset, test: Dataset), comm: Communicator,
                                 available: Int?) throws -> Double {
-        let widths = [data.train.features] + config.model.hidden + [data.train.classes]
-        do { try NetworkLayout.check(widths: widths, tileSize: config.model.tileSize) } catch { throw RunError(error.description, exitCode: 2) }
+        let network: [any NetworkLayer]
+        do { network = try NetworkLayout.network(config, input: data.train.shape, classes: data.train.classes) } catch {
+            throw RunError(error.description, exitCode: 2)
+        }
         // The tables of a network of a million blocks are large themselves: checked before they are built.
-        let tables = Double(NetworkLayout.tableBytes(blocks: NetworkLayout.blockCount(widths: widths, tileSize: config.model.tileSize)))
+        let tables = Double(NetworkLayout.tableBytes(blocks: NetworkLayout.blockCount(network: network, tileSize: config.model.tileSize)))
         if let left = addressSpaceLeft(), tables > 0.9 * Double(left) { return tables }
         if let available, tables * localRanks > 0.9 * Double(available) { return tables }
-        let layout = NetworkLayout(widths: widths, tileSize: config.model.tileSize)
+        let layout = NetworkLayout(network: network, tileSize: config.model.tileSize)
         let modelSize = comm.size / config.replicas
         let placement = Placement(layout: layout, ranks: modelSize, policy: config.placement)
         let rank = comm.rank % modelSize

@@ -34,23 +34,23 @@ struct PlanCommand: ParsableCommand {
         guard ranks % c.replicas == 0 else {
             throw ConfigError(key: "replicas", option: "--replicas", message: "must divide --ranks \(ranks); got \(c.replicas)")
         }
-        let features = c.data.source == .teacher ? c.data.features : try Dataset.features(directory: c.data.dir)
+        let shape = c.data.source == .teacher ? Dataset.teacherShape(features: c.data.features) : try Dataset.imageShape(directory: c.data.dir)
         let classes = c.data.source == .teacher ? c.data.classes : 10
-        let widths = [features] + c.model.hidden + [classes]
-        try NetworkLayout.check(widths: widths, tileSize: c.model.tileSize)
-        let blocks = NetworkLayout.blockCount(widths: widths, tileSize: c.model.tileSize)
+        let network = try NetworkLayout.network(c, input: shape, classes: classes)
+        let blocks = NetworkLayout.blockCount(network: network, tileSize: c.model.tileSize)
         try requireMemory(NetworkLayout.tableBytes(blocks: blocks) + 64 * ranks, "a plan of \(blocks) blocks on \(ranks) ranks",
                           fix: "use a larger --tile-size or fewer --ranks")
-        let layout = NetworkLayout(widths: widths, tileSize: c.model.tileSize)
+        let layout = NetworkLayout(network: network, tileSize: c.model.tileSize)
         let modelRanks = ranks / c.replicas
         let placement = Placement(layout: layout, ranks: modelRanks, policy: c.placement)
         let arrays = max(c.algorithm.arrayCount, 1)
-        print("plan: FCN \(layout.description), \(c.algorithm.name.rawValue) (\(arrays) tile(s) per block), blocks of at most "
+        print("plan: \(layout.isFullyConnected ? "FCN" : "network") \(layout.description), \(c.algorithm.name.rawValue) (\(arrays) tile(s) per block), blocks of at most "
             + "\(c.model.tileSize)x\(c.model.tileSize), \(ranks) ranks = \(c.replicas) replica(s) x \(modelRanks), \(c.placement.rawValue) placement")
         for layer in layout.layers {
             let sizes = Set(layer.rowRanges.map(\.count)).sorted().map(String.init).joined(separator: "/") + " x "
                 + Set(layer.colRanges.map(\.count)).sorted().map(String.init).joined(separator: "/")
-            print("layer \(layer.index + 1): \(layer.outputs) x \(layer.inputs), grid \(layer.rowBlocks) x \(layer.colBlocks) of \(sizes), blocks \(layer.firstBlock)...\(layer.firstBlock + layer.blockCount - 1)")
+            let reads = layer.positions > 1 ? " (\(layout.layer(layer.index).specification), read at \(layer.positions) positions per sample)" : ""
+            print("layer \(layer.index + 1): \(layer.outputs) x \(layer.inputs)\(reads), grid \(layer.rowBlocks) x \(layer.colBlocks) of \(sizes), blocks \(layer.firstBlock)...\(layer.firstBlock + layer.blockCount - 1)")
             if layer.blockCount <= 256 {
                 for r in 0..<layer.rowBlocks {
                     let owners = (0..<layer.colBlocks).map { String(placement.owner[layer.blockIndex(row: r, col: $0)]) }

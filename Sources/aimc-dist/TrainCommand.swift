@@ -162,6 +162,10 @@ struct TrainOptions: ParsableArguments {
     @Flag(help: "Multi-tile: Algorithm 1's warm start (fill tiles in turn at loss plateaus).") var warmStart = false
     @Option(parsing: .unconditional, help: ArgumentHelp("RIDER: rate eta of the moving average Q (default 0.1).", valueName: "eta")) var riderEta: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Largest tile edge: blocks of at most n x n devices (1...65536; default 128).", valueName: "n")) var tileSize: Int?
+    @Option(help: ArgumentHelp("A named model: fcn (default: 784-256-128-10, sigmoid) or cnn-paper (conv16k5,pool2,conv32k5,pool2,dense128, tanh); --layers, --hidden and --activation change it.", valueName: "name"))
+    var model: String?
+    @Option(help: ArgumentHelp("The layers of a network, e.g. conv16k5,pool2,conv32k5,pool2,dense128: conv<C>k<K>[s<S>][p<P>], pool<K>[s<S>], dense<N>, flatten; a dense layer of the classes ends it (default: the FCN of --hidden).", valueName: "spec"))
+    var layers: String?
     @Option(help: ArgumentHelp("Hidden layer widths, comma separated or AxB (default 256,128).", valueName: "widths")) var hidden: String?
     @Option(help: "Hidden activation (default sigmoid).") var activation: Activation?
     @Option(parsing: .unconditional, help: ArgumentHelp("Use the first n training images (0 = all).", valueName: "n")) var trainLimit: Int?
@@ -222,6 +226,13 @@ struct TrainOptions: ParsableArguments {
         }
         if let riderEta { c.algorithm[RIDER.eta] = riderEta }
         if let tileSize { c.model.tileSize = tileSize }
+        if let model {
+            guard let named = ModelConfig.named.first(where: { $0.name == model }) else {
+                throw ConfigError(key: "model", option: "--model", message: "must be one of \(ModelConfig.named.map(\.name).joined(separator: ", ")); got \(model)")
+            }
+            named.apply(&c.model)
+        }
+        if let layers { c.model.layers = layers }
         // Comma separated, or AxB as sweep axes write list values.
         if let hidden {
             let text = hidden.contains("x") && !hidden.contains(",") ? hidden.replacingOccurrences(of: "x", with: ",") : hidden
@@ -276,6 +287,7 @@ struct TrainOptions: ParsableArguments {
         // effect on `c` (the same rules name the sweep axes that change nothing).
         var given: [(option: String, key: String)] = [
             ("--tiles", tiles != nil, "algorithm.tiles"), ("--warm-start", warmStart, "algorithm.warm_start"),
+            ("--hidden", hidden != nil, "model.hidden"),
             ("--transfer-every-growth", transferEveryGrowth != nil, "algorithm.transfer_every_growth"),
             ("--transfer-lr-growth", transferLrGrowth != nil, "algorithm.transfer_lr_growth"),
             ("--transfer-every-per-tile", transferEveryPerTile != nil, "algorithm.transfer_every_per_tile"),

@@ -192,15 +192,50 @@ public enum PlacementPolicy: String, Codable, Sendable, CaseIterable {
 }
 
 public struct ModelConfig: Codable, Sendable, Equatable {
-    /// Hidden layer widths; the input width comes from the data, the output width is the number of classes.
+    /// Hidden layer widths of a fully connected network (when `layers` is empty); the input width comes from the data,
+    /// the output width is the number of classes.
     public var hidden: [Int] = [256, 128]
+    /// The layers of any other network, as a specification (`LayerSpec.parse`): e.g. the paper's CNN
+    /// "conv16k5,pool2,conv32k5,pool2,dense128"; a dense layer of the data's classes ends every network. Empty: the
+    /// fully connected network of `hidden`.
+    public var layers: String = ""
+    /// The activation after every analog layer but the last.
     public var activation: Activation = .sigmoid
     /// Largest tile: a layer is split into blocks of at most tile_size x tile_size devices.
     public var tileSize: Int = 128
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case hidden, activation, tileSize = "tile_size" }
+    enum CodingKeys: String, CodingKey { case hidden, layers, activation, tileSize = "tile_size" }
+
+    /// Keys left out keep their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hidden = try c.decodeIfPresent([Int].self, forKey: .hidden) ?? hidden
+        layers = try c.decodeIfPresent(String.self, forKey: .layers) ?? layers
+        activation = try c.decodeIfPresent(Activation.self, forKey: .activation) ?? activation
+        tileSize = try c.decodeIfPresent(Int.self, forKey: .tileSize) ?? tileSize
+    }
+
+    /// The network's layers on inputs of shape `input` with `classes` outputs.
+    /// - Throws: `ConfigError` naming `model.layers` when the layers do not fit the input.
+    public func network(input: TensorShape, classes: Int) throws(ConfigError) -> [any NetworkLayer] {
+        if layers.isEmpty {
+            let widths = [input.size] + hidden + [classes]
+            return zip(widths, widths.dropFirst()).enumerated().map { i, w in
+                DenseLayer(inputs: w.0, outputs: w.1, input: i == 0 ? input : nil)
+            }
+        }
+        return try LayerSpec.build(LayerSpec.parse(layers), input: input, classes: classes)
+    }
+
+    /// Named models (`--model`): the paper's FCN (the default) and its CNN (Fig. 4, Table 7: conv 5x5 with 16 then 32
+    /// channels, each followed by tanh and 2x2 max-pooling, then fully connected 512-128-10).
+    public static let named: [(name: String, summary: String, apply: @Sendable (inout ModelConfig) -> Void)] = [
+        ("fcn", "the paper's FCN 784-256-128-10, sigmoid", { m in m.layers = ""; m.hidden = [256, 128]; m.activation = .sigmoid }),
+        ("cnn-paper", "the paper's CNN: conv16k5, pool2, conv32k5, pool2, dense128, dense10 (512-128-10 after flattening), tanh",
+         { m in m.layers = "conv16k5,pool2,conv32k5,pool2,dense128"; m.activation = .tanh }),
+    ]
 }
 
 public struct TrainingConfig: Codable, Sendable, Equatable {
@@ -395,6 +430,7 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
             try ConfigError.require(h >= 1 && h <= 1 << 20, "model.hidden[\(i)]", "--hidden", "must be an integer in 1...1048576", Double(h))
         }
         try ConfigError.require(model.tileSize >= 1 && model.tileSize <= 1 << 16, "model.tile_size", "--tile-size", "must be an integer in 1...65536", Double(model.tileSize))
+        if !model.layers.isEmpty { _ = try LayerSpec.parse(model.layers) }
         try algorithm.validate(self)
         try ConfigError.require(training.epochs >= 1 && training.epochs <= 100_000, "training.epochs", "--epochs", "must be an integer in 1...100000", Double(training.epochs))
         try ConfigError.require(training.batchSize >= 1 && training.batchSize <= 65_536, "training.batch_size", "--batch-size", "must be an integer in 1...65536", Double(training.batchSize))

@@ -442,6 +442,7 @@ extension ExperimentConfig {
         if key == "update.desired_bl" && a.updateMode == .expected && !a.expectedNoise && !a.type.alsoReads.contains(key) {
             return "expected updates without --expected-noise fire no pulse trains"
         }
+        if key == "model.hidden" && !model.layers.isEmpty { return "model.layers (--layers, --model) gives the network" }
         guard table == "algorithm" || table == "device" else { return nil }
         if table == "device" {
             let users: [String: [DeviceConfig.Family]] = [

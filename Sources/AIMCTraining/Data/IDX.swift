@@ -163,14 +163,18 @@ public struct Dataset: Sendable, Equatable {
     public let classes: Int
     public let pixels: [UInt8]
     public let labels: [Int32]
+    /// The shape of one image (rows x columns x 1 for IDX images; `features` values as a vector when unknown).
+    public let shape: TensorShape
 
-    public init(count: Int, features: Int, classes: Int, pixels: [UInt8], labels: [Int32]) {
+    public init(count: Int, features: Int, classes: Int, pixels: [UInt8], labels: [Int32], shape: TensorShape? = nil) {
         precondition(pixels.count == count * features && labels.count == count)
+        precondition(shape == nil || shape!.size == features)
         self.count = count
         self.features = features
         self.classes = classes
         self.pixels = pixels
         self.labels = labels
+        self.shape = shape ?? .vector(features)
     }
 
     /// Writes sample i's pixels, scaled to [0, 1], to `out[0..<features]`.
@@ -185,8 +189,10 @@ public struct Dataset: Sendable, Equatable {
     /// A flat byte image of the data set, for broadcasting (`init(serialized:)` reads it back).
     public func serialized() -> [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(24 + pixels.count + 4 * labels.count)
-        for v in [count, features, classes] { withUnsafeBytes(of: Int64(v).littleEndian) { out.append(contentsOf: $0) } }
+        out.reserveCapacity(48 + pixels.count + 4 * labels.count)
+        for v in [count, features, classes, shape.height, shape.width, shape.channels] {
+            withUnsafeBytes(of: Int64(v).littleEndian) { out.append(contentsOf: $0) }
+        }
         out.append(contentsOf: pixels)
         for l in labels { withUnsafeBytes(of: l.littleEndian) { out.append(contentsOf: $0) } }
         return out
@@ -195,14 +201,15 @@ public struct Dataset: Sendable, Equatable {
     public init(serialized b: [UInt8]) {
         func int64(_ o: Int) -> Int { Int(b[o..<(o + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }) }
         let n = int64(0), f = int64(8), c = int64(16)
-        let pixels = Array(b[24..<(24 + n * f)])
+        let shape = TensorShape(height: int64(24), width: int64(32), channels: int64(40))
+        let pixels = Array(b[48..<(48 + n * f)])
         var labels = [Int32](repeating: 0, count: n)
-        let o = 24 + n * f
+        let o = 48 + n * f
         for i in 0..<n {
             let s = o + 4 * i
             labels[i] = Int32(bitPattern: UInt32(b[s]) | UInt32(b[s + 1]) << 8 | UInt32(b[s + 2]) << 16 | UInt32(b[s + 3]) << 24)
         }
-        self.init(count: n, features: f, classes: c, pixels: pixels, labels: labels)
+        self.init(count: n, features: f, classes: c, pixels: pixels, labels: labels, shape: shape)
     }
 
     /// Reads `<prefix>-images-idx3-ubyte[.gz]` and `<prefix>-labels-idx1-ubyte[.gz]` from `directory`
@@ -229,11 +236,15 @@ public struct Dataset: Sendable, Equatable {
             }
             labels[i] = Int32(l)
         }
-        return Dataset(count: n, features: features, classes: classes, pixels: pixels, labels: labels)
+        return Dataset(count: n, features: features, classes: classes, pixels: pixels, labels: labels,
+                       shape: TensorShape(height: imageFile.dimensions[1], width: imageFile.dimensions[2], channels: 1))
     }
 
     /// The pixels per training image in `directory`, from the IDX header alone.
-    public static func features(directory: String) throws(DataError) -> Int {
+    public static func features(directory: String) throws(DataError) -> Int { try imageShape(directory: directory).size }
+
+    /// The shape of the training images in `directory` (rows x columns x 1), from the IDX header alone.
+    public static func imageShape(directory: String) throws(DataError) -> TensorShape {
         let path = try locate(directory: directory, name: "train-images-idx3-ubyte")
         guard let file = gzopen(path, "rb") else { throw DataError(path: path, message: "cannot be opened") }
         defer { gzclose(file) }
@@ -243,7 +254,7 @@ public struct Dataset: Sendable, Equatable {
             throw DataError(path: path, message: "is not an IDX file of images")
         }
         func int(_ o: Int) -> Int { Int(header[o]) << 24 | Int(header[o + 1]) << 16 | Int(header[o + 2]) << 8 | Int(header[o + 3]) }
-        return int(8) * int(12)
+        return TensorShape(height: int(8), width: int(12), channels: 1)
     }
 
     /// `name.gz` if present, else `name`.
@@ -300,6 +311,14 @@ extension Dataset {
             }
             labels[i] = Int32(best)
         }
-        return Dataset(count: count, features: features, classes: classes, pixels: pixels, labels: labels)
+        return Dataset(count: count, features: features, classes: classes, pixels: pixels, labels: labels,
+                       shape: teacherShape(features: features))
+    }
+
+    /// The shape of teacher data of `features` values: a square image when `features` is a square number (so
+    /// convolutions apply), else a vector.
+    public static func teacherShape(features: Int) -> TensorShape {
+        let side = Int(Double(features).squareRoot().rounded())
+        return side * side == features ? TensorShape(height: side, width: side, channels: 1) : .vector(features)
     }
 }

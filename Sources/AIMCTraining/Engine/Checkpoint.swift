@@ -49,14 +49,16 @@ public enum Checkpoint {
         public var epochSums: [String]
         public var seen: Int
         public var metrics: [MetricsRecord]
-        public var widths: [Int]
+        /// Each analog layer's weight matrix (rows, cols) and the network ("784-256-128-10", or its layers).
+        public var matrices: [[Int]]
+        public var network: String
         public var tileSize: Int
         public var ranks: Int
         public var blocks: [BlockRecord]
 
         enum CodingKeys: String, CodingKey {
             case format, configSHA256 = "config_sha256", step, epoch, stepsDone = "steps_done", epochSums = "epoch_sums_bits", seen
-            case metrics, widths, tileSize = "tile_size", ranks, blocks
+            case metrics, matrices, network, tileSize = "tile_size", ranks, blocks
         }
     }
 
@@ -267,7 +269,8 @@ public enum Checkpoint {
                 let p = trainer.epochProgress
                 let manifest = Manifest(format: format, configSHA256: configHash(trainer.config), step: trainer.step, epoch: p.epoch,
                                         stepsDone: p.stepsDone, epochSums: [bits(p.lossSum), bits(p.correct)], seen: p.seen,
-                                        metrics: metrics.map(MetricsRecord.init), widths: trainer.layout.widths, tileSize: trainer.config.model.tileSize,
+                                        metrics: metrics.map(MetricsRecord.init), matrices: trainer.layout.layers.map { [$0.outputs, $0.inputs] },
+                                        network: trainer.layout.description, tileSize: trainer.config.model.tileSize,
                                         ranks: world.size, blocks: blocks)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -398,8 +401,9 @@ public enum Checkpoint {
             throw CheckpointError("\(path) was written by another configuration" + differences(configText, trainer.config)
                 + "; resume with the configuration the run was started with (its config.json)")
         }
-        guard manifest.blocks.count == trainer.layout.blocks.count, manifest.widths == trainer.layout.widths else {
-            throw CheckpointError("\(path) holds \(manifest.blocks.count) blocks of widths \(manifest.widths); this run has \(trainer.layout.blocks.count) of \(trainer.layout.widths)")
+        let matrices = trainer.layout.layers.map { [$0.outputs, $0.inputs] }
+        guard manifest.blocks.count == trainer.layout.blocks.count, manifest.matrices == matrices else {
+            throw CheckpointError("\(path) holds \(manifest.blocks.count) blocks of the network \(manifest.network); this run has \(trainer.layout.blocks.count) of \(trainer.layout.description)")
         }
         let manifestHash = NPY.hex(SHA256.hash(data: manifestBytes))
         let mine = (try? Data(contentsOf: URL(fileURLWithPath: (path as NSString).appendingPathComponent(manifestName)))).map { NPY.hex(SHA256.hash(data: $0)) }

@@ -64,8 +64,9 @@ public enum CommunicationModel {
             }
         }
         for replica in 0..<replicas {
-            let b = shares[replica]
             for l in 0..<L {
+                // A layer read at p positions per sample exchanges p rows per sample.
+                let b = shares[replica] * layout.layers[l].positions
                 var f = owners[l].union(l + 1 < L ? owners[l + 1] : [])
                 if l == L - 1 { f.insert(0) }
                 reduce(l, f.sorted(), replica: replica, batch: b, transposed: false)
@@ -75,7 +76,7 @@ public enum CommunicationModel {
         if replicas > 1 {
             for rank in 0..<m {
                 for l in 0..<L where owners[l].contains(rank) {
-                    let perSample = units(l, rank, { $0.rows + $0.cols })
+                    let perSample = units(l, rank, { $0.rows + $0.cols }) * layout.layers[l].positions
                     let total = batch * perSample
                     for replica in 0..<replicas {
                         let w = replica * m + rank

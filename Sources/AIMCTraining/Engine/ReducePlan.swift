@@ -9,6 +9,8 @@
 /// units; multiply by the batch size for floats.
 struct ReducePlan {
     let transposed: Bool
+    /// Matrix rows per sample of the layer (its output positions): every count below is per row.
+    let positions: Int
     /// Model ranks of the group, in group order, and this rank's index among them.
     let members: [Int]
     let me: Int
@@ -32,6 +34,7 @@ struct ReducePlan {
     ///   - transposed: false for the forward pass (row slices), true for the backward pass (column slices).
     init(layout: NetworkLayout, placement: Placement, layer l: Int, members: [Int], rank: Int, transposed: Bool) {
         let layer = layout.layers[l]
+        positions = layer.positions
         self.transposed = transposed
         self.members = members
         let me = members.firstIndex(of: rank)!

@@ -138,8 +138,17 @@ public final class Trainer {
 
     // Buffers, sized for the largest batch.
     var capacity = 0
-    var activations: [[Float]] = []  // [l] batch x widths[l]
-    var deltas: [[Float]] = []       // [l] batch x widths[l]
+    /// The activations along the network: [0] the input, [k + 1] the output of network layer k (batch x its size;
+    /// an analog layer's output post-activation); and their gradients (an analog layer's output: before the
+    /// activation's derivative is applied, then after).
+    var activations: [[Float]] = []
+    var deltas: [[Float]] = []
+    /// Per analog layer that unrolls (convolutions): its matrix inputs (batch x positions rows of `inputs`) and their
+    /// gradients; empty for dense layers, whose input is their matrix input.
+    var unrolled: [[Float]] = []
+    var unrolledDeltas: [[Float]] = []
+    /// Per network layer: what a digital layer's backward pass needs (max-pooling's argmax indices).
+    var layerMemory: [[Int32]] = []
     var sendBuffer: [Float] = []
     var receiveBuffer: [Float] = []
     var reducedBuffer: [Float] = []
@@ -173,7 +182,11 @@ public final class Trainer {
         modelSize = comm.size / replicas
         replica = comm.rank / modelSize
         modelRank = comm.rank % modelSize
-        layout = NetworkLayout(widths: [train.features] + config.model.hidden + [train.classes], tileSize: config.model.tileSize)
+        do {
+            layout = NetworkLayout(network: try config.model.network(input: train.shape, classes: train.classes), tileSize: config.model.tileSize)
+        } catch {
+            preconditionFailure("the model was checked against the data before training: \(error)")
+        }
         placement = Placement(layout: layout, ranks: modelSize, policy: config.placement)
         model = try comm.split(color: replica, key: modelRank)!
         cross = replicas > 1 ? try comm.split(color: modelRank, key: replica) : nil
@@ -192,13 +205,13 @@ public final class Trainer {
         for bi in placement.blocks(of: modelRank) {
             let info = layout.blocks[bi]
             let w = Trainer.initialValues(seed: config.seed, layer: info.layer, rowStart: info.rowStart, rows: info.rows,
-                                          colStart: info.colStart, cols: info.cols, fanIn: layout.widths[info.layer], bias: false)
+                                          colStart: info.colStart, cols: info.cols, fanIn: layout.layers[info.layer].inputs, bias: false)
             let block = WeightBlock(info: info, config: config, model: deviceModel, initialWeights: w, workspace: workspace)
             blocks.append(block)
             ownedByLayer[info.layer].append(block)
             if info.colBlock == 0 {
                 biases[bi] = DigitalArray(name: "bias", count: info.rows, initial: Trainer.initialValues(seed: config.seed, layer: info.layer, rowStart: 0, rows: 1, colStart: info.rowStart,
-                                                   cols: info.rows, fanIn: layout.widths[info.layer], bias: true))
+                                                   cols: info.rows, fanIn: layout.layers[info.layer].inputs, bias: true))
             }
         }
     }
@@ -234,17 +247,21 @@ public final class Trainer {
         return (forward, backward)
     }
 
-    /// Floats per sample of the exchange buffers of a rank with these plans: (send, receive, reduced, gathered).
+    /// Floats per sample of the exchange buffers of a rank with these plans: (send, receive, reduced, gathered); a
+    /// layer's counts are per matrix row, so times its positions.
     static func exchangeUnits(_ plans: [ReducePlan?]) -> (send: Int, receive: Int, reduced: Int, gathered: Int) {
         var u = (send: 0, receive: 0, reduced: 0, gathered: 0)
         for case let p? in plans {
-            u.send = max(u.send, p.sendCounts.reduce(0, +))
-            u.receive = max(u.receive, p.receiveCounts.reduce(0, +))
-            u.reduced = max(u.reduced, p.gatherCounts[p.me])
-            u.gathered = max(u.gathered, p.gatherCounts.reduce(0, +))
+            u.send = max(u.send, p.positions * p.sendCounts.reduce(0, +))
+            u.receive = max(u.receive, p.positions * p.receiveCounts.reduce(0, +))
+            u.reduced = max(u.reduced, p.positions * p.gatherCounts[p.me])
+            u.gathered = max(u.gathered, p.positions * p.gatherCounts.reduce(0, +))
         }
         return u
     }
+
+    /// Values per sample of each activation along `layout`'s network (the input, then every layer's output).
+    static func tensorSizes(_ layout: NetworkLayout) -> [Int] { [layout.network[0].input.size] + layout.network.map(\.output.size) }
 
     /// Bytes of working memory of model rank `rank` besides its blocks and the data: activations and errors of the
     /// largest batch (training or evaluation), the exchange buffers of its reduce plans, the replica gathers of its
@@ -254,11 +271,16 @@ public final class Trainer {
         let batch = max(t.batchSize, t.evalBatchSize)
         let (f, b) = reducePlans(layout: layout, placement: placement, rank: rank)
         let u = exchangeUnits(f + b)
-        var floats = 2 * batch * layout.widths.reduce(0, +) + batch * (u.send + u.receive + u.reduced + u.gathered)
+        var floats = 2 * batch * tensorSizes(layout).reduce(0, +) + batch * (u.send + u.receive + u.reduced + u.gathered)
         let mine = placement.blocks(of: rank).map { layout.blocks[$0] }
+        // The unrolled inputs of convolutions (kept from forward to update) and their gradients, on their owners.
+        for l in Set(mine.map(\.layer)) where layout.layer(l).unrolls {
+            floats += 2 * batch * layout.layers[l].positions * layout.layers[l].inputs
+        }
+        floats += batch * layout.network.map(\.memoryPerSample).reduce(0, +)
         if config.replicas > 1 {
-            let perSample = mine.reduce(0) { $0 + $1.rows + $1.cols }
-            let widest = layout.layers.map { $0.inputs + $0.outputs }.max() ?? 0
+            let perSample = mine.reduce(0) { $0 + ($1.rows + $1.cols) * layout.layers[$1.layer].positions }
+            let widest = layout.layers.map { ($0.inputs + $0.outputs) * $0.positions }.max() ?? 0
             floats += t.batchSize * (perSample * 2 + widest)
         }
         // Per block: the transfer column and one-hot input; shared by the blocks: the periphery's buffers and dW.
@@ -319,8 +341,16 @@ public final class Trainer {
     func ensureCapacity(_ batch: Int) {
         guard batch > capacity else { return }
         capacity = batch
-        activations = layout.widths.map { [Float](repeating: 0, count: batch * $0) }
-        deltas = layout.widths.map { [Float](repeating: 0, count: batch * $0) }
+        let sizes = Trainer.tensorSizes(layout)
+        activations = sizes.map { [Float](repeating: 0, count: batch * $0) }
+        deltas = sizes.map { [Float](repeating: 0, count: batch * $0) }
+        unrolled = layout.layers.indices.map { l in
+            layout.layer(l).unrolls && !ownedByLayer[l].isEmpty ? [Float](repeating: 0, count: batch * layout.layers[l].positions * layout.layers[l].inputs) : []
+        }
+        unrolledDeltas = layout.layers.indices.map { l in
+            layout.layer(l).unrolls ? [Float](repeating: 0, count: batch * layout.layers[l].positions * layout.layers[l].inputs) : []
+        }
+        layerMemory = layout.network.map { [Int32](repeating: 0, count: max(1, batch * $0.memoryPerSample)) }
         let u = Trainer.exchangeUnits(forwardPlans + backwardPlans)
         sendBuffer = [Float](repeating: 0, count: max(batch * u.send, 1))
         receiveBuffer = [Float](repeating: 0, count: max(batch * u.receive, 1))
@@ -413,36 +443,53 @@ public final class Trainer {
 
     // MARK: Forward
 
-    /// Layer l on this replica: activations[l] (batch x inputs) -> activations[l + 1] (batch x outputs) on the
-    /// members of the layer's forward group; the last layer leaves logits.
-    func forwardLayer(_ l: Int, batch: Int, noise: (BlockInfo) -> NoiseSource, evaluation: Bool = false) throws(CommunicationError) {
+    /// Analog layer l on this replica, on the members of its forward group: its input (activations at the layer's
+    /// index in the network; unrolled into matrix rows first by the owners of a convolution) -> the reads of its
+    /// blocks (batch x positions rows) -> the two-phase sum -> its output, then the activation (not after the last
+    /// layer, which leaves logits) and the digital layers that follow it (max-pooling, flatten). `noise` gives a
+    /// block's read noise for a layer of `positions` rows per sample; `evaluation` counts the reads as evaluation
+    /// reads in the tiles' telemetry.
+    func forwardLayer(_ l: Int, batch: Int, noise: (BlockInfo, Int) -> NoiseSource, evaluation: Bool = false) throws(CommunicationError) {
         guard let group = forwardGroups[l], let plan = forwardPlans[l] else { return }
         CollectiveActivity.current.layer = l
         CollectiveActivity.current.exchange = .forward
-        let layer = layout.layers[l]
-        let nIn = layer.inputs, nOut = layer.outputs
+        let layer = layout.layers[l], net = layout.layer(l), n = layout.analog[l]
+        let rows = batch * layer.positions
         timed(false) {
-            activations[l].withUnsafeBufferPointer { x in
+            if net.unrolls && !ownedByLayer[l].isEmpty {
+                activations[n].withUnsafeBufferPointer { x in
+                    unrolled[l].withUnsafeMutableBufferPointer { u in net.unroll(x.baseAddress!, batch: batch, into: u.baseAddress!) }
+                }
+            }
+            (net.unrolls ? unrolled[l] : activations[n]).withUnsafeBufferPointer { x in
                 sendBuffer.withUnsafeMutableBufferPointer { s in
                     for block in ownedByLayer[l] {
-                        let out = s.baseAddress! + batch * plan.sendOffset[block.info.index]!
-                        block.forward(input: x.baseAddress!, inputStride: nIn, batch: batch, output: out, noise: noise(block.info),
-                                      evaluation: evaluation)
+                        let out = s.baseAddress! + rows * plan.sendOffset[block.info.index]!
+                        block.forward(input: x.baseAddress!, inputStride: layer.inputs, batch: rows, output: out,
+                                      noise: noise(block.info, layer.positions), evaluation: evaluation)
                         if let bias = biases[block.info.index] {
-                            for b in 0..<batch { for i in 0..<block.info.rows { out[b * block.info.rows + i] += bias[i] } }
+                            for r in 0..<rows { for i in 0..<block.info.rows { out[r * block.info.rows + i] += bias[i] } }
                         }
                     }
                 }
             }
         }
-        try startReduce(group, plan, batch: batch).wait()
-        try activations[l + 1].withUnsafeMutableBufferPointer { (y) throws(CommunicationError) in
-            try finishReduce(group, plan, layer: l, batch: batch, into: y.baseAddress!)
+        try startReduce(group, plan, batch: rows).wait()
+        try activations[n + 1].withUnsafeMutableBufferPointer { (y) throws(CommunicationError) in
+            try finishReduce(group, plan, layer: l, batch: rows, into: y.baseAddress!)
         }
-        if l < layout.layers.count - 1 {
-            timed(false) {
-                activations[l + 1].withUnsafeMutableBufferPointer { y in
-                    Trainer.activate(y.baseAddress!, count: batch * nOut, activation)
+        guard l < layout.layers.count - 1 else { return }
+        timed(false) {
+            activations[n + 1].withUnsafeMutableBufferPointer { y in
+                Trainer.activate(y.baseAddress!, count: rows * layer.outputs, activation)
+            }
+            for k in (n + 1)..<layout.analog[l + 1] {
+                activations[k].withUnsafeBufferPointer { x in
+                    activations[k + 1].withUnsafeMutableBufferPointer { y in
+                        layerMemory[k].withUnsafeMutableBufferPointer { m in
+                            layout.network[k].forward(x.baseAddress!, batch: batch, into: y.baseAddress!, memory: m.baseAddress!)
+                        }
+                    }
                 }
             }
         }
@@ -478,12 +525,12 @@ public final class Trainer {
         }
     }
 
-    /// Softmax cross-entropy of the logits in activations[L] for `batch` samples: per-sample loss and correctness
-    /// into sampleLoss / sampleCorrect, and (when `scale` is given) the error (softmax - onehot) * scale into deltas[L].
-    /// In Double, with `Elementary`'s exp and log (the same bits on every machine).
+    /// Softmax cross-entropy of the logits (the last activation) for `batch` samples: per-sample loss and correctness
+    /// into sampleLoss / sampleCorrect, and (when `scale` is given) the error (softmax - onehot) * scale into the last
+    /// deltas. In Double, with `Elementary`'s exp and log (the same bits on every machine).
     func lossAndError(batch: Int, scale: Float?) {
-        let nOut = layout.widths.last!
-        let L = layout.widths.count - 1
+        let nOut = layout.network.last!.output.size
+        let L = layout.network.count
         activations[L].withUnsafeBufferPointer { z in
             deltas[L].withUnsafeMutableBufferPointer { d in
                 for b in 0..<batch {
@@ -531,64 +578,92 @@ public final class Trainer {
 
     // MARK: Backward and updates
 
-    /// Layer l's backward partials go to their reducers while layer l's blocks update; then the sums are gathered and
-    /// the owners of layer l - 1 form deltas[l] = (sum of partials) * activation'(activations[l]).
+    /// Layer l's backward partials (z = W^T d per matrix row) go to their reducers while layer l's blocks update;
+    /// then the sums are gathered (the gradient of the layer's matrix inputs; a convolution folds them back onto its
+    /// input map), and the owners of layer l - 1 carry it back through the digital layers between (max-pooling routes
+    /// it to each window's maximum) and through the activation of layer l - 1's output.
     func backwardAndUpdateLayer(_ l: Int, batch: Int, globalBatch: Int, sampleOffset: Int, step: Int64) throws(CommunicationError) {
-        let layer = layout.layers[l]
+        let layer = layout.layers[l], net = layout.layer(l), n = layout.analog[l]
+        let rows = batch * layer.positions
         CollectiveActivity.current.layer = l
         CollectiveActivity.current.exchange = .backward
         var pending: TimedExchange? = nil
         if l >= 1, let group = backwardGroups[l], let plan = backwardPlans[l] {
             let seed = config.seed, t = UInt64(step)
             timed(false) {
-                deltas[l + 1].withUnsafeBufferPointer { d in
+                deltas[n + 1].withUnsafeBufferPointer { d in
                     sendBuffer.withUnsafeMutableBufferPointer { s in
                         for block in ownedByLayer[l] {
                             let noise = NoiseSource(key: StreamKey(seed: seed, purpose: .backwardNoise, UInt64(block.info.index)),
-                                                    step: UInt32(truncatingIfNeeded: t), firstSample: UInt32(sampleOffset))
-                            block.backward(delta: d.baseAddress!, deltaStride: layer.outputs, batch: batch,
-                                           output: s.baseAddress! + batch * plan.sendOffset[block.info.index]!, noise: noise)
+                                                    step: UInt32(truncatingIfNeeded: t), firstSample: UInt32(sampleOffset * layer.positions))
+                            block.backward(delta: d.baseAddress!, deltaStride: layer.outputs, batch: rows,
+                                           output: s.baseAddress! + rows * plan.sendOffset[block.info.index]!, noise: noise)
                         }
                     }
                 }
             }
-            pending = try startReduce(group, plan, batch: batch)
+            pending = try startReduce(group, plan, batch: rows)
         }
         try updateLayer(l, batch: batch, globalBatch: globalBatch, step: step)
         guard let pending, let group = backwardGroups[l], let plan = backwardPlans[l] else { return }
         try pending.wait()
-        try deltas[l].withUnsafeMutableBufferPointer { (g) throws(CommunicationError) in
-            try finishReduce(group, plan, layer: l, batch: batch, into: g.baseAddress!)
+        if net.unrolls {
+            try unrolledDeltas[l].withUnsafeMutableBufferPointer { (g) throws(CommunicationError) in
+                try finishReduce(group, plan, layer: l, batch: rows, into: g.baseAddress!)
+            }
+        } else {
+            try deltas[n].withUnsafeMutableBufferPointer { (g) throws(CommunicationError) in
+                try finishReduce(group, plan, layer: l, batch: rows, into: g.baseAddress!)
+            }
         }
         guard !ownedByLayer[l - 1].isEmpty else { return }
         timed(false) {
-            deltas[l].withUnsafeMutableBufferPointer { g in
-                activations[l].withUnsafeBufferPointer { a in
-                    for k in 0..<(batch * layer.inputs) { g[k] *= Trainer.derivative(activationValue: a[k], activation) }
+            if net.unrolls {
+                unrolledDeltas[l].withUnsafeBufferPointer { u in
+                    deltas[n].withUnsafeMutableBufferPointer { g in net.fold(u.baseAddress!, batch: batch, into: g.baseAddress!) }
+                }
+            }
+            let previous = layout.analog[l - 1] + 1
+            for k in stride(from: n - 1, through: previous, by: -1) {
+                deltas[k + 1].withUnsafeBufferPointer { dy in
+                    deltas[k].withUnsafeMutableBufferPointer { dx in
+                        layerMemory[k].withUnsafeBufferPointer { m in
+                            layout.network[k].backward(dy.baseAddress!, batch: batch, into: dx.baseAddress!, memory: m.baseAddress!)
+                        }
+                    }
+                }
+            }
+            deltas[previous].withUnsafeMutableBufferPointer { g in
+                activations[previous].withUnsafeBufferPointer { a in
+                    for k in 0..<(batch * layout.network[previous - 1].output.size) {
+                        g[k] *= Trainer.derivative(activationValue: a[k], activation)
+                    }
                 }
             }
         }
     }
 
-    /// Gradient updates, transfers and bias updates of this rank's blocks of layer l. With replicas, the block
-    /// inputs and errors of all replicas are gathered first (global sample order).
+    /// Gradient updates, transfers and bias updates of this rank's blocks of layer l, on the layer's matrix rows
+    /// (batch x positions: a convolution updates with every output position of every sample in turn). With replicas,
+    /// the block inputs and errors of all replicas are gathered first (global sample order).
     func updateLayer(_ l: Int, batch: Int, globalBatch: Int, step: Int64) throws(CommunicationError) {
         let owned = ownedByLayer[l]
         guard !owned.isEmpty else { return }
-        let nIn = layout.widths[l], nOut = layout.widths[l + 1]
-        var x = activations[l], d = deltas[l + 1]
+        let layer = layout.layers[l], n = layout.analog[l], p = layer.positions
+        let nIn = layer.inputs, nOut = layer.outputs
+        var x = layout.layer(l).unrolls ? unrolled[l] : activations[n], d = deltas[n + 1]
         var stride = (x: nIn, d: nOut)
         if let cross {
             // Compact this replica's slices of the owned blocks, gather them over replicas, then lay them out as a
-            // global batch per block (x: B x cols, d: B x rows) in the order of the blocks.
+            // global batch per block (x: rows x cols, d: rows x rows of the block) in the order of the blocks.
             var mine = [Float]()
             for block in owned {
                 let info = block.info
-                for b in 0..<batch { mine.append(contentsOf: x[(b * nIn + info.colStart)..<(b * nIn + info.colStart + info.cols)]) }
-                for b in 0..<batch { mine.append(contentsOf: d[(b * nOut + info.rowStart)..<(b * nOut + info.rowStart + info.rows)]) }
+                for r in 0..<(batch * p) { mine.append(contentsOf: x[(r * nIn + info.colStart)..<(r * nIn + info.colStart + info.cols)]) }
+                for r in 0..<(batch * p) { mine.append(contentsOf: d[(r * nOut + info.rowStart)..<(r * nOut + info.rowStart + info.rows)]) }
             }
-            let perSample = owned.reduce(0) { $0 + $1.info.cols + $1.info.rows }
-            let counts = (0..<replicas).map { share(globalBatch, replica: $0).count * perSample }
+            let perRow = owned.reduce(0) { $0 + $1.info.cols + $1.info.rows }
+            let counts = (0..<replicas).map { share(globalBatch, replica: $0).count * p * perRow }
             var all = [Float](repeating: 0, count: counts.reduce(0, +))
             try timed(true) { () throws(CommunicationError) in
                 try mine.withUnsafeBufferPointer { (m) throws(CommunicationError) in
@@ -598,20 +673,21 @@ public final class Trainer {
                 }
             }
             timed(false) {
-                // Rebuild global x and d matrices laid out like activations (B x width): only owned slices are filled.
-                x = [Float](repeating: 0, count: globalBatch * nIn)
-                d = [Float](repeating: 0, count: globalBatch * nOut)
+                // Rebuild global x and d matrices laid out like activations (rows x width): only owned slices are filled.
+                x = [Float](repeating: 0, count: globalBatch * p * nIn)
+                d = [Float](repeating: 0, count: globalBatch * p * nOut)
                 var offset = 0
                 for r in 0..<replicas {
                     let range = share(globalBatch, replica: r)
+                    let rowRange = (range.lowerBound * p)..<(range.upperBound * p)
                     for block in owned {
                         let info = block.info
-                        for b in range {
-                            for j in 0..<info.cols { x[b * nIn + info.colStart + j] = all[offset + j] }
+                        for row in rowRange {
+                            for j in 0..<info.cols { x[row * nIn + info.colStart + j] = all[offset + j] }
                             offset += info.cols
                         }
-                        for b in range {
-                            for i in 0..<info.rows { d[b * nOut + info.rowStart + i] = all[offset + i] }
+                        for row in rowRange {
+                            for i in 0..<info.rows { d[row * nOut + info.rowStart + i] = all[offset + i] }
                             offset += info.rows
                         }
                     }
@@ -619,7 +695,7 @@ public final class Trainer {
                 stride = (nIn, nOut)
             }
         }
-        let total = cross == nil ? batch : globalBatch
+        let total = (cross == nil ? batch : globalBatch) * p
         timed(false) {
             let lr = Float(config.algorithm.lr)
             x.withUnsafeBufferPointer { xb in
@@ -629,10 +705,10 @@ public final class Trainer {
                                              deltaStride: stride.d, batch: total, step: UInt64(step))
                         block.transfer(after: step)
                         if let bias = biases[block.info.index] {
-                            // Digital bias: b -= alpha * sum over the batch of the error, in sample order.
+                            // Digital bias: b -= alpha * sum over the rows (samples, positions) of the error, in order.
                             for i in 0..<block.info.rows {
                                 var g: Float = 0
-                                for b in 0..<total { g += db[b * stride.d + block.info.rowStart + i] }
+                                for r in 0..<total { g += db[r * stride.d + block.info.rowStart + i] }
                                 bias[i] -= lr * g
                             }
                         }
@@ -656,9 +732,10 @@ public final class Trainer {
         let seed = config.seed
         let first = UInt32(mine.lowerBound)
         timed(false) { loadBatch(train, indices: indices[(indices.startIndex + mine.lowerBound)..<(indices.startIndex + mine.upperBound)]) }
-        let fwd: (BlockInfo) -> NoiseSource = {
-            NoiseSource(key: StreamKey(seed: seed, purpose: .forwardNoise, UInt64($0.index)), step: UInt32(truncatingIfNeeded: t),
-                        firstSample: first)
+        // Row r of a layer with p positions per sample is the layer's read (sample first + r / p, position r % p).
+        let fwd: (BlockInfo, Int) -> NoiseSource = { info, p in
+            NoiseSource(key: StreamKey(seed: seed, purpose: .forwardNoise, UInt64(info.index)), step: UInt32(truncatingIfNeeded: t),
+                        firstSample: first &* UInt32(p))
         }
         let L = layout.layers.count
         for l in 0..<L { try forwardLayer(l, batch: batch, noise: fwd) }
@@ -714,8 +791,8 @@ public final class Trainer {
             let batch = mine.count
             timed(false) { loadBatch(data, indices: Array((start + mine.lowerBound)..<(start + mine.upperBound))[...]) }
             let first = UInt32(start + mine.lowerBound)
-            let noise: (BlockInfo) -> NoiseSource = {
-                NoiseSource(key: StreamKey(seed: seed, purpose: .evaluationNoise, UInt64($0.index)), step: UInt32(epoch), firstSample: first)
+            let noise: (BlockInfo, Int) -> NoiseSource = { info, p in
+                NoiseSource(key: StreamKey(seed: seed, purpose: .evaluationNoise, UInt64(info.index)), step: UInt32(epoch), firstSample: first &* UInt32(p))
             }
             for l in 0..<layout.layers.count { try forwardLayer(l, batch: batch, noise: noise, evaluation: true) }
             if forwardGroups[layout.layers.count - 1] != nil { timed(false) { lossAndError(batch: batch, scale: nil) } }

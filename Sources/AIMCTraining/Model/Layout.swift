@@ -26,11 +26,16 @@ public struct BlockInfo: Sendable, Equatable {
     public var devices: Int { rows * cols }
 }
 
-/// The block grid of one fully connected layer.
+/// The block grid of one analog layer (dense or convolution): its weight matrix of `outputs` rows x `inputs` columns
+/// cut into blocks, read at `positions` output positions per sample.
 public struct LayerLayout: Sendable, Equatable {
+    /// Index among the analog layers.
     public let index: Int
+    /// Matrix columns (a dense layer's inputs; a convolution's C_in kh kw) and rows (outputs or output channels).
     public let inputs: Int
     public let outputs: Int
+    /// Matrix rows per sample (1 for a dense layer, the output positions of a convolution).
+    public let positions: Int
     /// Output ranges of the row blocks and input ranges of the column blocks.
     public let rowRanges: [Range<Int>]
     public let colRanges: [Range<Int>]
@@ -44,13 +49,16 @@ public struct LayerLayout: Sendable, Equatable {
     public func blockIndex(row r: Int, col c: Int) -> Int { firstBlock + r * colBlocks + c }
 }
 
-/// A network of fully connected layers split into weight blocks of at most tileSize x tileSize devices.
+/// A network cut into weight blocks of at most tileSize x tileSize devices: its layers (`network`: analog and
+/// digital, in order) and, for the analog ones (`layers`), the block grids.
 ///
 /// A dimension n is split into ceil(n / tileSize) parts whose sizes differ by at most one (784 at tile size 128:
 /// seven parts of 112), so the tiles of a layer carry equal work and equal ADC ranges.
 public struct NetworkLayout: Sendable, Equatable {
-    /// Widths of the activations: input, hidden..., output.
-    public let widths: [Int]
+    /// Every layer, analog and digital, in order.
+    public let network: [any NetworkLayer]
+    /// Index in `network` of each analog layer.
+    public let analog: [Int]
     public let tileSize: Int
     public let layers: [LayerLayout]
     public let blocks: [BlockInfo]
@@ -58,37 +66,75 @@ public struct NetworkLayout: Sendable, Equatable {
     /// Most weight blocks a network may split into: each block carries objects and buffers besides its devices.
     public static let maxBlocks = 1 << 20
 
-    /// Weight blocks of a network of these widths cut into tiles of at most `tileSize` x `tileSize`.
-    public static func blockCount(widths: [Int], tileSize: Int) -> Int {
-        zip(widths, widths.dropFirst()).reduce(0) { n, w in
-            n + ((w.1 + tileSize - 1) / tileSize) * ((w.0 + tileSize - 1) / tileSize)
-        }
+    /// Widths of the activations of a fully connected network: input, hidden..., output; for other networks the
+    /// input size and each analog layer's output size per sample.
+    public var widths: [Int] { [network[0].input.size] + analog.map { network[$0].output.size } }
+
+    /// Weight blocks of matrices of these (rows, cols) cut into tiles of at most `tileSize` x `tileSize`.
+    public static func blockCount(matrices: [(rows: Int, cols: Int)], tileSize: Int) -> Int {
+        matrices.reduce(0) { n, m in n + ((m.rows + tileSize - 1) / tileSize) * ((m.cols + tileSize - 1) / tileSize) }
     }
 
-    /// - Throws: `ConfigError` naming `--tile-size` if the network would split into more than `maxBlocks` blocks.
+    /// Weight blocks of a fully connected network of these widths.
+    public static func blockCount(widths: [Int], tileSize: Int) -> Int {
+        blockCount(matrices: zip(widths, widths.dropFirst()).map { ($0.1, $0.0) }, tileSize: tileSize)
+    }
+
     /// Bytes of the tables that describe a network of `blocks` blocks on every rank (the layout, the placement and
     /// the exchange plans): a bound, used to refuse a network whose tables alone would not fit.
     public static func tableBytes(blocks: Int) -> Int { blocks * (MemoryLayout<BlockInfo>.stride + 96) * 2 }
 
-    public static func check(widths: [Int], tileSize: Int) throws(ConfigError) {
-        let n = blockCount(widths: widths, tileSize: tileSize)
+    /// - Throws: `ConfigError` naming `--tile-size` if the matrices would split into more than `maxBlocks` blocks.
+    public static func check(matrices: [(rows: Int, cols: Int)], tileSize: Int, name: String) throws(ConfigError) {
+        let n = blockCount(matrices: matrices, tileSize: tileSize)
         if n > maxBlocks {
             throw ConfigError(key: "model.tile_size", option: "--tile-size",
-                              message: "\(tileSize) cuts the \(widths.map(String.init).joined(separator: "-")) network into \(n) blocks, more than \(maxBlocks); use a larger --tile-size")
+                              message: "\(tileSize) cuts the \(name) network into \(n) blocks, more than \(maxBlocks); use a larger --tile-size")
         }
     }
 
+    public static func check(widths: [Int], tileSize: Int) throws(ConfigError) {
+        try check(matrices: zip(widths, widths.dropFirst()).map { ($0.1, $0.0) }, tileSize: tileSize,
+                  name: widths.map(String.init).joined(separator: "-"))
+    }
+
+    /// The layers of `config`'s model on inputs of shape `input` with `classes` outputs, checked: they fit the input,
+    /// and their matrices cut into at most `maxBlocks` blocks.
+    /// - Throws: `ConfigError` naming the model key or `--tile-size`.
+    public static func network(_ config: ExperimentConfig, input: TensorShape, classes: Int) throws(ConfigError) -> [any NetworkLayer] {
+        let network = try config.model.network(input: input, classes: classes)
+        let name = network.allSatisfy { $0 is DenseLayer } ? ([input.size] + network.map(\.output.size)).map(String.init).joined(separator: "-")
+            : ([input.description] + network.map(\.specification)).joined(separator: " ")
+        try check(matrices: network.compactMap(\.matrix), tileSize: config.model.tileSize, name: name)
+        return network
+    }
+
+    /// Weight blocks of `network`'s analog layers.
+    public static func blockCount(network: [any NetworkLayer], tileSize: Int) -> Int {
+        blockCount(matrices: network.compactMap(\.matrix), tileSize: tileSize)
+    }
+
+    /// A fully connected network of these widths.
     /// - Precondition: widths positive and at least two; `check(widths:tileSize:)` passed.
     public init(widths: [Int], tileSize: Int) {
         precondition(widths.count >= 2 && widths.allSatisfy { $0 > 0 } && tileSize > 0)
-        self.widths = widths
+        self.init(network: zip(widths, widths.dropFirst()).map { DenseLayer(inputs: $0.0, outputs: $0.1) }, tileSize: tileSize)
+    }
+
+    /// The block grids of `network`'s analog layers.
+    /// - Precondition: at least one analog layer; the block count checked.
+    public init(network: [any NetworkLayer], tileSize: Int) {
+        precondition(tileSize > 0 && network.contains { $0.matrix != nil })
+        self.network = network
         self.tileSize = tileSize
+        analog = network.indices.filter { network[$0].matrix != nil }
         var layers = [LayerLayout]()
         var blocks = [BlockInfo]()
-        for l in 0..<(widths.count - 1) {
-            let rows = NetworkLayout.split(widths[l + 1], tileSize)
-            let cols = NetworkLayout.split(widths[l], tileSize)
-            let layer = LayerLayout(index: l, inputs: widths[l], outputs: widths[l + 1], rowRanges: rows,
+        for (l, n) in analog.enumerated() {
+            let m = network[n].matrix!
+            let rows = NetworkLayout.split(m.rows, tileSize)
+            let cols = NetworkLayout.split(m.cols, tileSize)
+            let layer = LayerLayout(index: l, inputs: m.cols, outputs: m.rows, positions: network[n].positions, rowRanges: rows,
                                     colRanges: cols, firstBlock: blocks.count)
             for (r, rr) in rows.enumerated() {
                 for (c, cr) in cols.enumerated() {
@@ -101,6 +147,22 @@ public struct NetworkLayout: Sendable, Equatable {
         self.layers = layers
         self.blocks = blocks
     }
+
+    public static func == (a: NetworkLayout, b: NetworkLayout) -> Bool {
+        a.tileSize == b.tileSize && a.description == b.description && a.layers == b.layers && a.network.first?.input == b.network.first?.input
+    }
+
+    /// The analog layer `l` as a network layer.
+    public func layer(_ l: Int) -> any NetworkLayer { network[analog[l]] }
+
+    /// The digital layers after analog layer l (before the next analog layer, or the end).
+    public func digital(after l: Int) -> [any NetworkLayer] {
+        let next = l + 1 < analog.count ? analog[l + 1] : network.count
+        return Array(network[(analog[l] + 1)..<next])
+    }
+
+    /// Whether every layer is dense (a fully connected network).
+    public var isFullyConnected: Bool { network.allSatisfy { $0 is DenseLayer } }
 
     /// n split into ceil(n/t) consecutive ranges whose sizes differ by at most one (larger ones first).
     public static func split(_ n: Int, _ t: Int) -> [Range<Int>] {
@@ -117,8 +179,11 @@ public struct NetworkLayout: Sendable, Equatable {
 
     public var deviceCount: Int { blocks.reduce(0) { $0 + $1.devices } }
 
-    /// "784-256-128-10".
-    public var description: String { widths.map(String.init).joined(separator: "-") }
+    /// "784-256-128-10" for a fully connected network; "28x28x1 conv16k5 pool2 ... dense10" otherwise.
+    public var description: String {
+        if isFullyConnected { return widths.map(String.init).joined(separator: "-") }
+        return ([network[0].input.description] + network.map(\.specification)).joined(separator: " ")
+    }
 }
 
 /// Which rank owns which block. Only the owner holds and updates a block's arrays.

@@ -70,7 +70,7 @@ public enum Report {
     public static func header(config c: ExperimentConfig, layout: NetworkLayout, placement: Placement,
                               train: Dataset, test: Dataset, dataName: String) -> [String] {
         var lines = [String]()
-        lines.append("aimc-dist: FCN \(layout.description) (\(c.model.activation.rawValue)) on \(dataName), \(train.count) training / \(c.training.testLimit > 0 ? min(c.training.testLimit, test.count) : test.count) test samples")
+        lines.append("aimc-dist: \(layout.isFullyConnected ? "FCN" : "network") \(layout.description) (\(c.model.activation.rawValue)) on \(dataName), \(train.count) training / \(c.training.testLimit > 0 ? min(c.training.testLimit, test.count) : test.count) test samples")
         lines.append("  algorithm  " + algorithm(c))
         if c.algorithm.arrayCount > 0 {
             lines.append("  device     " + device(c.device))
