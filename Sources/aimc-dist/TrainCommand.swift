@@ -228,7 +228,7 @@ struct TrainOptions: ParsableArguments {
         if let tileSize { c.model.tileSize = tileSize }
         if let model {
             guard let named = ModelConfig.named.first(where: { $0.name == model }) else {
-                throw ConfigError(key: "model", option: "--model", message: "must be one of \(ModelConfig.named.map(\.name).joined(separator: ", ")); got \(model)")
+                throw ConfigError(key: "", option: "--model", message: "must be one of \(ModelConfig.named.map(\.name).joined(separator: ", ")); got \(model)")
             }
             named.apply(&c.model)
         }
