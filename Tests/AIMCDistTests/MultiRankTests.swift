@@ -364,7 +364,7 @@ struct MultiRankTests {
         #expect(try Launch.run(ranks: 2, train).status == 0)
         let sweepOverRun = try Launch.run(ranks: 2, Self.sweepArgs + ["--seeds", "1,2,3", "--output", out])
         #expect(sweepOverRun.status == 1 && Self.errors(sweepOverRun).count == 1
-            && sweepOverRun.stderr.contains("already holds a run (config.json, metrics.csv, summary.json); choose another folder or pass --overwrite"), "\(sweepOverRun.stderr)")
+            && sweepOverRun.stderr.contains("already holds a run (config.json, metrics.csv, summary.json, checkpoints); choose another folder or pass --overwrite"), "\(sweepOverRun.stderr)")
         #expect(fm.fileExists(atPath: out + "/config.json") && !fm.fileExists(atPath: out + "/summary.csv"))
         let replaced = try Launch.run(ranks: 2, Self.sweepArgs + ["--seeds", "1,2,3", "--output", out, "--overwrite"])
         #expect(replaced.status == 0, "\(replaced.stderr)")
@@ -379,7 +379,7 @@ struct MultiRankTests {
             && runOverSweep.stderr.contains("already holds a sweep (summary.csv, 1 run folder); choose another folder or pass --overwrite"), "\(runOverSweep.stderr)")
         let runReplaces = try Launch.run(ranks: 2, train + ["--overwrite"])
         #expect(runReplaces.status == 0, "\(runReplaces.stderr)")
-        #expect(RunDirectoryFiles.list(out) == ["config.json", "metrics.csv", "summary.json"])
+        #expect(RunDirectoryFiles.list(out) == ["checkpoints", "config.json", "metrics.csv", "summary.json"])
     }
 
     @Test("--help shows examples and exits 0")
