@@ -88,7 +88,13 @@ def load(path, verify=False):
             full = layer.setdefault(f["name"], np.zeros(tuple(matrices[block["layer"]]), dtype=np.float32))
             full[r0:r0 + rows, c0:c0 + cols] = a
         for term in block["read"]:
-            layer["effective"][r0:r0 + rows, c0:c0 + cols] += term["coefficient"] * arrays[term["array"]].astype(np.float64)
+            t = term["coefficient"] * arrays[term["array"]].astype(np.float64)
+            # Chopper signs (c-TTv2, AGAD, E-RIDER): +1 or -1 per row and per column, held as integer scalars.
+            if term.get("row_signs"):
+                t *= np.asarray(block["scalars"][term["row_signs"]]["integers"], dtype=np.float64)[:, None]
+            if term.get("col_signs"):
+                t *= np.asarray(block["scalars"][term["col_signs"]]["integers"], dtype=np.float64)[None, :]
+            layer["effective"][r0:r0 + rows, c0:c0 + cols] += t
     return layers
 
 

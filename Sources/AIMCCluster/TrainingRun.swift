@@ -115,6 +115,10 @@ public enum TrainingRun {
         public var everySteps = 0
         /// Checkpoints at every epoch's end; false: only after the last epoch (the final weights) and on a signal.
         public var atEpochs = true
+        /// A folder for the run's starting point (paired comparisons with other simulators): the step-0 checkpoint
+        /// (`initial/checkpoints/step-000000000000`, readable with scripts/weights.py) and `order.npy`, each epoch's
+        /// order of the training samples (int64, epochs x samples). Not with a resume.
+        public var initial: String? = nil
         public init() {}
     }
 
@@ -618,6 +622,29 @@ public enum TrainingRun {
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
     }
 
+    /// Writes the step-0 checkpoint of `trainer` into `folder` and, on rank 0, `folder/order.npy`: the order of the
+    /// `samples` training samples in each epoch (`Trainer.permutation`), int64, epochs x samples. Collective.
+    static func saveInitial(_ trainer: Trainer, config: ExperimentConfig, samples: Int, to folder: String, comm: Communicator) throws {
+        let path = try Checkpoint.write(trainer, runFolder: folder, metrics: [])
+        var failure: String? = nil
+        if comm.rank == 0 {
+            let epochs = config.training.epochs
+            var order = [Int64]()
+            order.reserveCapacity(epochs * samples)
+            for e in 1...epochs { order += Trainer.permutation(count: samples, seed: config.seed, epoch: e).map { Int64($0) } }
+            let file = (folder as NSString).appendingPathComponent("order.npy")
+            let error = order.withUnsafeBytes { b -> NPYError? in
+                do throws(NPYError) {
+                    try NPY.write(NPY.Header(dtype: .int64, shape: [epochs, samples]), data: b, to: file)
+                    return nil
+                } catch { return error }
+            }
+            if let error { failure = "cannot write the sample order into \(folder) (\(error))" }
+        }
+        try agree(comm, failure)
+        say(comm, "initial weights: \(path); sample order of \(config.training.epochs) epoch(s): \((folder as NSString).appendingPathComponent("order.npy"))")
+    }
+
     /// One training run on data every rank holds: memory check, run folder, header, epochs (from the newest
     /// checkpoint when `resume`), checkpoints, digest, summary.
     static func train(_ config: ExperimentConfig, data: (train: Dataset, test: Dataset), comm: Communicator, output: String?,
@@ -696,6 +723,7 @@ public enum TrainingRun {
             }
             try agree(comm, failure)
         }
+        if let initial = checkpoints.initial, !resume { try saveInitial(trainer, config: config, samples: train.count, to: initial, comm: comm) }
         let shownData = config.data.source == .teacher ? "a teacher-student task (\(config.data.features) inputs, \(config.data.classes) classes)"
             : config.data.dir == DataConfig().dir ? dataName : config.data.dir
         for line in Report.header(config: config, layout: trainer.layout, placement: trainer.placement, train: train,

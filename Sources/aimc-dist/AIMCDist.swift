@@ -13,7 +13,7 @@ struct AIMCDist: ParsableCommand {
         Run under MPI: each rank simulates a set of weight blocks, each holding its algorithm's crossbar tiles (W, P, ...); rank 0 coordinates.
           scripts/run.sh -n 8                   the default experiment (Residual Learning, Fashion-MNIST)
           aimc-dist train --help                every training option, with examples
-          aimc-dist presets                     the named devices
+          aimc-dist presets                     the named devices and aihwkit configurations (--preset)
           aimc-dist device --help               inspect a device: q_+, q_-, F, G, symmetric point, pulse response
           aimc-dist bench                       pulsed-update speed (ns per pulse coincidence)
         """,

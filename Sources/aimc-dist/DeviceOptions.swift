@@ -1,4 +1,5 @@
 import AIMCCore
+import AIMCTraining
 import ArgumentParser
 import Foundation
 
@@ -6,10 +7,14 @@ extension DeviceConfig.Family: ExpressibleByArgument {}
 extension DeviceConfig.CycleToCycleMode: ExpressibleByArgument {}
 extension ZeroShift: ExpressibleByArgument {}
 
-/// Device options shared by `train` and `device`: a preset, then individual parameters on top of it.
+/// Device options shared by `train`, `device` and `lsq`: a preset, a named device, then individual parameters on top.
 struct DeviceOptions: ParsableArguments {
-    @Option(name: [.customLong("device-preset"), .customLong("preset")],
-            help: ArgumentHelp("Start from a named device (see `aimc-dist presets`).", valueName: "name"))
+    @Option(name: .customLong("preset"), help: ArgumentHelp(
+        "Start from a named preset (see `aimc-dist presets`): a device, or an aihwkit configuration that also sets the algorithm, periphery and update keys (train, sweep, plan; device and lsq take its device).",
+        valueName: "name"))
+    var preset: String?
+    @Option(name: .customLong("device-preset"),
+            help: ArgumentHelp("Start from a named device (see `aimc-dist presets`; applied after --preset).", valueName: "name"))
     var devicePreset: String?
     @Option(help: "Response-function family (default soft-bounds).") var family: DeviceConfig.Family?
     @Option(parsing: .unconditional, help: ArgumentHelp("Response granularity dw_min (default 0.001).", valueName: "x")) var dwMin: Double?
@@ -41,7 +46,7 @@ struct DeviceOptions: ParsableArguments {
     /// The options of this group given on the command line.
     var given: [String] {
         let options: [(String, Bool)] = [
-            ("--device-preset", devicePreset != nil), ("--family", family != nil), ("--dw-min", dwMin != nil),
+            ("--preset", preset != nil), ("--device-preset", devicePreset != nil), ("--family", family != nil), ("--dw-min", dwMin != nil),
             ("--n-states", nStates != nil), ("--tau", tau != nil), ("--w-max", wMax != nil), ("--w-min", wMin != nil),
             ("--asymmetry", asymmetry != nil), ("--up-down", upDown != nil), ("--gamma-res", gammaRes != nil),
             ("--gamma-up", gammaUp != nil), ("--gamma-down", gammaDown != nil), ("--pow-gamma", powGamma != nil),
@@ -54,9 +59,10 @@ struct DeviceOptions: ParsableArguments {
         return options.filter(\.1).map(\.0)
     }
 
-    /// Applies the preset and the options to `base`.
+    /// Applies the preset's device, the named device and the options to `base`.
     func apply(to base: DeviceConfig) throws -> DeviceConfig {
         var d = base
+        if let preset { d = try ConfigPresets.require(preset).device }
         if let devicePreset {
             guard let p = DevicePresets.named(devicePreset) else {
                 throw ConfigError(key: "", option: "--device-preset",
@@ -97,16 +103,22 @@ struct DeviceOptions: ParsableArguments {
     }
 }
 
-/// `aimc-dist presets`: the named devices.
+/// `aimc-dist presets`: the named devices and the aihwkit configurations.
 struct Presets: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the named devices (use with --device-preset).")
+    static let configuration = CommandConfiguration(abstract: "List the presets (use with --preset; devices also with --device-preset).")
 
     func validate() throws { try requireSingleProcess("presets") }
 
     func run() throws {
-        let width = DevicePresets.names.map(\.count).max() ?? 0
-        for p in DevicePresets.all {
-            print(p.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + "[\(p.device.family.rawValue)] " + p.summary)
+        let width = ConfigPresets.names.map(\.count).max() ?? 0
+        print("Devices (set the device keys):")
+        for p in ConfigPresets.all where !p.setsAlgorithm {
+            print("  " + p.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + "[\(p.device.family.rawValue)] " + p.summary)
+        }
+        print("aihwkit 1.1.0 configurations (set the device, algorithm, periphery, update and tile keys; --lr is AnalogSGD's lr):")
+        for p in ConfigPresets.all where p.setsAlgorithm {
+            let algorithm = p.apply(to: .default).algorithm.name.rawValue
+            print("  " + p.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + "[\(algorithm)] " + p.summary)
         }
     }
 }

@@ -73,6 +73,7 @@ struct SweepCommand: ParsableCommand {
         // The fixed options again, without the starting points (a device preset, the ideal periphery) that axes
         // may refine: a point they change has an axis that an option also sets.
         var fixed = options
+        fixed.device.preset = nil
         fixed.device.devicePreset = nil
         fixed.idealIo = false
         do {

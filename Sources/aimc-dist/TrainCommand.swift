@@ -24,6 +24,7 @@ struct Train: ParsableCommand {
           scripts/run.sh -n 8
           scripts/run.sh -n 2 --algorithm analog-sgd --epochs 1 --train-limit 2000
           scripts/run.sh -n 4 --device-preset paper-power --zero-shift ideal
+          scripts/run.sh -n 2 --preset aihwkit-tiki-taka --lr 0.1 --batch-size 8
           .build/release/aimc-dist --algorithm digital-sgd --epochs 3 --output runs/dsgd
           .build/release/aimc-dist --update-mode expected --ideal-io --asymmetry -0.2
           .build/release/aimc-dist --config runs/dsgd/config.json --seed 1 --output runs/dsgd-seed1
@@ -51,6 +52,8 @@ struct Train: ParsableCommand {
     var checkpointEvery: Int = 0
     @Flag(help: "With --output: write checkpoints only after the last epoch (the final weights) and on SIGUSR1/SIGTERM, not at every epoch's end.")
     var lastCheckpointOnly = false
+    @Option(help: ArgumentHelp("Also write the starting point into this folder: the step-0 checkpoint (scripts/weights.py reads it) and order.npy, each epoch's order of the training samples (for paired comparisons, e.g. scripts/aihwkit_conformance.py).", valueName: "dir"))
+    var saveInitial: String?
     @Flag(help: "Print each rank's bytes of the first training step and the communication model's prediction.") var reportComm = false
     @Option(name: .customLong("set"), help: ArgumentHelp(
         "Set any configuration key (repeatable), e.g. --set algorithm.rider_eta=0.2 or --set 'model.hidden=[512,256]'; applied after the other options.",
@@ -63,6 +66,9 @@ struct Train: ParsableCommand {
         if output?.isEmpty == true {
             throw ConfigError(key: "", option: "--output", message: "must name a folder; got an empty path")
         }
+        if saveInitial?.isEmpty == true {
+            throw ConfigError(key: "", option: "--save-initial", message: "must name a folder; got an empty path")
+        }
         if overwrite && output == nil {
             throw ConfigError(key: "", option: "--overwrite", message: "needs --output (the run folder to replace)")
         }
@@ -71,7 +77,8 @@ struct Train: ParsableCommand {
         }
         if let resume {
             if resume.isEmpty { throw ConfigError(key: "", option: "--resume", message: "must name a run folder; got an empty path") }
-            for (given, option) in [(config != nil, "--config"), (experiment != nil, "--experiment"), (overwrite, "--overwrite")] where given {
+            for (given, option) in [(config != nil, "--config"), (experiment != nil, "--experiment"), (overwrite, "--overwrite"),
+                                    (saveInitial != nil, "--save-initial")] where given {
                 throw ConfigError(key: "", option: "--resume", message: "continues the run with its own config.json; it cannot be combined with \(option)")
             }
             if let output, output != resume {
@@ -115,6 +122,7 @@ struct Train: ParsableCommand {
         runOptions.resume = resume != nil
         runOptions.checkpoints.everySteps = checkpointEvery
         runOptions.checkpoints.atEpochs = !lastCheckpointOnly
+        runOptions.checkpoints.initial = saveInitial
         let status: Int32
         do {
             let config = try resolved()
@@ -198,9 +206,10 @@ struct TrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("ADC output bound (default 12).", valueName: "x")) var outBound: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Longest pulse train BL (1...32; default 31).", valueName: "n")) var desiredBl: Int?
 
-    /// The configuration these options describe over `base`.
+    /// The configuration these options describe over `base`: the --preset first, then the options.
     func apply(to base: ExperimentConfig) throws -> ExperimentConfig {
         var c = base
+        if let preset = device.preset { c = try ConfigPresets.require(preset).apply(to: c) }
         if let algorithm { c.algorithm.name = algorithm }
         if let epochs { c.training.epochs = epochs }
         if let batchSize { c.training.batchSize = batchSize }

@@ -197,7 +197,8 @@ struct MultiRankTests {
     /// Same seed and config at -n 1, 2 and 3: identical printed metrics, metrics.csv (but for wall time) and
     /// weights digest, for every algorithm.
     @Test("Bitwise-identical metrics and digest at 1, 2 and 3 ranks", arguments: ["residual", "analog-sgd", "tiki-taka", "digital-sgd", "tiki-taka-v2", "residual-v2",
-                                                                                  "multi-tile-residual", "rider"])
+                                                                                  "multi-tile-residual", "rider", "c-ttv2", "agad",
+                                                                                  "mixed-precision", "e-rider"])
     func rankCountInvariance(algorithm: String) throws {
         var digests = [String](), metrics = [[String]](), lines = [[String]]()
         for n in [1, 2, 3] {
@@ -212,6 +213,24 @@ struct MultiRankTests {
         #expect(Set(digests).count == 1, "digests differ: \(digests)")
         #expect(metrics[0].count == 3 && metrics.allSatisfy { $0 == metrics[0] })
         #expect(lines[0].count == 2 && lines.allSatisfy { $0 == lines[0] })
+    }
+
+    /// aihwkit's presets of the chopped algorithms transfer after every sample (units_in_mbatch false, per-sample
+    /// pulsed updates, random chopper switches); the same at 1, 2 and 3 ranks.
+    @Test("aihwkit presets with transfers per sample: identical metrics and digest at 1, 2 and 3 ranks",
+          arguments: ["aihwkit-c-ttv2", "aihwkit-agad", "aihwkit-ttv2"])
+    func presetRankInvariance(preset: String) throws {
+        var digests = [String](), metrics = [[String]]()
+        for n in [1, 2, 3] {
+            let out = IDXWriter.temporaryDirectory("preset\(n)")
+            let r = try Launch.run(ranks: n, ["--preset", preset] + Self.small + ["--data-dir", Launch.data, "--output", out, "--overwrite",
+                                                                                 "--set", "algorithm.gamma=0.3"])
+            #expect(r.status == 0, "n=\(n): \(r.stderr)")
+            digests.append(Launch.digest(r.stdout) ?? "missing")
+            metrics.append(try Launch.metricsWithoutTime(out))
+        }
+        #expect(digests[0].count == 64 && Set(digests).count == 1, "digests differ: \(digests)")
+        #expect(metrics[0].count == 3 && metrics.allSatisfy { $0 == metrics[0] })
     }
 
     /// The acceptance check on the real data: Fashion-MNIST (Debian's dataset-fashion-mnist, installed by

@@ -245,7 +245,7 @@ struct AlgorithmProtocolTests {
     func ineffective() {
         var c = ExperimentConfig.default
         c.algorithm.name = .residual
-        #expect(c.ineffective("algorithm.rider_eta") == "only rider reads it")
+        #expect(c.ineffective("algorithm.rider_eta") == "only rider, e-rider read it")
         #expect(c.ineffective("algorithm.tiles") == "only multi-tile-residual reads it")
         #expect(c.ineffective("algorithm.gamma") == nil && c.ineffective("algorithm.transfer_lr") == nil)
         c.algorithm.name = .tikiTaka

@@ -21,6 +21,14 @@ public enum ParameterValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether two values are of the same kind (number, integer, flag, list of numbers, list of integers).
+    public func sameKind(_ other: ParameterValue) -> Bool {
+        switch (self, other) {
+        case (.number, .number), (.integer, .integer), (.boolean, .boolean), (.numbers, .numbers), (.integers, .integers): return true
+        default: return false
+        }
+    }
+
     /// Whether values of this kind are integers (a list of integers included), for the configuration reader.
     public var isInteger: Bool {
         switch self {
@@ -65,7 +73,9 @@ extension Array: ParameterType where Element: ParameterType {
 }
 
 /// One configuration key an algorithm owns, under `algorithm.` (untyped: what the configuration reader, the
-/// sweeps, the notes on unused options and the help need).
+/// sweeps, the notes on unused options and the help need). Several algorithms may own the same key (aihwkit's
+/// `in_chop_prob` of ChoppedTransferCompound and DynamicTransferCompound) with their own defaults, as aihwkit's
+/// classes do; the key, option, rule and kind must agree.
 public struct AlgorithmParameter: Sendable {
     /// The key under `algorithm.`, e.g. "rider_eta".
     public let key: String
@@ -85,9 +95,9 @@ public struct AlgorithmParameter: Sendable {
         throw ConfigError(key: "algorithm." + key, option: option, message: "\(rule); got \(value)")
     }
 
-    /// Whether two definitions of a shared key agree.
+    /// Whether two definitions of a shared key agree (all but the default, which is each algorithm's own).
     func agrees(with other: AlgorithmParameter) -> Bool {
-        key == other.key && option == other.option && defaultValue == other.defaultValue && rule == other.rule
+        key == other.key && option == other.option && defaultValue.sameKind(other.defaultValue) && rule == other.rule
     }
 }
 
@@ -128,8 +138,9 @@ extension Parameter where Value == Int {
 }
 
 extension Parameter where Value == Bool {
-    public static func flag(_ key: String, option: String?, help: String) -> Parameter {
-        Parameter(key: key, option: option, default: false, help: help, rule: "must be true or false", accepts: { _ in true })
+    /// A flag, false unless `default` says otherwise.
+    public static func flag(_ key: String, option: String?, default value: Bool = false, help: String) -> Parameter {
+        Parameter(key: key, option: option, default: value, help: help, rule: "must be true or false", accepts: { _ in true })
     }
 }
 

@@ -11,6 +11,10 @@ public enum AlgorithmRegistry {
         ResidualLearningV2.self,
         MultiTileResidual.self,
         RIDER.self,
+        ChoppedTikiTakaV2.self,
+        AGAD.self,
+        MixedPrecision.self,
+        ERIDER.self,
     ]
 
     static let byName: [String: any TrainingAlgorithm.Type] = {
@@ -25,8 +29,8 @@ public enum AlgorithmRegistry {
     /// The algorithm named `name`, or nil.
     public static func type(named name: String) -> (any TrainingAlgorithm.Type)? { byName[name] }
 
-    /// Every algorithm's own parameters, each key once, in registry order. A key listed by several algorithms must be
-    /// defined alike by all (checked here, once).
+    /// Every algorithm's own parameters, each key once (its first owner's definition), in registry order. A key listed
+    /// by several algorithms must be defined alike by all but for the default (checked here, once).
     public static let parameters: [AlgorithmParameter] = {
         var out = [AlgorithmParameter](), seen = [String: AlgorithmParameter]()
         for t in all {
@@ -44,6 +48,12 @@ public enum AlgorithmRegistry {
 
     /// The parameter with key `key` (under `algorithm.`), or nil.
     public static func parameter(_ key: String) -> AlgorithmParameter? { parameters.first { $0.key == key } }
+
+    /// The definition of `key` that `algorithm` uses: its own when it lists the key (with its own default), else the
+    /// first owner's.
+    public static func parameter(_ key: String, for algorithm: Algorithm) -> AlgorithmParameter? {
+        algorithm.type.parameters.first { $0.key == key } ?? parameter(key)
+    }
 
     /// The algorithms that list the parameter `key` among their own.
     public static func users(of key: String) -> [any TrainingAlgorithm.Type] {

@@ -19,7 +19,7 @@ public final class DigitalSGD: TrainingAlgorithm {
 
     public var digitalWeights: UnsafeMutablePointer<Float>? { weights.values }
     public var digitalArrays: [DigitalArray] { [weights] }
-    public var digitalReadTerms: [(name: String, coefficient: Double)] { [("weights", 1)] }
+    public var digitalReadTerms: [WeightTerm] { [WeightTerm("weights", 1)] }
 
     public func gradientUpdate(_ block: WeightBlock, x: UnsafePointer<Float>, xStride: Int, d: UnsafePointer<Float>, dStride: Int,
                                batch: Int, step: UInt64) {

@@ -52,8 +52,8 @@ public final class MultiTileResidual: TrainingAlgorithm {
         }
         let rates = (0...n).map { s -> Double in
             if s == 0 { return 0 }
-            if lrList.count == n { return lrList[n - s] }
-            return config.transferLR * Elementary.power(config[transferLRGrowth], s - 1)
+            if lrList.count == n { return config.transferScale * lrList[n - s] }
+            return config.transferRate * Elementary.power(config[transferLRGrowth], s - 1)
         }
         return TransferSchedule(periods: periods, rates: rates)
     }
@@ -77,7 +77,7 @@ public final class MultiTileResidual: TrainingAlgorithm {
         }, rate: { s, r in
             if !perTileLR && s > 1 {
                 return ConfigError(key: "algorithm.transfer_lr_growth", option: "--transfer-lr-growth",
-                                   message: "gives source tile \(s) the rate \(a.transferLR) x \(a[transferLRGrowth])^\(s - 1) = \(r), outside (1.2e-38, 1e6]; choose a growth closer to 1")
+                                   message: "gives source tile \(s) the rate \(a.transferRate) x \(a[transferLRGrowth])^\(s - 1) = \(r), outside (1.2e-38, 1e6]; choose a growth closer to 1")
             }
             return ConfigError(key: perTileLR ? "algorithm.transfer_lr_per_tile" : "algorithm.transfer_lr",
                                option: perTileLR ? "--transfer-lr-per-tile" : "--transfer-lr", message: "gives the rate \(r), outside the range of Float (1.2e-38, 1e6]")
@@ -97,9 +97,9 @@ public final class MultiTileResidual: TrainingAlgorithm {
         let (periods, rates) = (a.transferSchedule.periods, a.transferSchedule.rates)
         let n = periods.count - 1
         let rule = a[transferEveryPerTile].count == n || a[transferLRPerTile].count == n ? "" :
-            " (beta \(g(a.transferLR)) x \(g(a[transferLRGrowth]))^(s-1), period \(a.transferEvery) x \(g(a[transferEveryGrowth]))^(N-s))"
+            " (beta \(g(a.transferRate)) x \(g(a[transferLRGrowth]))^(s-1), period \(a.transferEvery) x \(g(a[transferEveryGrowth]))^(N-s)\(a.unitsInMbatch ? "" : " samples"))"
         let schedule = (1...max(n, 1)).filter { $0 <= n }.map { "W(\($0))->W(\($0 - 1)) beta \(g(rates[$0])) every \(g(periods[$0]))" }
-        return "\(a[tiles]) tiles, alpha \(g(a.lr)), gamma \(g(a.gamma)); transfers " + schedule.joined(separator: ", ") + rule
+        return "\(a[tiles]) tiles, alpha \(g(a.gradientRate)), gamma \(g(a.gamma)); transfers " + schedule.joined(separator: ", ") + rule
             + "\(a[warmStart] ? ", warm start" : ""), \(update)"
     }
 

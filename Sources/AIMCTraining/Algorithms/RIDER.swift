@@ -18,7 +18,7 @@ public final class RIDER: TrainingAlgorithm {
     public static func validate(_ config: ExperimentConfig) throws(ConfigError) { try config.algorithm.transferSchedule.validateSingle() }
     public static func describe(_ config: ExperimentConfig, update: String) -> String {
         let a = config.algorithm
-        return "alpha \(Report.g(a.lr)), beta \(Report.g(a.transferLR)), gamma \(Report.g(a.gamma)), eta \(Report.g(a[eta])), \(Report.columns(a)) every \(a.transferEvery) step(s), \(update)"
+        return "\(a.ratesText), gamma \(Report.g(a.gamma)), eta \(Report.g(a[eta])), \(a.periodText), \(update)"
     }
 
     public private(set) var cycle: TransferCycle
@@ -34,7 +34,7 @@ public final class RIDER: TrainingAlgorithm {
         eta = Float(config.algorithm[RIDER.eta])
     }
 
-    public func addDigitalTerm(to effective: UnsafeMutablePointer<Float>, count: Int) -> Bool {
+    public func addDigitalTerm(_ block: WeightBlock, to effective: UnsafeMutablePointer<Float>, count: Int) -> Bool {
         guard gamma != 0 else { return false }
         for i in 0..<count { effective[i] -= gamma * q[i] }
         return true
@@ -61,7 +61,7 @@ public final class RIDER: TrainingAlgorithm {
     }
 
     public var digitalArrays: [DigitalArray] { [q] }
-    public var digitalReadTerms: [(name: String, coefficient: Double)] { gamma == 0 ? [] : [("Q", -Double(gamma))] }
+    public var digitalReadTerms: [WeightTerm] { gamma == 0 ? [] : [WeightTerm("Q", -Double(gamma))] }
     public var scalars: [String: ScalarState] { cycle.scalars }
     public func restore(scalars: [String: ScalarState]) throws(StateError) { try cycle.restore(scalars) }
 }

@@ -14,7 +14,7 @@ public final class ResidualLearning: TrainingAlgorithm {
     public static func validate(_ config: ExperimentConfig) throws(ConfigError) { try config.algorithm.transferSchedule.validateSingle() }
     public static func describe(_ config: ExperimentConfig, update: String) -> String {
         let a = config.algorithm
-        return "alpha \(Report.g(a.lr)), beta \(Report.g(a.transferLR)), gamma \(Report.g(a.gamma)), \(Report.columns(a)) every \(a.transferEvery) step(s), \(update)"
+        return "\(a.ratesText), gamma \(Report.g(a.gamma)), \(a.periodText), \(update)"
     }
 
     public private(set) var cycle: TransferCycle

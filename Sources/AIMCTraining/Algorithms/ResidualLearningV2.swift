@@ -15,14 +15,15 @@ public final class ResidualLearningV2: TrainingAlgorithm {
     public static func validate(_ config: ExperimentConfig) throws(ConfigError) {
         let a = config.algorithm
         try a.transferSchedule.validateSingle()
-        if !(a.transferLR <= 1) {
+        if !(a.transferRate <= 1) {
+            let got = a.transferScale != 1 ? "transfer_lr x lr = \(a.transferLR) x \(a.lr) = \(a.transferRate)" : "\(a.transferLR)"
             throw ConfigError(key: "algorithm.transfer_lr", option: "--transfer-lr",
-                              message: "is Residual Learning v2's averaging weight of H (H = (1 - beta) H + beta P) and must lie in (0, 1]; got \(a.transferLR)")
+                              message: "is Residual Learning v2's averaging weight of H (H = (1 - beta) H + beta P) and must lie in (0, 1]; got \(got)")
         }
     }
     public static func describe(_ config: ExperimentConfig, update: String) -> String {
         let a = config.algorithm
-        return "alpha \(Report.g(a.lr)), beta \(Report.g(a.transferLR)), gamma \(Report.g(a.gamma)), digital buffer with one-pulse threshold transfers, \(Report.columns(a)) every \(a.transferEvery) step(s), \(update)"
+        return "\(a.ratesText), gamma \(Report.g(a.gamma)), digital buffer with one-pulse threshold transfers, \(a.periodText), \(update)"
     }
 
     public private(set) var cycle: TransferCycle
@@ -38,7 +39,7 @@ public final class ResidualLearningV2: TrainingAlgorithm {
         guard cycle.isDue(1, after: step) else { return }
         let rate = cycle.rates[1]
         for _ in 0..<cycle.columnsPerTransfer {
-            ThresholdTransfer.column(block, buffer: h, column: cycle.next(1), rate: rate, decay: 1 - rate, maxPulses: 1, step: step)
+            ThresholdTransfer.column(block, buffer: h, column: cycle.next(1), rate: rate, decay: 1 - rate, rule: .init(maxPulses: 1), step: step)
         }
     }
 

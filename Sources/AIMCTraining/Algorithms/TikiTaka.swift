@@ -12,7 +12,7 @@ public final class TikiTaka: TrainingAlgorithm {
     public static func validate(_ config: ExperimentConfig) throws(ConfigError) { try config.algorithm.transferSchedule.validateSingle() }
     public static func describe(_ config: ExperimentConfig, update: String) -> String {
         let a = config.algorithm
-        return "alpha \(Report.g(a.lr)), beta \(Report.g(a.transferLR)), \(Report.columns(a)) every \(a.transferEvery) step(s), \(update)"
+        return "\(a.ratesText), \(a.periodText), \(update)"
     }
 
     public private(set) var cycle: TransferCycle

@@ -57,9 +57,10 @@ public protocol TrainingAlgorithm: AnyObject, SendableMetatype {
 
     /// The digital weights the reads see, when the algorithm has no analog arrays.
     var digitalWeights: UnsafeMutablePointer<Float>? { get }
-    /// Adds a digital term to the weights the reads see (after the arrays' weighted sum), e.g. RIDER's -gamma Q.
-    /// Returns false when there is none (the block may then read W's own storage).
-    func addDigitalTerm(to effective: UnsafeMutablePointer<Float>, count: Int) -> Bool
+    /// Adds the algorithm's own terms to the weights the reads see (after the arrays' weighted sum): RIDER's
+    /// -gamma Q, or a term no scalar coefficient describes (c-TTv2's de-chopped gamma (c_out c_in^T) .* P, read
+    /// from `block.arrays`). Returns false when there is none (the block may then read W's own storage).
+    func addDigitalTerm(_ block: WeightBlock, to effective: UnsafeMutablePointer<Float>, count: Int) -> Bool
     /// The gradient update of one mini-batch, requesting dW = -alpha sum_b d_b x_b^T. `x` and `d` point at this
     /// block's slices (sample b at x + b * xStride, d + b * dStride). Default: `block.pulseGradient`.
     func gradientUpdate(_ block: WeightBlock, x: UnsafePointer<Float>, xStride: Int, d: UnsafePointer<Float>, dStride: Int,
@@ -70,14 +71,30 @@ public protocol TrainingAlgorithm: AnyObject, SendableMetatype {
     func epochEnded(trainLoss: Double)
     /// Digital arrays of rows x cols values (live storage: a checkpoint writes from them, a resume reads into them).
     var digitalArrays: [DigitalArray] { get }
-    /// The digital arrays in the weights the reads see, with their coefficients (digital SGD: its weights times 1;
-    /// RIDER: Q times -gamma), as `addDigitalTerm` or `digitalWeights` apply them.
-    var digitalReadTerms: [(name: String, coefficient: Double)] { get }
+    /// The terms `addDigitalTerm` or `digitalWeights` add to the weights the reads see, for readers of checkpoints
+    /// (digital SGD: its weights times 1; RIDER: Q times -gamma; c-TTv2: P times gamma with its chopper signs).
+    var digitalReadTerms: [WeightTerm] { get }
     /// Counters and other small state, by name.
     var scalars: [String: ScalarState] { get }
     /// Restores `scalars` as a checkpoint recorded them.
     /// - Throws: `StateError` when a name is missing or a value has the wrong kind or length.
     func restore(scalars: [String: ScalarState]) throws(StateError)
+}
+
+extension AlgorithmConfig {
+    /// The report's rates: "alpha 0.1, beta 0.4", or with aihwkit's conventions "alpha 1 (fast_lr), beta 0.1
+    /// (transfer_lr 1 x lr 0.1)".
+    var ratesText: String {
+        let g = Report.g
+        let alpha = gradientRate != lr ? "alpha \(g(gradientRate)) (fast_lr; lr \(g(lr)) for the biases)" : "alpha \(g(lr))"
+        let beta = transferScale != 1 ? "beta \(g(transferRate)) (transfer_lr \(g(transferLR)) x lr \(g(lr)))" : "beta \(g(transferLR))"
+        return alpha + ", " + beta
+    }
+
+    /// "one column every 1 step(s)" or, with transfer_every in samples, "one column every 1 sample(s)".
+    var periodText: String {
+        "\(Report.columns(self)) every \(transferEvery) \(unitsInMbatch ? "step(s)" : "sample(s)")"
+    }
 }
 
 extension TrainingAlgorithm {
@@ -96,7 +113,7 @@ extension TrainingAlgorithm {
     public static func ineffective(_ field: String, in config: ExperimentConfig) -> String? { nil }
 
     public var digitalWeights: UnsafeMutablePointer<Float>? { nil }
-    public func addDigitalTerm(to effective: UnsafeMutablePointer<Float>, count: Int) -> Bool { false }
+    public func addDigitalTerm(_ block: WeightBlock, to effective: UnsafeMutablePointer<Float>, count: Int) -> Bool { false }
     public func gradientUpdate(_ block: WeightBlock, x: UnsafePointer<Float>, xStride: Int, d: UnsafePointer<Float>, dStride: Int,
                                batch: Int, step: UInt64) {
         block.pulseGradient(x: x, xStride: xStride, d: d, dStride: dStride, batch: batch, step: step)
@@ -104,9 +121,29 @@ extension TrainingAlgorithm {
     public func transfer(_ block: WeightBlock, after step: Int64) {}
     public func epochEnded(trainLoss: Double) {}
     public var digitalArrays: [DigitalArray] { [] }
-    public var digitalReadTerms: [(name: String, coefficient: Double)] { [] }
+    public var digitalReadTerms: [WeightTerm] { [] }
     public var scalars: [String: ScalarState] { [:] }
     public func restore(scalars: [String: ScalarState]) throws(StateError) {}
+}
+
+/// One term of the weights a block's reads see: coefficient x array, times row_signs[i] x col_signs[j] when signs are
+/// named (integer scalars of the block's state holding +1 or -1 per row or column: the choppers of c-TTv2, AGAD and
+/// E-RIDER). Checkpoint manifests list them, so that readers form the weights without knowing the algorithm.
+public struct WeightTerm: Sendable, Equatable {
+    /// A state array's name ("W", "P.ref", "Q", "weights").
+    public var array: String
+    public var coefficient: Double
+    /// The scalar holding one sign per row, or nil.
+    public var rowSigns: String?
+    /// The scalar holding one sign per column, or nil.
+    public var colSigns: String?
+
+    public init(_ array: String, _ coefficient: Double, rowSigns: String? = nil, colSigns: String? = nil) {
+        self.array = array
+        self.coefficient = coefficient
+        self.rowSigns = rowSigns
+        self.colSigns = colSigns
+    }
 }
 
 /// What an analog array of a block is for (telemetry and checkpoint file names use `label`).
@@ -138,11 +175,12 @@ public struct TransferSchedule: Sendable, Equatable {
     /// Longest transfer period accepted (steps): longer than any run, and exact in Double.
     public static let maxPeriod: Double = 1e12
 
-    /// One period (`transfer_every`) and one rate (`transfer_lr`) for every source.
+    /// One period (`transfer_every`) and one rate (`AlgorithmConfig.transferRate`: transfer_lr, times lr under
+    /// scale_transfer_lr) for every source.
     public static func single(_ c: AlgorithmConfig, sources: Int) -> TransferSchedule {
         let n = max(sources, 0)
         return TransferSchedule(periods: (0...n).map { $0 == 0 ? 0 : Double(c.transferEvery) },
-                                rates: (0...n).map { $0 == 0 ? 0 : c.transferLR })
+                                rates: (0...n).map { $0 == 0 ? 0 : c.transferRate })
     }
 
     /// Checks every period (at most `maxPeriod`) and rate (a normal Float in (0, 1e6]); `period` and `rate` name the

@@ -11,7 +11,9 @@ import Foundation
 /// The block reads (forward, backward) through its own periphery and updates only its own arrays, so no weight data
 /// ever leaves the owner. Every random draw is keyed by (seed, purpose, global block index, array index) and counted
 /// by (step, sample), never by rank. The operations algorithms share live here, so that every algorithm fires pulses
-/// through the same physics: `pulseGradient`, `readTransferColumn`, `pulseColumn`, `transferNoise`, `firePulses`.
+/// through the same physics: `pulseGradient` (or `pulseSample` and `sampleDone` for an algorithm that changes its
+/// rates or signs between samples), `readTransferColumn`, `pulseColumn`, `pulseRow`, `transferNoise`, `firePulses`,
+/// `algorithmStream`.
 public final class WeightBlock {
     public let info: BlockInfo
     /// The algorithm's name and this block's algorithm state.
@@ -63,6 +65,13 @@ public final class WeightBlock {
     }
     /// Columns read through the transfer periphery so far.
     public private(set) var transfers = 0
+    /// Whether the transfers count samples (aihwkit `units_in_mbatch` false): they then run after each sample's update
+    /// (`sampleDone`), not after the step.
+    public let transfersCountSamples: Bool
+    /// Reads and writes of transfers so far (whether the weights the reads see may have changed; not state).
+    var transferWrites = 0
+    /// Samples of gradient updates so far, when the transfers count samples (their clock; checkpoint state).
+    public private(set) var samplesSeen: Int64 = 0
     /// Pulses spent zero-shifting, and devices without a symmetric point in range.
     public private(set) var zeroShiftPulses: UInt64 = 0
     public private(set) var devicesWithoutSymmetricPoint = 0
@@ -72,6 +81,8 @@ public final class WeightBlock {
     /// A transfer's column (rows values) and one-hot input (cols values).
     var column: [Float]
     var oneHot: [Float]
+    /// A one-hot d of `pulseRow` (rows values; allocated on first use).
+    var oneHotRow: [Float] = []
 
     /// Pulses fired by gradient updates, over all arrays.
     public var gradientPulses: PulseStatistics { gradientPulsesByArray.reduce(into: PulseStatistics()) { $0 += $1 } }
@@ -94,7 +105,7 @@ public final class WeightBlock {
         self.workspace = workspace
         name = a.name
         seed = config.seed
-        alpha = Float(a.lr)
+        alpha = Float(a.gradientRate)
         mode = a.updateMode
         perSample = a.perSample
         expectedNoise = a.expectedNoise
@@ -104,6 +115,7 @@ public final class WeightBlock {
         backwardIO = digital ? .perfect : config.backward
         transferIO = config.transfer
         update = config.update
+        transfersCountSamples = !a.unitsInMbatch && type.transfers && type.reads.contains("units_in_mbatch")
         self.roles = roles
         let id = UInt64(info.index)
         arrays = roles.indices.map { k in
@@ -161,7 +173,7 @@ public final class WeightBlock {
         for k in 1..<arrays.count where coefficients[k] != 0 {
             arrays[k].readWeights(into: effective, scale: coefficients[k], accumulate: true)
         }
-        _ = algorithm.addDigitalTerm(to: effective, count: info.devices)
+        _ = algorithm.addDigitalTerm(self, to: effective, count: info.devices)
     }
 
     // MARK: Reads
@@ -210,11 +222,13 @@ public final class WeightBlock {
         refreshEffective()
     }
 
-    /// The transfers the algorithm's schedule has due after training step `step` (0-based).
+    /// The transfers the algorithm's schedule has due after training step `step` (0-based). Nothing when the
+    /// transfers count samples: they ran after each sample (`sampleDone`).
     public func transfer(after step: Int64) {
-        let before = transfers
+        guard !transfersCountSamples else { return }
+        let before = transferWrites
         algorithm.transfer(self, after: step)
-        if transfers != before { refreshEffective() }
+        if transferWrites != before { refreshEffective() }
     }
 
     /// The end of an epoch with its mean training loss (identical on every rank).
@@ -233,56 +247,138 @@ public final class WeightBlock {
     /// sample (aihwkit); pulsed per batch: binomial pulse counts of the summed dW (Lemma 1's model of arXiv
     /// 2510.02516); expected: Eq. 2 per sample or per batch, optionally with Lemma 1's noise. Streams: pulse trains
     /// (seed, pulseTrains, block, target) and cycle-to-cycle noise (seed, cycleToCycle, block, target) at counter
-    /// (step, sample); the per-batch forms use sample 0x4000_0000.
+    /// (step, sample); the per-batch forms use sample 0x4000_0000. After each sample (per-sample updates) or after the
+    /// batch (per-batch updates, once per sample), `sampleDone` runs the transfers that count samples.
     /// - Parameters:
     ///   - x: this block's input slice of sample b at x + b * xStride (cols values).
     ///   - d: this block's error slice of sample b at d + b * dStride (rows values).
+    ///   - lr: the rate (default: alpha, `AlgorithmConfig.gradientRate`).
+    ///   - xSigns, dSigns: chopper signs (+1 or -1; cols and rows values) multiplying x and d, read when each
+    ///     sample is applied (an algorithm may flip them between samples, in `transfer`); nil: none.
     public func pulseGradient(x: UnsafePointer<Float>, xStride: Int, d: UnsafePointer<Float>, dStride: Int, batch: Int,
-                              step: UInt64, into target: Int? = nil, lr: Float? = nil) {
+                              step: UInt64, into target: Int? = nil, lr: Float? = nil,
+                              xSigns: UnsafePointer<Float>? = nil, dSigns: UnsafePointer<Float>? = nil) {
+        if perSample {
+            for b in 0..<batch {
+                pulseSample(x: x + b * xStride, d: d + b * dStride, step: step, sample: b, into: target, lr: lr, xSigns: xSigns, dSigns: dSigns)
+                sampleDone()
+            }
+        } else {
+            pulseBatch(x: x, xStride: xStride, d: d, dStride: dStride, batch: batch, step: step, into: target, lr: lr,
+                       xSigns: xSigns, dSigns: dSigns)
+            for _ in 0..<batch { sampleDone() }
+        }
+    }
+
+    /// Whether gradient updates are applied per sample (`pulseSample`) or per mini-batch (update_per, auto: pulsed
+    /// per sample, expected per batch).
+    public var updatesPerSample: Bool { perSample }
+
+    /// One sample's gradient update (per-sample updates): a pulsed rank-one update (trains and c2c noise at counter
+    /// (step, sample)) or Eq. 2 (with Lemma 1's noise at (step, sample) when asked), requesting
+    /// dW = -lr (d .* dSigns)(x .* xSigns)^T on array `target`.
+    public func pulseSample(x: UnsafePointer<Float>, d: UnsafePointer<Float>, step: UInt64, sample b: Int, into target: Int? = nil,
+                            lr: Float? = nil, xSigns: UnsafePointer<Float>? = nil, dSigns: UnsafePointer<Float>? = nil) {
         let t = target ?? gradientArray
         let alpha = lr ?? self.alpha
         let rows = info.rows, cols = info.cols
         let array = arrays[t]
-        let trainKey = StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), UInt64(t))
-        let noiseKey = StreamKey(seed: seed, purpose: .cycleToCycle, UInt64(info.index), UInt64(t))
-        switch (mode, perSample) {
-        case (.pulsed, true):
-            for b in 0..<batch {
-                var trains = RandomStream(key: trainKey, step: step, sub: UInt32(b))
-                var noise = RandomStream(key: noiseKey, step: step, sub: UInt32(b))
-                counters[t].gradient += array.pulsedUpdate(x: x + b * xStride, d: d + b * dStride, lr: alpha,
-                                                           update: update, trains: &trains, noise: &noise)
-            }
-        case (.pulsed, false):
-            withDeltaBuffer { buf in
-                Linear.gemm(transA: true, transB: false, m: rows, n: cols, k: batch, alpha: -alpha, a: d, lda: dStride,
-                            b: x, ldb: xStride, beta: 0, c: buf, ldc: cols)
-                var counts = RandomStream(key: trainKey, step: step, sub: 0x4000_0000)
-                var noise = RandomStream(key: noiseKey, step: step, sub: 0x4000_0000)
-                counters[t].gradient += array.pulsedUpdate(delta: buf, bl: update.desiredBL, counts: &counts, noise: &noise)
-            }
-        case (.expected, _):
-            let groups = perSample ? batch : 1
-            countExpectedUpdates(into: t, groups)
-            withDeltaBuffer { buf in
-                for g in 0..<groups {
-                    let k = perSample ? 1 : batch
-                    Linear.gemm(transA: true, transB: false, m: rows, n: cols, k: k, alpha: -alpha, a: d + g * dStride,
-                                lda: dStride, b: x + g * xStride, ldb: xStride, beta: 0, c: buf, ldc: cols)
-                    if expectedNoise {
-                        var noise = RandomStream(key: noiseKey, step: step, sub: UInt32(g))
-                        counters[t].gradient.clipped &+= array.expectedUpdate(delta: buf, bl: update.desiredBL, noise: &noise).clipped
-                    } else {
-                        counters[t].gradient.clipped &+= array.expectedUpdate(delta: buf).clipped
+        withSigned(x, count: cols, signs: xSigns, scratch: \.chopX) { x in
+            withSigned(d, count: rows, signs: dSigns, scratch: \.chopD) { d in
+                switch mode {
+                case .pulsed:
+                    var trains = RandomStream(key: StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), UInt64(t)), step: step, sub: UInt32(b))
+                    var noise = RandomStream(key: StreamKey(seed: seed, purpose: .cycleToCycle, UInt64(info.index), UInt64(t)), step: step, sub: UInt32(b))
+                    counters[t].gradient += array.pulsedUpdate(x: x, d: d, lr: alpha, update: update, trains: &trains, noise: &noise)
+                case .expected:
+                    countExpectedUpdates(into: t, 1)
+                    withDeltaBuffer { buf in
+                        Linear.gemm(transA: true, transB: false, m: rows, n: cols, k: 1, alpha: -alpha, a: d, lda: rows,
+                                    b: x, ldb: cols, beta: 0, c: buf, ldc: cols)
+                        if expectedNoise {
+                            var noise = RandomStream(key: StreamKey(seed: seed, purpose: .cycleToCycle, UInt64(info.index), UInt64(t)), step: step, sub: UInt32(b))
+                            counters[t].gradient.clipped &+= array.expectedUpdate(delta: buf, bl: update.desiredBL, noise: &noise).clipped
+                        } else {
+                            counters[t].gradient.clipped &+= array.expectedUpdate(delta: buf).clipped
+                        }
                     }
                 }
             }
         }
     }
 
+    /// Runs `body` with `v` (count values), or with v .* signs copied into the workspace buffer `scratch`.
+    func withSigned<T>(_ v: UnsafePointer<Float>, count: Int, signs: UnsafePointer<Float>?, scratch: ReferenceWritableKeyPath<BlockWorkspace, [Float]>,
+                       _ body: (UnsafePointer<Float>) -> T) -> T {
+        guard let signs else { return body(v) }
+        if workspace[keyPath: scratch].count < count { workspace[keyPath: scratch] = [Float](repeating: 0, count: count) }
+        return workspace[keyPath: scratch].withUnsafeMutableBufferPointer { buf in
+            for i in 0..<count { buf[i] = v[i] * signs[i] }
+            return body(buf.baseAddress!)
+        }
+    }
+
+    /// The whole mini-batch's update at once (per-batch updates): binomial pulse counts of the summed dW at counter
+    /// (step, 0x4000_0000), or Eq. 2 of the summed dW (Lemma 1's noise at (step, 0)).
+    func pulseBatch(x: UnsafePointer<Float>, xStride: Int, d: UnsafePointer<Float>, dStride: Int, batch: Int, step: UInt64,
+                    into target: Int?, lr: Float?, xSigns: UnsafePointer<Float>?, dSigns: UnsafePointer<Float>?) {
+        let t = target ?? gradientArray
+        let alpha = lr ?? self.alpha
+        let rows = info.rows, cols = info.cols
+        let array = arrays[t]
+        let trainKey = StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), UInt64(t))
+        let noiseKey = StreamKey(seed: seed, purpose: .cycleToCycle, UInt64(info.index), UInt64(t))
+        withSignedBatch(x, stride: xStride, count: cols, batch: batch, signs: xSigns, scratch: \.chopX) { x, xStride in
+            withSignedBatch(d, stride: dStride, count: rows, batch: batch, signs: dSigns, scratch: \.chopD) { d, dStride in
+                withDeltaBuffer { buf in
+                    Linear.gemm(transA: true, transB: false, m: rows, n: cols, k: batch, alpha: -alpha, a: d, lda: dStride,
+                                b: x, ldb: xStride, beta: 0, c: buf, ldc: cols)
+                    switch mode {
+                    case .pulsed:
+                        var counts = RandomStream(key: trainKey, step: step, sub: 0x4000_0000)
+                        var noise = RandomStream(key: noiseKey, step: step, sub: 0x4000_0000)
+                        counters[t].gradient += array.pulsedUpdate(delta: buf, bl: update.desiredBL, counts: &counts, noise: &noise)
+                    case .expected:
+                        countExpectedUpdates(into: t, 1)
+                        if expectedNoise {
+                            var noise = RandomStream(key: noiseKey, step: step, sub: 0)
+                            counters[t].gradient.clipped &+= array.expectedUpdate(delta: buf, bl: update.desiredBL, noise: &noise).clipped
+                        } else {
+                            counters[t].gradient.clipped &+= array.expectedUpdate(delta: buf).clipped
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `body` with a batch of `count`-value vectors at v + b * stride, or with their copies times `signs`
+    /// (contiguous, stride `count`) in the workspace buffer `scratch`.
+    func withSignedBatch<T>(_ v: UnsafePointer<Float>, stride: Int, count: Int, batch: Int, signs: UnsafePointer<Float>?,
+                            scratch: ReferenceWritableKeyPath<BlockWorkspace, [Float]>, _ body: (UnsafePointer<Float>, Int) -> T) -> T {
+        guard let signs else { return body(v, stride) }
+        let n = count * batch
+        if workspace[keyPath: scratch].count < n { workspace[keyPath: scratch] = [Float](repeating: 0, count: n) }
+        return workspace[keyPath: scratch].withUnsafeMutableBufferPointer { buf in
+            for b in 0..<batch { for i in 0..<count { buf[b * count + i] = v[b * stride + i] * signs[i] } }
+            return body(buf.baseAddress!, count)
+        }
+    }
+
+    /// The end of one sample's gradient update: when the transfers count samples (aihwkit `units_in_mbatch` false),
+    /// the sample clock advances and the algorithm runs the transfers due after sample `samplesSeen - 1` (its
+    /// `transfer(_:after:)` receives the sample index as its update count). Else nothing.
+    public func sampleDone() {
+        guard transfersCountSamples else { return }
+        let n = samplesSeen
+        samplesSeen += 1
+        algorithm.transfer(self, after: n)
+    }
+
     /// Reads column k of array `source` through the transfer periphery (a one-hot input: output noise and ADC; the
     /// noise stream is (seed, transferReadNoise, block, source) at counter step), rows values into `out`.
     public func readTransferColumn(_ source: Int, column k: Int, step: Int64, into out: UnsafeMutablePointer<Float>) {
+        transferWrites += 1
         let noise = NoiseSource(key: StreamKey(seed: seed, purpose: .transferReadNoise, UInt64(info.index), UInt64(source)),
                                 step: UInt32(truncatingIfNeeded: step))
         arrays[source].readColumn(k, into: out)
@@ -305,6 +401,7 @@ public final class WeightBlock {
     public func pulseColumn(into target: Int, column k: Int, values: UnsafeMutablePointer<Float>, rate: Float, source: Int,
                             step: Int64, noise c2c: inout RandomStream) {
         let rows = info.rows
+        transferWrites += 1
         let dst = arrays[target]
         switch mode {
         case .pulsed:
@@ -348,10 +445,56 @@ public final class WeightBlock {
     /// device's cycle-to-cycle noise from `noise` in pulsed mode, the mean pulse in expected mode.
     public func firePulses(into target: Int, element e: Int, count: Int, down: Bool, noise: inout RandomStream) {
         guard count > 0 else { return }
+        transferWrites += 1
         let clipped = arrays[target].firePulses(element: e, count: count, down: down, noisy: mode == .pulsed, noise: &noise).clipped
         counters[target].transfer.coincidences &+= UInt64(count)
         counters[target].transfer.clipped &+= clipped
         thresholdSlots = max(thresholdSlots, count)
+    }
+
+    /// Pulses the update -rate x values (cols values) into row `row` of array `target` (mixed precision's transfer,
+    /// aihwkit `MixedPrecRPUDeviceBase::forwardUpdate`): a pulsed rank-one update with x = values and a one-hot d,
+    /// update management and update BL management on (as aihwkit forces them), so device (row, j) receives on average
+    /// rate |values_j| / dw_min pulses (at most BL), down for values_j > 0. Trains (seed, pulseTrains, block, target)
+    /// and the c2c stream `noise` at counter (step, 0xC000_0000 | row). Pulsed mode only (expected mode applies Eq. 2
+    /// through `expectedUpdate(into:delta:)`).
+    public func pulseRow(into target: Int, row: Int, values: UnsafePointer<Float>, rate: Float, step: Int64, noise c2c: inout RandomStream) {
+        transferWrites += 1
+        precondition(mode == .pulsed)
+        var u = update
+        u.updateManagement = true
+        u.updateBLManagement = true
+        if oneHotRow.count < info.rows { oneHotRow = [Float](repeating: 0, count: info.rows) }
+        oneHotRow[row] = 1
+        var trains = RandomStream(key: StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), UInt64(target)),
+                                  step: UInt64(step), sub: 0xC000_0000 | UInt32(row))
+        counters[target].transfer += oneHotRow.withUnsafeBufferPointer { d in
+            arrays[target].pulsedUpdate(x: values, d: d.baseAddress!, lr: rate, update: u, trains: &trains, noise: &c2c)
+        }
+        oneHotRow[row] = 0
+    }
+
+    /// The cycle-to-cycle stream of `pulseRow` into `target`, row `row`, after step `step`: (seed, cycleToCycle,
+    /// block, target) at counter (step, 0xC000_0000 | row).
+    public func rowNoise(into target: Int, row: Int, step: Int64) -> RandomStream {
+        RandomStream(key: StreamKey(seed: seed, purpose: .cycleToCycle, UInt64(info.index), UInt64(target)), step: UInt64(step),
+                     sub: 0xC000_0000 | UInt32(row))
+    }
+
+    /// Applies Eq. 2 with the requested change `delta` (rows x cols) to array `target`, counted as a transfer
+    /// (mixed precision's transfer in expected mode).
+    public func expectedUpdate(into target: Int, delta: UnsafePointer<Float>) {
+        transferWrites += 1
+        let clipped = arrays[target].expectedUpdate(delta: delta).clipped
+        countExpectedUpdates(into: target, 1, transfer: true)
+        counters[target].transfer.clipped &+= clipped
+    }
+
+    /// A stream for an algorithm's own random decisions (chopper flips, stochastic rounding): key (seed, pulseTrains,
+    /// block, 0x414C_47, tag), one id more than every array's stream and so independent of them, at counter
+    /// (step, sub). `tag` tells an algorithm's purposes apart.
+    public func algorithmStream(tag: UInt64, step: UInt64, sub: UInt32) -> RandomStream {
+        RandomStream(key: StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), 0x414C_47, tag), step: step, sub: sub)
     }
 
     /// Counts one threshold transfer into `target` (one column's worth of `firePulses`): one update whose slots are
@@ -427,23 +570,25 @@ public final class WeightBlock {
         return out
     }
 
-    /// The weights the reads see as a sum of state arrays times coefficients: sum_n c_n (W(n) - ref_n) plus the
-    /// algorithm's digital terms (for a reader of checkpoints; the block computes `effective` itself).
-    public var readTerms: [(name: String, coefficient: Double)] {
-        var terms = [(name: String, coefficient: Double)]()
+    /// The weights the reads see as a sum of state arrays times coefficients (and chopper signs): sum_n c_n (W(n) -
+    /// ref_n) plus the algorithm's own terms (for a reader of checkpoints; the block computes `effective` itself).
+    public var readTerms: [WeightTerm] {
+        var terms = [WeightTerm]()
         for (k, a) in arrays.enumerated() where coefficients[k] != 0 {
-            terms.append((roles[k].label, Double(coefficients[k])))
-            if a.reference != nil { terms.append((roles[k].label + ".ref", -Double(coefficients[k]))) }
+            terms.append(WeightTerm(roles[k].label, Double(coefficients[k])))
+            if a.reference != nil { terms.append(WeightTerm(roles[k].label + ".ref", -Double(coefficients[k]))) }
         }
         return terms + algorithm.digitalReadTerms
     }
 
     /// Counters and algorithm state as scalars: the algorithm's `scalars`, every tile's counters (`counterState`:
-    /// pulses, clipped pulses, slots and reads, so telemetry goes on exactly after a resume) and the transfers.
+    /// pulses, clipped pulses, slots and reads, so telemetry goes on exactly after a resume), the transfers and the
+    /// sample clock of transfers that count samples ("samples").
     public var scalars: [String: ScalarState] {
         var s = algorithm.scalars
         s.merge(counterState) { a, _ in a }
         s["transfers"] = .integers([Int64(transfers)])
+        s["samples"] = .integers([samplesSeen])
         return s
     }
 
@@ -454,6 +599,7 @@ public final class WeightBlock {
         try algorithm.restore(scalars: scalars)
         try restoreCounters(scalars)
         transfers = Int(try StateError.integers(scalars, "transfers", count: 1)[0])
+        samplesSeen = scalars["samples"] == nil ? 0 : try StateError.integers(scalars, "samples", count: 1)[0]
         refreshEffective()
     }
 
@@ -485,5 +631,8 @@ public final class WeightBlock {
 public final class BlockWorkspace {
     let periphery = PeripheryScratch()
     var delta: [Float] = []
+    /// Chopped copies of inputs and errors (`pulseGradient` with signs).
+    var chopX: [Float] = []
+    var chopD: [Float] = []
     public init() {}
 }

@@ -6,18 +6,33 @@ import AIMCCore
 /// algorithm's file and read with `config.algorithm[Type.parameter]`). Which keys an algorithm reads is its type's
 /// `reads` and `parameters`; the others have no effect (`ExperimentConfig.ineffective`).
 public struct AlgorithmConfig: Codable, Sendable, Equatable {
-    public var name: Algorithm = .residual
-    /// alpha: learning rate of the gradient update (of W for Analog SGD, of P for Residual Learning), and of
-    /// the digital biases.
+    /// The algorithm; changing it drops stored parameter values that equal the new algorithm's own defaults, so
+    /// that equal configurations compare equal.
+    public var name: Algorithm = .residual {
+        didSet { parameters = parameters.filter { $0.value != AlgorithmRegistry.parameter($0.key, for: name)?.defaultValue } }
+    }
+    /// The SGD learning rate lr (aihwkit's `AnalogSGD(lr=...)`): the rate of the digital biases and, unless `fast_lr`
+    /// replaces it, alpha, the rate of the gradient update (of W for Analog SGD, of P for Residual Learning).
     public var lr: Double = 0.1
-    /// beta: transfer learning rate (Eq. 11): a transfer pulses beta * (column of P) into W.
+    /// beta: transfer learning rate (Eq. 11): a transfer pulses beta * (column of P) into W; times lr when
+    /// `scale_transfer_lr` is set (aihwkit's convention). See `transferRate`.
     public var transferLR: Double = 0.4
     /// gamma: mixing coefficient of W + gamma P (Eq. 9); not read by Tiki-Taka.
     public var gamma: Double = 0.4
-    /// One column of P is transferred every `transfer_every` mini-batches, columns cycling per block.
+    /// One column of P is transferred every `transfer_every` mini-batches (or samples, see `units_in_mbatch`),
+    /// columns cycling per block.
     public var transferEvery: Int = 1
     /// Columns read and transferred at each transfer (aihwkit's n_reads_per_transfer).
     public var transferColumns: Int = 1
+    /// aihwkit's `fast_lr` of its transfer compounds: when > 0, the gradient update of the transfer algorithms uses
+    /// this rate instead of lr (constant, whatever the SGD rate); 0 (aimc-dist's default) uses lr. See `gradientRate`.
+    public var fastLR: Double = 0
+    /// aihwkit's `scale_transfer_lr`: the transfer rate is transfer_lr x lr (true, aihwkit's default) or transfer_lr
+    /// (false, aimc-dist's default).
+    public var scaleTransferLR: Bool = false
+    /// aihwkit's `units_in_mbatch`: transfer_every counts mini-batches (true) or samples (false: the transfers due
+    /// within a mini-batch follow the samples' updates one by one, as aihwkit's CPU update does).
+    public var unitsInMbatch: Bool = true
     public var updateMode: UpdateMode = .pulsed
     public var updatePer: UpdateGranularity = .auto
     /// Expected mode: add the granularity noise of Lemma 1 (arXiv 2510.02516).
@@ -36,15 +51,17 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
     public enum SharedKeys {
         /// Every analog algorithm: the gradient rate, the update mode and zero-shifting.
         public static let analog: Set<String> = ["lr", "update_mode", "update_per", "expected_noise", "zero_shift", "zero_shift_pulses"]
-        /// An algorithm that transfers P into W: also the transfer rate, period and columns.
-        public static let transfer: Set<String> = analog.union(["transfer_lr", "transfer_every", "transfer_columns"])
+        /// An algorithm that transfers P into W: also the transfer rate, period and columns, and aihwkit's rate and
+        /// period conventions.
+        public static let transfer: Set<String> = analog.union(["transfer_lr", "transfer_every", "transfer_columns", "fast_lr",
+                                                                "scale_transfer_lr", "units_in_mbatch"])
         /// Every shared key but `name`.
         public static let all: Set<String> = transfer.union(["gamma"])
     }
 
     enum CodingKeys: String, CodingKey {
         case name, lr, transferLR = "transfer_lr", gamma, transferEvery = "transfer_every", updateMode = "update_mode"
-        case transferColumns = "transfer_columns"
+        case transferColumns = "transfer_columns", fastLR = "fast_lr", scaleTransferLR = "scale_transfer_lr", unitsInMbatch = "units_in_mbatch"
         case updatePer = "update_per", expectedNoise = "expected_noise", zeroShift = "zero_shift"
         case zeroShiftPulses = "zero_shift_pulses"
     }
@@ -56,20 +73,38 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
         init?(intValue: Int) { nil }
     }
 
-    /// The value of an algorithm's own parameter (its default unless set).
+    /// The value of an algorithm's own parameter (the default of `p`'s algorithm unless set).
     public subscript<V>(_ p: Parameter<V>) -> V {
         get { parameters[p.key].flatMap { V(parameter: $0) } ?? V(parameter: p.spec.defaultValue)! }
         set { self[value: p.spec] = newValue.parameter }
     }
 
-    /// The value of a parameter, untyped; setting the default removes the entry, so equal configurations compare equal.
+    /// The value of a parameter, untyped, with the current algorithm's default for the key (`AlgorithmRegistry
+    /// .parameter(_:for:)`); setting that default removes the entry, so equal configurations compare equal.
     public subscript(value spec: AlgorithmParameter) -> ParameterValue {
-        get { parameters[spec.key] ?? spec.defaultValue }
-        set { parameters[spec.key] = newValue == spec.defaultValue ? nil : newValue }
+        get { parameters[spec.key] ?? defaultValue(spec) }
+        set { parameters[spec.key] = newValue == defaultValue(spec) ? nil : newValue }
+    }
+
+    /// The default of `spec`'s key for the current algorithm.
+    func defaultValue(_ spec: AlgorithmParameter) -> ParameterValue {
+        AlgorithmRegistry.parameter(spec.key, for: name)?.defaultValue ?? spec.defaultValue
     }
 
     /// The algorithm's type.
     public var type: any TrainingAlgorithm.Type { name.type }
+
+    /// The gradient rate alpha the analog gradient update uses: `fast_lr` when the algorithm reads it and it is > 0
+    /// (aihwkit's transfer compounds, default fast_lr 1), else lr. The one place where aihwkit's convention maps onto
+    /// alpha.
+    public var gradientRate: Double { type.reads.contains("fast_lr") && fastLR > 0 ? fastLR : lr }
+
+    /// The transfer rate beta: transfer_lr, times lr under `scale_transfer_lr` (aihwkit's default). The one place
+    /// where aihwkit's convention maps onto beta; per-tile rates of multi-tile residual learning scale alike.
+    public var transferRate: Double { transferScale * transferLR }
+
+    /// The factor of every transfer rate: lr under `scale_transfer_lr`, else 1.
+    public var transferScale: Double { scaleTransferLR && type.reads.contains("scale_transfer_lr") ? lr : 1 }
 
     /// Per-sample updates? (`auto`: pulsed per sample, expected per mini-batch.)
     public var perSample: Bool {
@@ -96,6 +131,9 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
         try c.encode(gamma, forKey: .gamma)
         try c.encode(transferEvery, forKey: .transferEvery)
         try c.encode(transferColumns, forKey: .transferColumns)
+        try c.encode(fastLR, forKey: .fastLR)
+        try c.encode(scaleTransferLR, forKey: .scaleTransferLR)
+        try c.encode(unitsInMbatch, forKey: .unitsInMbatch)
         try c.encode(updateMode, forKey: .updateMode)
         try c.encode(updatePer, forKey: .updatePer)
         try c.encode(expectedNoise, forKey: .expectedNoise)
@@ -123,6 +161,9 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
         gamma = try c.decodeIfPresent(Double.self, forKey: .gamma) ?? gamma
         transferEvery = try c.decodeIfPresent(Int.self, forKey: .transferEvery) ?? transferEvery
         transferColumns = try c.decodeIfPresent(Int.self, forKey: .transferColumns) ?? transferColumns
+        fastLR = try c.decodeIfPresent(Double.self, forKey: .fastLR) ?? fastLR
+        scaleTransferLR = try c.decodeIfPresent(Bool.self, forKey: .scaleTransferLR) ?? scaleTransferLR
+        unitsInMbatch = try c.decodeIfPresent(Bool.self, forKey: .unitsInMbatch) ?? unitsInMbatch
         updateMode = try c.decodeIfPresent(UpdateMode.self, forKey: .updateMode) ?? updateMode
         updatePer = try c.decodeIfPresent(UpdateGranularity.self, forKey: .updatePer) ?? updatePer
         expectedNoise = try c.decodeIfPresent(Bool.self, forKey: .expectedNoise) ?? expectedNoise
@@ -152,6 +193,13 @@ public struct AlgorithmConfig: Codable, Sendable, Equatable {
         try ConfigError.require(transferColumns >= 1 && transferColumns <= 65_536, "algorithm.transfer_columns",
                                 "--transfer-columns", "must be an integer in 1...65536", Double(transferColumns))
         try ConfigError.require(transferEvery >= 1, "algorithm.transfer_every", "--transfer-every", "must be an integer >= 1", Double(transferEvery))
+        try ConfigError.require(fastLR == 0 || (fastLR >= 1e-30 && fastLR <= 1e6), "algorithm.fast_lr", nil,
+                                "must be 0 (the gradient update uses lr) or lie in [1e-30, 1e6]", fastLR)
+        if type.transfers {
+            let r = transferRate
+            try ConfigError.require(r >= 1e-30 && r <= 1e6, "algorithm.transfer_lr", "--transfer-lr",
+                                    "gives the transfer rate transfer_lr x lr = \(transferLR) x \(lr) (scale_transfer_lr); it must lie in [1e-30, 1e6]", r)
+        }
         for spec in AlgorithmRegistry.parameters { try spec.check(self[value: spec]) }
         try type.validate(experiment)
     }

@@ -17,6 +17,19 @@ public enum ExperimentPresets {
         c.device = DevicePresets.named("paper-power")!.device
     }
 
+    /// The default experiment with the paper's CNN (`ModelConfig.named` "cnn-paper"), batch 8 (the paper's), one epoch of
+    /// the first 10000 training images and 2000 test images (the budget of a small machine), then `adjust`.
+    static func cnnConfig(_ adjust: (inout ExperimentConfig) -> Void) -> ExperimentConfig {
+        var c = ExperimentConfig.default
+        ModelConfig.named.first { $0.name == "cnn-paper" }!.apply(&c.model)
+        c.training.batchSize = 8
+        c.training.epochs = 1
+        c.training.trainLimit = 10_000
+        c.training.testLimit = 2_000
+        adjust(&c)
+        return c
+    }
+
     public static let all: [Preset] = [
         Preset(name: "default", summary: "the embedded default: Residual Learning, soft bounds with 30% variability, Table 4 periphery",
                config: .default, axes: []),
@@ -35,6 +48,16 @@ public enum ExperimentPresets {
                    return c
                }(),
                axes: [("algorithm.name", fig4Algorithms)]),
+        Preset(name: "fig4-cnn",
+               summary: "paper Fig. 4 / Table 7, CNN (conv16k5, pool2, conv32k5, pool2, dense128, tanh; batch 8) on Fashion-MNIST with the "
+                   + "paper-power device: digital SGD, Analog SGD, Tiki-Taka and Residual Learning; one epoch of 10000 images",
+               config: cnnConfig { c in powerDevice(&c) },
+               axes: [("algorithm.name", ["digital-sgd", "analog-sgd", "tiki-taka", "residual"])]),
+        Preset(name: "table7-cnn",
+               summary: "paper Table 7 on the CNN: cycle-to-cycle noise 10% and 120% (soft bounds, no d2d) for Analog SGD, Tiki-Taka and "
+                   + "Residual Learning; one epoch of 10000 images",
+               config: cnnConfig { c in c.device = DeviceConfig() },
+               axes: [("algorithm.name", ["analog-sgd", "tiki-taka", "residual"]), ("device.dw_min_std", ["0.1", "1.2"])]),
         Preset(name: "table7-c2c",
                summary: "paper Table 7: cycle-to-cycle noise 10% to 120% for Analog SGD and Tiki-Taka (soft bounds, no d2d)",
                config: { var c = ExperimentConfig.default; c.device = DeviceConfig(); return c }(),

@@ -476,7 +476,9 @@ extension ExperimentConfig {
             if !type.reads.contains(field) {
                 if a.arrayCount == 0 { return "\(name) has no analog arrays" }
                 if field == "gamma" { return "\(name) reads W alone" }
-                if AlgorithmConfig.SharedKeys.transfer.subtracting(AlgorithmConfig.SharedKeys.analog).contains(field) { return "\(name) has no transfers" }
+                if AlgorithmConfig.SharedKeys.transfer.subtracting(AlgorithmConfig.SharedKeys.analog).contains(field) && !type.reads.contains("transfer_every") {
+                    return "\(name) has no transfers"
+                }
                 return "\(name) does not read it"
             }
         } else if AlgorithmRegistry.parameter(field) != nil && !type.parameters.contains(where: { $0.key == field }) {

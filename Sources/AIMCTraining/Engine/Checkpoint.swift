@@ -92,7 +92,7 @@ public enum Checkpoint {
         public var layer: Int
         public var rowStart: Int, rows: Int, colStart: Int, cols: Int
         public var files: [FileRecord]
-        /// effective = sum of coefficient x array (array names as in `files`).
+        /// effective = sum of coefficient x array (array names as in `files`), with chopper signs where named.
         public var read: [ReadTerm]
         public var scalars: [String: ScalarRecord]
 
@@ -109,9 +109,14 @@ public enum Checkpoint {
         public var bytes: Int
     }
 
+    /// coefficient x array, times row_signs[i] x col_signs[j] when they are named (integer scalars of the block).
     public struct ReadTerm: Codable, Sendable {
         public var array: String
         public var coefficient: Double
+        public var rowSigns: String?
+        public var colSigns: String?
+
+        enum CodingKeys: String, CodingKey { case array, coefficient, rowSigns = "row_signs", colSigns = "col_signs" }
     }
 
     /// A `ScalarState`: integers as they are, reals as bit patterns.
@@ -304,7 +309,7 @@ public enum Checkpoint {
     static func blockRecord(_ trainer: Trainer, _ block: WeightBlock) -> BlockRecord {
         let i = block.info
         return BlockRecord(index: i.index, layer: i.layer, rowStart: i.rowStart, rows: i.rows, colStart: i.colStart, cols: i.cols,
-                           files: [], read: block.readTerms.map { ReadTerm(array: $0.name, coefficient: $0.coefficient) },
+                           files: [], read: block.readTerms.map { ReadTerm(array: $0.array, coefficient: $0.coefficient, rowSigns: $0.rowSigns, colSigns: $0.colSigns) },
                            scalars: block.scalars.mapValues(ScalarRecord.init))
     }
 
