@@ -669,8 +669,8 @@ public enum TrainingRun {
         // Per-tile telemetry: into the run folder only, and only for algorithms with tiles (known to every rank).
         let recordsTiles = output != nil && config.telemetry.tiles && config.algorithm.arrayCount > 0
         if recordsTiles {
-            let widths = [data.train.features] + config.model.hidden + [data.train.classes]
-            let tiles = NetworkLayout.blockCount(widths: widths, tileSize: config.model.tileSize) * config.algorithm.arrayCount
+            let network = try NetworkLayout.network(config, input: data.train.shape, classes: data.train.classes)
+            let tiles = NetworkLayout.blockCount(network: network, tileSize: config.model.tileSize) * config.algorithm.arrayCount
             if TileTelemetry.recordBytes(tiles: tiles) > Int(Int32.max) {
                 throw RunError("per-tile telemetry of \(tiles) tiles would gather \(gib(Double(TileTelemetry.recordBytes(tiles: tiles)))) per record, "
                     + "more than one MPI message holds (2 GiB); use a larger --tile-size or --set telemetry.tiles=false", exitCode: 2)

@@ -31,6 +31,25 @@ struct CNNRunTests {
         }
     }
 
+    /// A CNN run with a folder: two epochs straight, or one epoch and then --resume to two at another rank count,
+    /// give the same digest, metrics and tiles.csv (but for the owner column); numpy's reader loads the conv layers.
+    @Test("A CNN checkpoints and resumes exactly at another rank count, with its tiles.csv")
+    func resume() throws {
+        let a = IDXWriter.temporaryDirectory("cnn-whole"), b = IDXWriter.temporaryDirectory("cnn-split")
+        let args = Array(Self.args.drop { $0 != "--epochs" }.dropFirst(2)) + Array(Self.args.prefix { $0 != "--epochs" })
+        let whole = try Launch.run(ranks: 2, args + ["--epochs", "2", "--output", a])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        let first = try Launch.run(ranks: 2, args + ["--epochs", "1", "--output", b])
+        #expect(first.status == 0, "\(first.stderr)")
+        let resumed = try Launch.run(ranks: 3, ["--resume", b, "--epochs", "2"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(Launch.digest(resumed.stdout) != nil && Launch.digest(resumed.stdout) == Launch.digest(whole.stdout))
+        #expect(try Launch.metricsWithoutTime(b) == Launch.metricsWithoutTime(a))
+        #expect(try TilesFile.withoutOwner(b) == TilesFile.withoutOwner(a))
+        let py = try Launch.launch("/usr/bin/env", ["python3", Launch.packageRoot + "/scripts/weights.py", a], timeout: 60)
+        #expect(py.status == 0 && py.stdout.contains("layer 0: 4 x 9"), "\(py.stdout) \(py.stderr)")
+    }
+
     /// The bytes each rank moves in a training step of the CNN equal the communication model's prediction (positions
     /// per sample included), with and without replicas.
     @Test("CNN traffic of a step equals the communication model", arguments: [["-n", "3"], ["-n", "4", "--replicas", "2"]])
