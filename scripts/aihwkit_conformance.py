@@ -2,15 +2,17 @@
 """Paired conformance of aimc-dist's aihwkit-* presets with aihwkit itself.
 
 Usage: PYTHON scripts/aihwkit_conformance.py [--presets NAME ...] [--seeds 0 1 2] [--train-limit 10000] [--epochs 1]
-                                             [--batch-size 8] [--lr 0.1] [--work DIR] [--table-only]
+                                             [--batch-size 8] [--lr 0.1] [--repeats 2] [--data-dir DIR]
+                                             [--aimc-dist BINARY] [--work DIR] [--table-only]
   PYTHON has aihwkit 1.1.0 (torch 2.10.0) and numpy; without aihwkit the script says so and exits 0.
 
 For each preset and seed, on the Fashion-MNIST FCN 784-256-128-10 (sigmoid, digital biases, batch 8, AnalogSGD lr):
   1. aimc-dist trains `--preset NAME --seed S` and writes its starting point (--save-initial): the step-0 weights and
      biases (read with scripts/weights.py) and each epoch's sample order;
-  2. aihwkit trains twice the same network with the rpu_config the preset reproduces (scripts/aihwkit_defaults.py
-     builds it), starting from aimc-dist's weights and biases and visiting the samples in aimc-dist's order; the two
-     runs differ only by aihwkit's clock-seeded generator (device draws, pulse trains, read noise).
+  2. aihwkit trains the same network --repeats times (default 2) with the rpu_config the preset reproduces
+     (scripts/aihwkit_defaults.py builds it), starting from aimc-dist's weights and biases and visiting the samples in
+     aimc-dist's order; its runs differ only by aihwkit's clock-seeded generator (device draws, pulse trains, read
+     noise), and the table uses the first two.
 Then per preset: test accuracy and test loss of each side (mean and sample standard deviation over seeds), the
 paired difference D = aimc-dist - aihwkit run 1, and aihwkit's own run-to-run difference R = aihwkit run 2 - run 1.
 If aimc-dist behaves as one more aihwkit run, D and R have the same distribution (mean 0). Verdict "same within
@@ -228,7 +230,7 @@ def main():
             import aihwkit  # noqa: F401
         except ImportError as e:
             print("aihwkit_conformance: aihwkit is not importable (%s); nothing to compare. Install it as the README's "
-                  "aihwkit section says, then run this script with that Python." % e)
+                  "section \"aihwkit configurations\" says, then run this script with that Python." % e)
             return 0
         if not os.access(a.aimc_dist, os.X_OK):
             raise SystemExit("aihwkit_conformance: %s is not an executable; build with swift build -c release, or give --aimc-dist" % a.aimc_dist)

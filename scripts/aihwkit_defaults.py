@@ -2,7 +2,8 @@
 """Record aihwkit's defaults for the rpu_configs that aimc-dist's aihwkit-* presets reproduce.
 
 Usage: PYTHON scripts/aihwkit_defaults.py [--output FILE]
-  PYTHON is a Python with aihwkit installed (1.1.0, with torch 2.10.0; see the README's aihwkit section).
+  PYTHON is a Python with aihwkit installed (1.1.0, with torch 2.10.0; see the README's section
+  "aihwkit configurations").
   Default output: Tests/Data/aihwkit-1.1.0-defaults.json, the table the preset test compares with.
 
 For each preset it builds the rpu_config exactly as the preset's summary names it (every field at aihwkit's

@@ -200,25 +200,78 @@ struct MultiRankTests {
                                                                                   "multi-tile-residual", "rider", "c-ttv2", "agad",
                                                                                   "mixed-precision", "e-rider"])
     func rankCountInvariance(algorithm: String) throws {
-        var digests = [String](), metrics = [[String]](), lines = [[String]]()
+        _ = try Self.sameAtOneTwoThreeRanks(["--algorithm", algorithm])
+    }
+
+    /// Runs `small` plus `args` at -n 1, 2 and 3 and expects identical printed epoch lines, metrics.csv (but for wall
+    /// time) and weights digest; returns the digest and the 1-rank run's folder.
+    static func sameAtOneTwoThreeRanks(_ args: [String]) throws -> (digest: String, folder: String) {
+        var digests = [String](), metrics = [[String]](), lines = [[String]](), folders = [String]()
         for n in [1, 2, 3] {
             let out = IDXWriter.temporaryDirectory("run\(n)")
-            let r = try Launch.run(ranks: n, Self.small + ["--algorithm", algorithm, "--data-dir", Launch.data, "--output", out, "--overwrite"])
+            let r = try Launch.run(ranks: n, Self.small + args + ["--data-dir", Launch.data, "--output", out, "--overwrite"])
             #expect(r.status == 0, "n=\(n): \(r.stderr)")
             digests.append(Launch.digest(r.stdout) ?? "missing")
             metrics.append(try Launch.metricsWithoutTime(out))
             lines.append(Launch.epochLines(r.stdout))
+            folders.append(out)
         }
         #expect(digests[0] != "missing" && digests[0].count == 64)
         #expect(Set(digests).count == 1, "digests differ: \(digests)")
         #expect(metrics[0].count == 3 && metrics.allSatisfy { $0 == metrics[0] })
         #expect(lines[0].count == 2 && lines.allSatisfy { $0 == lines[0] })
+        return (digests[0], folders[0])
+    }
+
+    /// A run of the test below: the options that exercise a part the algorithm's defaults leave idle in `small`, and
+    /// the same run with exactly that part off (nil when no setting turns off just that part).
+    struct Exercised: Sendable, CustomStringConvertible {
+        let args: [String]
+        let control: [String]?
+        var description: String { args.joined(separator: " ") }
+        static func set(_ algorithm: String, _ keys: [String]) -> [String] { ["--algorithm", algorithm] + keys.flatMap { ["--set", "algorithm." + $0] } }
+    }
+
+    /// In `small`'s 100 steps a 16-column block sees about 6 passes over its columns, so the defaults leave parts of the
+    /// new algorithms idle in the test above: E-RIDER's chopper (regular period 20 passes) never switches, so that run
+    /// is bitwise RIDER's, and AGAD (period 10 passes) writes W only in the last steps of its 8-column blocks. Here the
+    /// choppers switch every 2 passes or at random with probability 0.5, c-TTv2's output choppers and auto-scaled rate
+    /// are on, E-RIDER also reads Q~ snapshots, and mixed precision quantizes x and d with stochastic rounding and moves
+    /// 3 rows every 2 steps. Each: identical at 1, 2 and 3 ranks; its transfers pulsed W (tiles.csv; for AGAD this
+    /// needs more passes than its period, hence chopper switches); and the control run, identical but for the part
+    /// exercised, ends with another digest (with no switch or no quantization the two runs would be the same bits,
+    /// since the switch draws come from their own keyed streams).
+    @Test("Choppers switching, auto-scale and quantized digital updates: identical metrics and digest at 1, 2 and 3 ranks",
+          arguments: [
+            Exercised(args: Exercised.set("e-rider", ["in_chop_prob=0.5", "in_chop_random=true"]),
+                      control: Exercised.set("e-rider", ["in_chop_prob=0", "in_chop_random=true"])),
+            Exercised(args: Exercised.set("e-rider", ["in_chop_prob=0.5", "erider_snapshot=true"]),
+                      control: Exercised.set("e-rider", ["in_chop_prob=0", "erider_snapshot=true"])),
+            Exercised(args: Exercised.set("agad", ["in_chop_prob=0.5", "in_chop_random=true"]), control: nil),
+            Exercised(args: Exercised.set("c-ttv2", ["in_chop_prob=0.5", "out_chop_prob=0.5", "auto_scale=true", "fast_lr=0.5"]),
+                      control: Exercised.set("c-ttv2", ["in_chop_prob=0.5", "out_chop_prob=0", "auto_scale=true", "fast_lr=0.5"])),
+            Exercised(args: Exercised.set("mixed-precision", ["n_x_bins=16", "n_d_bins=16", "n_rows_per_transfer=3", "transfer_every=2"]),
+                      control: Exercised.set("mixed-precision", ["n_x_bins=0", "n_d_bins=0", "n_rows_per_transfer=3", "transfer_every=2"])),
+          ])
+    func exercisedRankInvariance(run: Exercised) throws {
+        let (digest, folder) = try Self.sameAtOneTwoThreeRanks(run.args)
+        let tiles = try TilesFile(folder)
+        let last = tiles.rows.filter { tiles.value($0, "step") == 100 && $0[tiles.column("array")] == "W" }
+        #expect(last.count == 11, "11 blocks of W at step 100")
+        #expect(last.map { tiles.value($0, "transfer_pulses") }.reduce(0, +) > 0, "the transfers pulsed W")
+        if let control = run.control {
+            let r = try Launch.run(ranks: 1, Self.small + control + ["--data-dir", Launch.data])
+            #expect(r.status == 0, "\(r.stderr)")
+            let other = Launch.digest(r.stdout) ?? "missing"
+            #expect(other.count == 64 && other != digest, "the control run \(control) gives the same digest")
+        }
     }
 
     /// aihwkit's presets of the chopped algorithms transfer after every sample (units_in_mbatch false, per-sample
-    /// pulsed updates, random chopper switches); the same at 1, 2 and 3 ranks.
-    @Test("aihwkit presets with transfers per sample: identical metrics and digest at 1, 2 and 3 ranks",
-          arguments: ["aihwkit-c-ttv2", "aihwkit-agad", "aihwkit-ttv2"])
+    /// pulsed updates, random chopper switches); TTv2's and mixed precision's transfer per mini-batch after per-sample
+    /// updates; the same at 1, 2 and 3 ranks.
+    @Test("aihwkit presets with per-sample updates and transfers: identical metrics and digest at 1, 2 and 3 ranks",
+          arguments: ["aihwkit-c-ttv2", "aihwkit-agad", "aihwkit-ttv2", "aihwkit-mixed-precision"])
     func presetRankInvariance(preset: String) throws {
         var digests = [String](), metrics = [[String]]()
         for n in [1, 2, 3] {
