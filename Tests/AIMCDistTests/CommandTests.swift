@@ -113,6 +113,23 @@ struct CommandTests {
         #expect(limited.status == 0 && Launch.digest(limited.stdout) != nil, "\(limited.status): \(limited.stderr.prefix(600))")
     }
 
+    /// One-character folder names, relative and nested, for a run, its resume and a sweep (Foundation's path functions
+    /// trapped on them).
+    @Test("One-character output folders work for train, resume and sweep")
+    func oneCharacterFolders() throws {
+        let dir = IDXWriter.temporaryDirectory("onechar")
+        let run = "'\(Launch.binary)' --hidden 4 --train-limit 20 --test-limit 10 --progress-seconds 0 --data-dir '\(Launch.data)'"
+        let r = try Launch.launch("/bin/bash", ["-c", "cd '\(dir)' && \(run) --epochs 1 --output o && \(run) --epochs 1 --output x/o"
+            + " && '\(Launch.binary)' --resume o --epochs 2 --progress-seconds 0 --data-dir '\(Launch.data)'"
+            + " && '\(Launch.binary)' sweep --seeds 1,2 --hidden 4 --train-limit 20 --test-limit 10 --epochs 1 --progress-seconds 0 --data-dir '\(Launch.data)' --output s"],
+                                  timeout: 120)
+        #expect(r.status == 0, "\(r.stderr.prefix(800))")
+        for file in ["o/summary.json", "x/o/summary.json", "s/summary.csv", "s/run-002/summary.json"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file)")
+        }
+        #expect(try String(contentsOfFile: dir + "/o/metrics.csv", encoding: .utf8).split(separator: "\n").count == 3)
+    }
+
     /// Under a tight address-space limit a library's worker threads can retry a failed mmap forever and its shutdown
     /// wait for them (OpenBLAS's did): the process ends without running library destructors, so it cannot hang at exit.
     @Test("A command under a tight address-space limit ends instead of hanging at exit")

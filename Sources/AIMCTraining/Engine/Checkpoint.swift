@@ -283,7 +283,7 @@ public enum Checkpoint {
                 try syncedWrite(try encoder.encode(manifest), to: (path as NSString).appendingPathComponent(manifestName))
                 unlink((path as NSString).appendingPathComponent(".token"))
                 // Only now the older checkpoints go.
-                let parent = (path as NSString).deletingLastPathComponent
+                let parent = RunDirectory.parent(of: path)
                 for old in ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []) where old.hasPrefix("step-") && old != (path as NSString).lastPathComponent {
                     try? FileManager.default.removeItem(atPath: (parent as NSString).appendingPathComponent(old))
                 }
@@ -366,7 +366,7 @@ public enum Checkpoint {
         try RunDirectory.writeAtomically(data, to: final)
         let fd = open(final, O_RDONLY | O_CLOEXEC)
         if fd >= 0 { fsync(fd); close(fd) }
-        let dir = open((final as NSString).deletingLastPathComponent, O_RDONLY | O_CLOEXEC)
+        let dir = open(RunDirectory.parent(of: final), O_RDONLY | O_CLOEXEC)
         if dir >= 0 { fsync(dir); close(dir) }
     }
 

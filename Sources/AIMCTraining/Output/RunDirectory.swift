@@ -22,6 +22,15 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
 public final class RunDirectory {
     public let path: String
     let lock: Int32
+    /// The folder that holds `path`: the text before its last "/" ("" for a bare name, "/" for a top-level entry).
+    /// (Foundation's `deletingLastPathComponent` traps on one-character paths in this toolchain.)
+    public static func parent(of path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+        guard let i = p.lastIndex(of: "/") else { return "" }
+        return i == p.startIndex ? "/" : String(p[..<i])
+    }
+
     public static let runFiles = ["config.json", "metrics.csv", "summary.json", "tiles.csv"]
     /// The file that marks a sweep's folder (its run folders are `run-NNN`).
     public static let sweepFiles = ["summary.csv"]
@@ -65,7 +74,7 @@ public final class RunDirectory {
             var missing = [String](), folder = path
             while !folder.isEmpty && folder != "/" && !fm.fileExists(atPath: folder) {
                 missing.append(folder)
-                folder = (folder as NSString).deletingLastPathComponent
+                folder = RunDirectory.parent(of: folder)
             }
             for f in missing.reversed() {
                 if mkdir(f, 0o755) != 0 && errno != EEXIST {
@@ -200,7 +209,7 @@ public final class RunDirectory {
     /// Writes `data` to `final` through a temporary file in the same folder and a rename, so readers see the old
     /// file or the new one, never half of one.
     public static func writeAtomically(_ data: Data, to final: String) throws(OutputError) {
-        let folder = (final as NSString).deletingLastPathComponent
+        let folder = RunDirectory.parent(of: final)
         let temporary = (folder as NSString).appendingPathComponent(".\((final as NSString).lastPathComponent).partial")
         // POSIX calls, so that a failure names the system's reason (a full disk, a file-size limit).
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
