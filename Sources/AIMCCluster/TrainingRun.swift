@@ -135,6 +135,9 @@ public enum TrainingRun {
     /// any (then `config` is ignored). Returns the process exit status.
     public static func main(config: ExperimentConfig?, argumentError: String? = nil, options: Options) -> Int32 {
         if let config { Watchdog.timeout = config.training.stallTimeout }
+        // A run with a folder takes SIGUSR1/SIGTERM as a request to checkpoint and stop from its start on (a signal that
+        // comes before training is honoured at the first step).
+        if options.output != nil { StopRequest.install() }
         return job(argumentError: argumentError) { comm in
             guard let config else { return 2 }
             try requireSameConfiguration(comm, [config])
@@ -165,6 +168,7 @@ public enum TrainingRun {
     public static func sweep(points: [Sweep.Point]?, argumentError: String? = nil, output: String, overwrite: Bool, resume: Bool = false,
                              checkpoints: CheckpointPolicy = CheckpointPolicy()) -> Int32 {
         if let points { Watchdog.timeout = points.map(\.config.training.stallTimeout).max() ?? Watchdog.timeout }
+        StopRequest.install()
         return job(argumentError: argumentError) { comm in
             guard let points, let first = points.first else { return 2 }
             try requireSameConfiguration(comm, points.map(\.config))
@@ -204,6 +208,13 @@ public enum TrainingRun {
                                                      "seconds", "weights_digest", "diverged"]).map(csvCell).joined(separator: ",") + "\n"
                     var text = header
                     if resume {
+                        // A grid of fewer points than the folder's sweep would drop the rows of the others.
+                        let folders = RunDirectory.runFolders(in: output)
+                        let beyond = folders.filter { Int($0.dropFirst(4)).map { $0 > points.count } ?? false }
+                        if !beyond.isEmpty {
+                            throw RunError("sweep --resume: \(output) holds \(folders.count) run folders (up to \(beyond.sorted().last!)), more than "
+                                + "this grid's \(points.count) point(s); resume with the axes and seeds the sweep was started with")
+                        }
                         for (i, p) in points.enumerated() {
                             let name = String(format: "run-%03d", i + 1)
                             let folder = (output as NSString).appendingPathComponent(name)
@@ -687,7 +698,7 @@ public enum TrainingRun {
                     let d = try RunDirectory(resuming: path)
                     guard let latest = Checkpoint.latest(in: path) else {
                         throw OutputError("--resume \(path) holds no complete checkpoint (a checkpoint is written at each epoch's end, every "
-                            + "--checkpoint-every steps and on SIGUSR1/SIGTERM); start the run again without --resume")
+                            + "--checkpoint-every steps and on SIGUSR1/SIGTERM); start the run again without --resume (with --overwrite to replace what it holds)")
                     }
                     checkpointPath = latest
                     directory = d
@@ -710,12 +721,24 @@ public enum TrainingRun {
         if resume {
             checkpointPath = String(decoding: try broadcastBytes(comm, Array(checkpointPath.utf8)), as: UTF8.self)
             rows = try Checkpoint.restore(trainer, from: checkpointPath)
+            // Nothing to continue (checked on every rank, before any file changes): a run that diverged, or one that
+            // has already trained the epochs asked for.
+            let done = trainer.epochProgress
+            if let last = rows.last, let why = Divergence.reason(last, classes: train.classes) {
+                throw RunError("--resume \(output ?? ""): the run diverged in epoch \(rows.count) (\(why)); there is nothing to continue; "
+                    + "start it again with other settings (--output DIR --overwrite)")
+            }
+            if done.epoch > config.training.epochs {
+                let have = done.stepsDone > 0 ? "is in epoch \(done.epoch) (\(done.stepsDone) step(s) of it done)" : "has finished \(rows.count) epoch(s)"
+                throw RunError("--resume \(output ?? ""): the run \(have); give --epochs \(max(done.epoch, rows.count + 1)) or more to train on")
+            }
             failure = nil
             if let directory {
-                // The metrics of the epochs before the checkpoint (later rows of a run stopped after it are redone), and
-                // no summary.json until this run ends.
+                // The metrics of the epochs before the checkpoint (later rows of a run stopped after it are redone),
+                // config.json with the epochs (and placement, replicas) of this run, and no summary.json until it ends.
                 do {
                     try directory.write("metrics.csv", text: RunDirectory.metricsCSV(rows))
+                    try directory.write("config.json", ConfigLoader.recordedJSON(config))
                     try directory.remove("summary.json")
                     // tiles.csv keeps the records up to the checkpoint's step (later ones are recorded again).
                     if recordsTiles { tilesKept = try TileTelemetry.truncate(in: directory, throughStep: trainer.step, config: config) }

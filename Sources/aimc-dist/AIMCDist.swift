@@ -95,8 +95,8 @@ struct AIMCDist: ParsableCommand {
 
 /// Options that may be given more than once (each adds a value).
 let repeatableOptions: Set<String> = ["--set"]
-/// Options that are one option under two names.
-let optionAliases = ["--preset": "--device-preset"]
+/// Options that are one option under two names (none today: --preset and --device-preset are two options).
+let optionAliases: [String: String] = [:]
 
 /// The error for an option given more than once on the command line (the argument parser would keep the last value
 /// silently), or nil. Only `repeatableOptions` may repeat; everything after a lone `--` is not an option.

@@ -170,7 +170,7 @@ struct TrainOptions: ParsableArguments {
     @Flag(help: "Multi-tile: Algorithm 1's warm start (fill tiles in turn at loss plateaus).") var warmStart = false
     @Option(parsing: .unconditional, help: ArgumentHelp("RIDER: rate eta of the moving average Q (default 0.1).", valueName: "eta")) var riderEta: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Largest tile edge: blocks of at most n x n devices (1...65536; default 128).", valueName: "n")) var tileSize: Int?
-    @Option(help: ArgumentHelp("A named model: fcn (default: 784-256-128-10, sigmoid) or cnn-paper (conv16k5,pool2,conv32k5,pool2,dense128, tanh); --layers, --hidden and --activation change it.", valueName: "name"))
+    @Option(help: ArgumentHelp("A named model: fcn (default: 784-256-128-10, sigmoid; --hidden changes its widths) or cnn-paper (conv16k5,pool2,conv32k5,pool2,dense128, tanh); --layers replaces the layers, --activation the activation.", valueName: "name"))
     var model: String?
     @Option(help: ArgumentHelp("The layers of a network, e.g. conv16k5,pool2,conv32k5,pool2,dense128: conv<C>k<K>[s<S>][p<P>], pool<K>[s<S>], dense<N>, flatten; a dense layer of the classes ends it (default: the FCN of --hidden).", valueName: "spec"))
     var layers: String?

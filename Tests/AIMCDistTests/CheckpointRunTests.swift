@@ -148,6 +148,37 @@ struct CheckpointRunTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/checkpoints").count == 1)
     }
 
+    /// Nothing to continue: a finished run resumed with no more epochs, a checkpoint beyond the epochs asked for, a run
+    /// that diverged, a sweep resumed with a smaller grid: one line, status 1, the folder as it was.
+    @Test("A resume with nothing to continue is refused, the folder unchanged")
+    func nothingToResume() throws {
+        let dir = IDXWriter.temporaryDirectory("nothing")
+        let small = ["--hidden", "8", "--train-limit", "40", "--test-limit", "10", "--progress-seconds", "0", "--data-dir", Launch.data]
+        func files(_ d: String) throws -> [String: Data] {
+            var out = [String: Data]()
+            for name in ["config.json", "metrics.csv", "summary.json", "summary.csv"] {
+                if let data = FileManager.default.contents(atPath: d + "/" + name) { out[name] = data }
+            }
+            return out
+        }
+        func refused(_ args: [String], _ folder: String, _ text: String) throws {
+            let before = try files(folder)
+            let r = try Launch.run(ranks: 2, args)
+            #expect(r.status == 1 && MultiRankTests.errors(r).count == 1 && r.stderr.contains(text), "\(args): \(r.stderr)")
+            #expect(try files(folder) == before, "\(args) changed the folder")
+        }
+        let finished = dir + "/finished"
+        #expect(try Launch.run(ranks: 2, small + ["--epochs", "2", "--output", finished]).status == 0)
+        try refused(["--resume", finished], finished, "has finished 2 epoch(s); give --epochs 3 or more")
+        try refused(["--resume", finished, "--epochs", "1"], finished, "give --epochs 3 or more")
+        let diverged = dir + "/diverged"
+        #expect(try Launch.run(ranks: 1, small + ["--epochs", "2", "--lr", "1e6", "--algorithm", "digital-sgd", "--output", diverged]).status == 3)
+        try refused(["--resume", diverged, "--epochs", "3"], diverged, "diverged in epoch 1")
+        let sweep = dir + "/sweep"
+        #expect(try Launch.run(ranks: 2, ["sweep", "--seeds", "1,2,3", "--epochs", "1", "--output", sweep] + small).status == 0)
+        try refused(["sweep", "--seeds", "1,2", "--epochs", "1", "--output", sweep, "--resume"] + small, sweep, "more than this grid's 2 point(s)")
+    }
+
     @Test("Bad resumes are one line and status 1 (2 for options), and change nothing in the folder")
     func badResumes() throws {
         let dir = IDXWriter.temporaryDirectory("bad")

@@ -51,6 +51,10 @@ public final class MixedPrecision: TrainingAlgorithm {
         if a.transferEvery > 1_000_000_000_000 {
             throw ConfigError(key: "algorithm.transfer_every", option: "--transfer-every", message: "must be at most 1e12 steps; got \(a.transferEvery)")
         }
+        for p in [xBins, dBins] where a[p] == 1 {
+            throw ConfigError(key: "algorithm." + p.key, option: nil,
+                              message: "must be 0 (unquantized) or at least 2: a single level rounds every value to 0, and nothing would be learned; got 1")
+        }
     }
     public static func ineffective(_ field: String, in config: ExperimentConfig) -> String? {
         let a = config.algorithm

@@ -182,7 +182,7 @@ public final class RunDirectory {
     }
 
     /// The `run-NNN` folders of a sweep in `path`, sorted.
-    static func runFolders(in path: String) -> [String] {
+    public static func runFolders(in path: String) -> [String] {
         let fm = FileManager.default
         return ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { name in
             var isDir: ObjCBool = false
