@@ -206,6 +206,8 @@ struct CNNTests {
         #expect(message("conv16").contains("none of conv<C>k<K>"))
         #expect(message("conv16k5,,dense3").contains("has the item ''"))
         #expect(message("dense0").contains("must have 1...1048576 outputs"))
+        #expect(message("conv4k3", side: 1).contains("needs an image, but its input is a vector of 1 values (the data's samples are not square"))
+        #expect(message("dense16,conv8k3").contains("layer 2 (conv8k3) needs an image") && message("dense16,conv8k3").contains("cannot follow a dense layer"))
         // A dense layer takes whatever its input holds (flattened), so its size cannot mismatch; the named models fit.
         #expect(message("conv4k3,flatten,dense7") == "")
         #expect(message(ModelConfig.named.first { $0.name == "cnn-paper" }.map { n in var m = ModelConfig(); n.apply(&m); return m.layers }!, side: 28) == "")

@@ -246,6 +246,8 @@ public enum Sweep {
             }
             return (text == "true", text)
         case .string:
+            // Brackets keep a text with commas one value (model.layers=[conv4k3,pool2]).
+            let text = text.hasPrefix("[") && text.hasSuffix("]") ? text.dropFirst().dropLast().trimmingCharacters(in: .whitespaces) : text
             if let allowed = ConfigLoader.choices[key], !allowed.contains(text) {
                 throw ConfigError(key: key, option: option, message: "must be one of \(allowed.joined(separator: ", ")); got \(text)")
             }
@@ -296,7 +298,8 @@ public enum Sweep {
         for text in assignments {
             let axis = try Sweep.axis(text, option: option)
             guard axis.values.count == 1 else {
-                throw ConfigError(key: axis.key, option: option, message: "takes one value per key (a sweep varies several: aimc-dist sweep --set \(text)); got \(axis.values.count)")
+                throw ConfigError(key: axis.key, option: option, message: "takes one value per key (a sweep varies several: aimc-dist sweep --set \(text); "
+                                  + "brackets keep a value with commas whole, as in --set 'model.layers=[conv4k3,pool2]'); got \(axis.values.count)")
             }
             guard seen.insert(axis.key).inserted else {
                 throw ConfigError(key: axis.key, option: option, message: "sets \(axis.key) twice; give each key once")

@@ -143,6 +143,11 @@ public enum LayerSpec: Sendable, Equatable {
                 guard kernel >= 1, stride >= 1, padding >= 0, padding < kernel else {
                     throw fail(i, "needs a kernel and a stride of at least 1 and a padding below the kernel size")
                 }
+                if shape.height == 1 && shape.width == 1 && kernel > 1 {
+                    throw fail(i, "needs an image, but its input is a vector of \(shape.channels) values"
+                        + (i == 0 ? " (the data's samples are not square images: teacher data gives an image when --features is a square, such as 49 or 64)"
+                                  : " (a convolution cannot follow a dense layer or a flatten)"))
+                }
                 let h = shape.height + 2 * padding, w = shape.width + 2 * padding
                 guard kernel <= h && kernel <= w else {
                     throw fail(i, "has a \(kernel)x\(kernel) kernel, larger than its \(shape.height)x\(shape.width) input (with padding \(padding))")
