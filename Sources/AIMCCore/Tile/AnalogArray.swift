@@ -398,8 +398,9 @@ public final class AnalogArray {
         stats.updates = 1
         guard lr > 0 else { return stats }
         var xMax: Float = 0, dMax: Float = 0
-        for j in 0..<cols { xMax = max(xMax, abs(x[j])) }
-        for i in 0..<rows { dMax = max(dMax, abs(d[i])) }
+        // The largest |x_j| and |d_i| (NaN never wins; the maximum does not depend on the order it is taken in).
+        xMax = Periphery.absMax(x, count: cols)
+        dMax = Periphery.absMax(d, count: rows)
         guard xMax > 0, dMax > 0, xMax.isFinite, dMax.isFinite else { return stats }
 
         // In Double: k can exceed Float's range for extreme (valid) inputs.
@@ -454,7 +455,7 @@ public final class AnalogArray {
                 if p >= 1 {
                     word = full
                 } else {
-                    let threshold = UInt32(UInt64(Double(p) * 4_294_967_296.0))   // p < 1: below 2^32
+                    let threshold = slotThreshold(p)
                     for slot in 0..<length where stream.nextUInt32() < threshold {
                         word |= UInt32(1) << UInt32(slot)
                     }
@@ -493,7 +494,7 @@ public final class AnalogArray {
                     if p >= 1 {
                         word = full
                     } else {
-                        let threshold = UInt32(UInt64(Double(p) * 4_294_967_296.0))   // p < 1: below 2^32
+                        let threshold = slotThreshold(p)
                         if length <= 16 {
                             let fired = below(UnsafeRawPointer(w).loadUnaligned(as: SIMD16<UInt32>.self), SIMD16(repeating: threshold))
                             word = (fired & lane16).wrappedSum() & full
@@ -514,6 +515,20 @@ public final class AnalogArray {
             }
             return n
         }
+    }
+
+    /// floor(p 2^32) for 0 <= p < 1, exactly (the value of UInt64(Double(p) * 2^32)), from the bits of p: p = m 2^(e - 150)
+    /// with m the 24-bit significand and e the biased exponent, so p 2^32 = m 2^(e - 118). A slot fires when its word is
+    /// below this.
+    @inline(__always)
+    public static func slotThreshold(_ p: Float) -> UInt32 {
+        let bits = p.bitPattern
+        let e = Int(bits >> 23)
+        if e == 0 { return 0 }                              // subnormal: p 2^32 < 1
+        let m = (bits & 0x7F_FFFF) | 0x80_0000
+        let s = e &- 118                                    // <= 8 since p < 1
+        if s >= 0 { return m << UInt32(s) }
+        return s <= -24 ? 0 : m >> UInt32(-s)
     }
 
     /// All ones in the lanes where a < b (unsigned), else 0: the borrow of a - b, with bit operations and a subtraction
