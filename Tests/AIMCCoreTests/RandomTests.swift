@@ -88,4 +88,44 @@ struct RandomTests {
         let chi2 = bins.reduce(0.0) { $0 + (Double($1) - e) * (Double($1) - e) / e }
         #expect(chi2 < 33.7)
     }
+
+    /// The block forms draw the same words in the same order as one call per value, from any position of the stream
+    /// (buffered words first, whole refills, a partial refill at the end), and leave the stream where the single
+    /// calls leave it. The normals cover the slow path (tail and wedge: about 1.2% of draws, so hundreds of them here).
+    @Test("fill(words:) and fill(normals:) equal the one-by-one draws")
+    func blockDraws() {
+        let key = StreamKey(seed: 21, purpose: .benchmark, 5)
+        for skip in [0, 1, 7, 15, 16, 17, 40] {
+            for count in [0, 1, 9, 16, 31, 32, 100, 3000] {
+                var a = RandomStream(key: key, counter: (3, 4, 5)), b = a
+                for _ in 0..<skip { _ = a.nextUInt32(); _ = b.nextUInt32() }
+                var words = [UInt32](repeating: 0, count: count)
+                words.withUnsafeMutableBufferPointer { a.fill(words: $0.baseAddress!, count: count) }
+                #expect(words == (0..<count).map { _ in b.nextUInt32() }, "words, skip \(skip), count \(count)")
+                #expect(a.nextUInt32() == b.nextUInt32())
+
+                var normals = [Float](repeating: 0, count: count)
+                normals.withUnsafeMutableBufferPointer { a.fill(normals: $0.baseAddress!, count: count) }
+                let expected = (0..<count).map { _ in b.nextNormal() }
+                #expect(normals.map(\.bitPattern) == expected.map(\.bitPattern), "normals, skip \(skip), count \(count)")
+                #expect(a.nextUInt32() == b.nextUInt32())
+            }
+        }
+    }
+
+    /// The pulse trains' slot threshold from the bits of p equals the Double conversion it replaces, for every exponent
+    /// of p below 1 (both ends of each binade and random significands) and for 0 and subnormals.
+    @Test("slotThreshold(p) = floor(p 2^32) exactly")
+    func slotThreshold() {
+        var s = RandomStream(key: StreamKey(seed: 22, purpose: .benchmark))
+        var ps: [Float] = [0, .leastNonzeroMagnitude, .leastNormalMagnitude, 0x1p-33, 0x1p-32, 0x1p-31, 0.5, 1 - 0x1p-24]
+        for e in -140 ... -1 {
+            let binade = Float(sign: .plus, exponent: e, significand: 1)
+            ps += [binade, binade.nextUp, (2 * binade).nextDown]
+            for _ in 0..<20 { ps.append(binade * (1 + s.nextUniform())) }
+        }
+        for p in ps where p < 1 {
+            #expect(AnalogArray.slotThreshold(p) == UInt32(UInt64(Double(p) * 4_294_967_296.0)), "p = \(p)")
+        }
+    }
 }

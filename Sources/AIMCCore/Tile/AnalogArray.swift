@@ -398,8 +398,9 @@ public final class AnalogArray {
         stats.updates = 1
         guard lr > 0 else { return stats }
         var xMax: Float = 0, dMax: Float = 0
-        for j in 0..<cols { xMax = max(xMax, abs(x[j])) }
-        for i in 0..<rows { dMax = max(dMax, abs(d[i])) }
+        // The largest |x_j| and |d_i| (NaN never wins; the maximum does not depend on the order it is taken in).
+        xMax = Periphery.absMax(x, count: cols)
+        dMax = Periphery.absMax(d, count: rows)
         guard xMax > 0, dMax > 0, xMax.isFinite, dMax.isFinite else { return stats }
 
         // In Double: k can exceed Float's range for extreme (valid) inputs.
@@ -433,34 +434,119 @@ public final class AnalogArray {
 
     /// Bernoulli trains of `length` slots for every non-zero value; returns how many trains are non-zero and
     /// lists them (index, bits, sign). A probability >= 1 fires in every slot.
+    ///
+    /// Value j's train takes the next `length` words of `stream` when 0 < p_j < 1 (slot s fires when word s is below
+    /// p_j 2^32), none otherwise. The words are drawn in blocks of up to `chunkWords` for the values of a chunk and
+    /// compared 16 or 32 at a time (trains of 8 slots or more): the same words, in the same order, as drawing them slot
+    /// by slot.
     @inline(__always)
     static func makeTrains(values: UnsafePointer<Float>, count: Int, scale: Float, length: Int,
                            stream: inout RandomStream, index: UnsafeMutablePointer<Int32>,
                            bits: UnsafeMutablePointer<UInt32>, negative: UnsafeMutablePointer<UInt8>) -> Int {
-        var n = 0
         let full: UInt32 = length >= 32 ? ~0 : (UInt32(1) << UInt32(length)) &- 1
-        for j in 0..<count {
-            let v = values[j]
-            if v == 0 || !v.isFinite { continue }
-            let p = abs(v) * scale
-            var word: UInt32 = 0
-            if p >= 1 {
-                word = full
-            } else {
-                let threshold = UInt64(Double(p) * 4_294_967_296.0)
-                for slot in 0..<length where UInt64(stream.nextUInt32()) < threshold {
-                    word |= UInt32(1) << UInt32(slot)
+        if length < 8 {
+            // Short trains: slot by slot (cheaper than a chunk's extra pass for a few words per value).
+            var n = 0
+            for j in 0..<count {
+                let v = values[j]
+                if v == 0 || !v.isFinite { continue }
+                let p = abs(v) * scale
+                var word: UInt32 = 0
+                if p >= 1 {
+                    word = full
+                } else {
+                    let threshold = slotThreshold(p)
+                    for slot in 0..<length where stream.nextUInt32() < threshold {
+                        word |= UInt32(1) << UInt32(slot)
+                    }
+                }
+                if word != 0 {
+                    index[n] = Int32(j)
+                    bits[n] = word
+                    negative[n] = v < 0 ? 1 : 0
+                    n += 1
                 }
             }
-            if word != 0 {
-                index[n] = Int32(j)
-                bits[n] = word
-                negative[n] = v < 0 ? 1 : 0
-                n += 1
-            }
+            return n
         }
-        return n
+        let perChunk = max(chunkWords / length, 1)
+        let lane16 = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+        let lane32 = SIMD32<UInt32>(lowHalf: lane16, highHalf: lane16 &<< 16)
+        return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: chunkWords &+ 32) { buffer in
+            let words = buffer.baseAddress!
+            // Lanes past a train's `length` words are masked off, so the buffer needs no initial values.
+            var n = 0, j = 0
+            while j < count {
+                // The values of this chunk that draw words: up to perChunk of them, from j on.
+                var drawing = 0, end = j
+                while end < count && drawing < perChunk {
+                    let v = values[end]
+                    if v != 0 && v.isFinite && abs(v) * scale < 1 { drawing &+= 1 }
+                    end &+= 1
+                }
+                stream.fill(words: words, count: drawing &* length)
+                var w = words
+                for k in j..<end {
+                    let v = values[k]
+                    if v == 0 || !v.isFinite { continue }
+                    let p = abs(v) * scale
+                    var word: UInt32 = 0
+                    if p >= 1 {
+                        word = full
+                    } else {
+                        let threshold = slotThreshold(p)
+                        if length <= 16 {
+                            let fired = below(UnsafeRawPointer(w).loadUnaligned(as: SIMD16<UInt32>.self), SIMD16(repeating: threshold))
+                            word = (fired & lane16).wrappedSum() & full
+                        } else {
+                            let fired = below(UnsafeRawPointer(w).loadUnaligned(as: SIMD32<UInt32>.self), SIMD32(repeating: threshold))
+                            word = (fired & lane32).wrappedSum() & full
+                        }
+                        w += length
+                    }
+                    if word != 0 {
+                        index[n] = Int32(k)
+                        bits[n] = word
+                        negative[n] = v < 0 ? 1 : 0
+                        n += 1
+                    }
+                }
+                j = end
+            }
+            return n
+        }
     }
+
+    /// floor(p 2^32) for 0 <= p < 1, exactly (the value of UInt64(Double(p) * 2^32)), from the bits of p: p = m 2^(e - 150)
+    /// with m the 24-bit significand and e the biased exponent, so p 2^32 = m 2^(e - 118). A slot fires when its word is
+    /// below this.
+    @inline(__always)
+    public static func slotThreshold(_ p: Float) -> UInt32 {
+        let bits = p.bitPattern
+        let e = Int(bits >> 23)
+        if e == 0 { return 0 }                              // subnormal: p 2^32 < 1
+        let m = (bits & 0x7F_FFFF) | 0x80_0000
+        let s = e &- 118                                    // <= 8 since p < 1
+        if s >= 0 { return m << UInt32(s) }
+        return s <= -24 ? 0 : m >> UInt32(-s)
+    }
+
+    /// All ones in the lanes where a < b (unsigned), else 0: the borrow of a - b, with bit operations and a subtraction
+    /// only (the standard library's unsigned `.<` goes lane by lane through memory).
+    @inline(__always)
+    static func below(_ a: SIMD16<UInt32>, _ b: SIMD16<UInt32>) -> SIMD16<UInt32> {
+        let borrow = ((~a & b) | (~(a ^ b) & (a &- b))) &>> 31
+        return SIMD16() &- borrow
+    }
+
+    @inline(__always)
+    static func below(_ a: SIMD32<UInt32>, _ b: SIMD32<UInt32>) -> SIMD32<UInt32> {
+        let borrow = ((~a & b) | (~(a ^ b) & (a &- b))) &>> 31
+        return SIMD32() &- borrow
+    }
+
+    /// Words of the pulse-train stream drawn at a time by `makeTrains` (a stack buffer).
+    static var chunkWords: Int { 512 }
 
     /// The coincidences of the trains in xIndex/xBits/xNegative (nx) and dIndex/dBits/dNegative (nd), line by line.
     /// Lines are the rows (d trains), or the columns when fewer x trains fire than d trains (one-hot transfers), so a

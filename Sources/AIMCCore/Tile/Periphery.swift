@@ -236,7 +236,8 @@ struct Quantiser {
             for l in 0..<16 { q[l] = quantise(u[l]) }
         }
         let over = (q .> bound) .| (q .< -bound)
-        let clipped = Int(SIMD16<Int32>(repeating: 0).replacing(with: 1, where: over).wrappedSum())
+        // A true lane of the mask is -1 as an integer: minus the sum counts them.
+        let clipped = -Int(unsafeBitCast(over, to: SIMD16<Int32>.self).wrappedSum())
         return (LaneSelect.clamp(q, -bound, bound), clipped)
     }
 
@@ -258,13 +259,27 @@ struct Quantiser {
             clipped &+= c.clipped
             j &+= 16
         }
-        while j < count {
-            let c = convert(x[j] * inv)
-            v[j] = c.value
+        if j < count {
+            // The last count - j inputs in the lanes of one vector, the others 0 (a 0 is neither stored nor clipped).
+            let c = convert(Quantiser.load(x + j, count &- j) * inv)
+            Quantiser.store(c.values, v + j, count &- j)
             clipped &+= c.clipped
-            j &+= 1
         }
         return clipped
+    }
+
+    /// Lanes 0 ..< n (n < 16) from p, the others 0.
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ n: Int) -> SIMD16<Float> {
+        var buffer = SIMD16<Float>()
+        withUnsafeMutableBytes(of: &buffer) { $0.baseAddress!.copyMemory(from: p, byteCount: n &* 4) }
+        return buffer
+    }
+
+    /// Lanes 0 ..< n (n < 16) of v to p.
+    @inline(__always)
+    static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        withUnsafeBytes(of: v) { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: n &* 4) }
     }
 
     /// ADC: output noise (sigma > 0: one normal per output, in order), quantisation, clipping. Returns how many outputs
@@ -273,13 +288,11 @@ struct Quantiser {
     func adc(_ y: UnsafePointer<Float>, count: Int, sigma: Float, stream: inout RandomStream,
              into out: UnsafeMutablePointer<Float>) -> Int {
         var clipped = 0, i = 0
+        var n = SIMD16<Float>()
         while i &+ 16 <= count {
             var u = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
             if sigma > 0 {
-                var n = SIMD16<Float>()
-                withUnsafeMutableBytes(of: &n) { p in
-                    for l in 0..<16 { p.storeBytes(of: stream.nextNormal(), toByteOffset: l &* 4, as: Float.self) }
-                }
+                withUnsafeMutableBytes(of: &n) { stream.fill(normals: $0.baseAddress!.assumingMemoryBound(to: Float.self), count: 16) }
                 u += sigma * n
             }
             let c = convert(u)
@@ -287,13 +300,18 @@ struct Quantiser {
             clipped &+= c.clipped
             i &+= 16
         }
-        while i < count {
-            var u = y[i]
-            if sigma > 0 { u += sigma * stream.nextNormal() }
+        if i < count {
+            // The last outputs in the lanes of one vector, the others 0 (noise 0 too: neither stored nor clipped).
+            let rest = count &- i
+            var u = Quantiser.load(y + i, rest)
+            if sigma > 0 {
+                n = SIMD16<Float>()
+                withUnsafeMutableBytes(of: &n) { stream.fill(normals: $0.baseAddress!.assumingMemoryBound(to: Float.self), count: rest) }
+                u += sigma * n
+            }
             let c = convert(u)
-            out[i] = c.value
+            Quantiser.store(c.values, out + i, rest)
             clipped &+= c.clipped
-            i &+= 1
         }
         return clipped
     }

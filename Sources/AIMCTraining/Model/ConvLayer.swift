@@ -37,12 +37,27 @@ public struct ConvLayer: NetworkLayer {
     public func unroll(_ x: UnsafePointer<Float>, batch: Int, into rows: UnsafeMutablePointer<Float>) {
         let (h, w, c) = (input.height, input.width, input.channels)
         let (oh, ow) = (output.height, output.width)
-        let k = kernel, cols = c &* k &* k
+        let k = kernel, cols = c &* k &* k, kk = k &* k
         for b in 0..<batch {
             let xs = x + b &* input.size
             for oy in 0..<oh {
                 for ox in 0..<ow {
                     let row = rows + ((b &* oh &+ oy) &* ow &+ ox) &* cols
+                    let y0 = oy &* stride &- padding, x0 = ox &* stride &- padding
+                    if y0 >= 0 && y0 &+ k <= h && x0 >= 0 && x0 &+ k <= w {
+                        // The window lies inside the input: copy without bounds checks (the same values).
+                        if c == 1 {
+                            for ky in 0..<k { (row + ky &* k).update(from: xs + ((y0 &+ ky) &* w &+ x0), count: k) }
+                        } else {
+                            for ky in 0..<k {
+                                for kx in 0..<k {
+                                    let src = xs + ((y0 &+ ky) &* w &+ x0 &+ kx) &* c, dst = row + (ky &* k &+ kx)
+                                    for ch in 0..<c { dst[ch &* kk] = src[ch] }
+                                }
+                            }
+                        }
+                        continue
+                    }
                     for ch in 0..<c {
                         for ky in 0..<k {
                             let iy = oy &* stride &+ ky &- padding
@@ -66,13 +81,25 @@ public struct ConvLayer: NetworkLayer {
     public func fold(_ rows: UnsafePointer<Float>, batch: Int, into dx: UnsafeMutablePointer<Float>) {
         let (h, w, c) = (input.height, input.width, input.channels)
         let (oh, ow) = (output.height, output.width)
-        let k = kernel, cols = c &* k &* k
+        let k = kernel, cols = c &* k &* k, kk = k &* k
         dx.update(repeating: 0, count: batch &* input.size)
         for b in 0..<batch {
             let dxs = dx + b &* input.size
             for oy in 0..<oh {
                 for ox in 0..<ow {
                     let row = rows + ((b &* oh &+ oy) &* ow &+ ox) &* cols
+                    let y0 = oy &* stride &- padding, x0 = ox &* stride &- padding
+                    if y0 >= 0 && y0 &+ k <= h && x0 >= 0 && x0 &+ k <= w {
+                        // The window lies inside the input. One position adds at most once to each input element, so
+                        // the order within a position does not matter: every element's sum runs over positions in order.
+                        for ky in 0..<k {
+                            for kx in 0..<k {
+                                let dst = dxs + ((y0 &+ ky) &* w &+ x0 &+ kx) &* c, src = row + (ky &* k &+ kx)
+                                for ch in 0..<c { dst[ch] += src[ch &* kk] }
+                            }
+                        }
+                        continue
+                    }
                     for ch in 0..<c {
                         for ky in 0..<k {
                             let iy = oy &* stride &+ ky &- padding
