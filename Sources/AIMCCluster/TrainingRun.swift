@@ -896,10 +896,14 @@ public enum TrainingRun {
             let gather = -(try comm.maximum(-trainer.tileGatherSeconds)) / records
             let tiles = trainer.layout.blocks.count * config.algorithm.arrayCount
             func median(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.sorted()[v.count / 2] }
+            // Every rank waits in the gather for the slowest measure, so rank 0's time in records is the job's.
+            let recordSeconds = gatherSeconds.reduce(0, +) + writeSeconds.reduce(0, +)
             say(comm, String(format: "tile telemetry: %ld records of %ld tiles in tiles.csv, %ld bytes gathered per record; per record: "
-                             + "measure %.1f ms (slowest rank), gather %.2f ms (least over ranks), write %.1f ms, all %.1f ms (rank 0, median)",
+                             + "measure %.1f ms (slowest rank), gather %.2f ms (least over ranks), write %.1f ms, all %.1f ms (rank 0, median); "
+                             + "the %ld records written by this run took %.2f s, %.2f%% of its time",
                              tileRecords, tiles, TileTelemetry.recordBytes(tiles: tiles), 1e3 * measure, 1e3 * gather,
-                             1e3 * median(writeSeconds), 1e3 * median(zip(gatherSeconds, writeSeconds).map { $0 + $1 })))
+                             1e3 * median(writeSeconds), 1e3 * median(zip(gatherSeconds, writeSeconds).map { $0 + $1 }),
+                             gatherSeconds.count, recordSeconds, 100 * recordSeconds / max(elapsed, 1e-12)))
         }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
