@@ -135,6 +135,8 @@ struct TileTelemetryTests {
                                                        "--set", "cost.update_overhead_ns=0.5", "--set", "cost.read_pj=7", "--set", "cost.pulse_pj=0.25"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("hardware estimate (read 3 ns, pulse slot 2 ns, update overhead 0.5 ns per tile)"), "\(r.stdout)")
+        // The report times the records (0, 1, 2) and gives their share of the run.
+        #expect(r.stdout.contains("the 3 records written by this run took ") && r.stdout.contains("% of its time"), "\(r.stdout)")
         let t = try TilesFile(out)
         let last = t.rows.filter { $0[t.column("record")] == "2" }
         #expect(last.count == 22)
