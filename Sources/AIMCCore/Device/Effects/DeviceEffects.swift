@@ -61,6 +61,14 @@ public final class DeviceEffects {
         writeNoise?.deallocate(); decay?.deallocate(); diffusion?.deallocate(); resetBias.deallocate()
     }
 
+    /// The stuck devices (indices in ascending order) and their values (empty without corrupt devices).
+    public var stuckDevices: (indices: [Int], values: [Float]) { (corrupt?.indices ?? [], corrupt?.values ?? []) }
+
+    /// Device i's decay factor s_i (1 without decay), reset bias b_i and diffusion rate rho_i (0 without diffusion).
+    public func parameters(_ i: Int) -> (decay: Float, bias: Float, diffusion: Float) {
+        (decay?.scale(i) ?? 1, resetBias.bias(i), diffusion?.rate(i) ?? 0)
+    }
+
     /// Whether anything happens after a mini-batch (diffusion or decay).
     var actsPerStep: Bool { decay != nil || diffusion != nil }
 
