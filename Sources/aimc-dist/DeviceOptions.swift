@@ -42,6 +42,10 @@ struct DeviceOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Tile-to-tile spread of dw_min, relative (default 0).", valueName: "x")) var t2tDwMin: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Tile-to-tile shift of the symmetric point (absolute; default 0).", valueName: "x")) var t2tSymmetricPoint: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Tile-to-tile spread of the range, relative (default 0).", valueName: "x")) var t2tRange: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Write noise on what reads see, in units of dw_min (aihwkit write_noise_std; default 0).", valueName: "x")) var writeNoiseStd: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Decay towards the reset bias, lifetime in mini-batches (aihwkit lifetime; default 0: none).", valueName: "t")) var lifetime: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Diffusion per mini-batch, weight units (aihwkit diffusion; default 0).", valueName: "x")) var diffusion: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Probability of a stuck device (aihwkit corrupt_devices_prob; default 0).", valueName: "p")) var corruptDevicesProb: Double?
 
     /// The options of this group given on the command line.
     var given: [String] {
@@ -55,6 +59,8 @@ struct DeviceOptions: ParsableArguments {
             ("--w-min-dtod", wMinDtod != nil), ("--asymmetry-dtod", asymmetryDtod != nil), ("--up-down-dtod", upDownDtod != nil),
             ("--gamma-dtod", gammaDtod != nil), ("--symmetric-point-dtod", symmetricPointDtod != nil), ("--t2t-dw-min", t2tDwMin != nil),
             ("--t2t-symmetric-point", t2tSymmetricPoint != nil), ("--t2t-range", t2tRange != nil),
+            ("--write-noise-std", writeNoiseStd != nil), ("--lifetime", lifetime != nil), ("--diffusion", diffusion != nil),
+            ("--corrupt-devices-prob", corruptDevicesProb != nil),
         ]
         return options.filter(\.1).map(\.0)
     }
@@ -99,6 +105,10 @@ struct DeviceOptions: ParsableArguments {
         if let t2tDwMin { d.t2tDwMin = t2tDwMin }
         if let t2tSymmetricPoint { d.t2tSymmetricPoint = t2tSymmetricPoint }
         if let t2tRange { d.t2tRange = t2tRange }
+        if let writeNoiseStd { d.writeNoiseStd = writeNoiseStd }
+        if let lifetime { d.lifetime = lifetime }
+        if let diffusion { d.diffusion = diffusion }
+        if let corruptDevicesProb { d.corruptDevicesProb = corruptDevicesProb }
         return d
     }
 }

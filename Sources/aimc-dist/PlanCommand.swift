@@ -63,8 +63,9 @@ struct PlanCommand: ParsableCommand {
         if c.algorithm.arrayCount == 0 {
             print("memory model: \(perDevice) bytes per weight (digital float32)")
         } else {
-            let stored = AnalogArray.bytesPerDevice(c.device) - 4
-            print("memory model: \(perDevice) bytes per weight (\(arrays) array(s) x (4 state + \(stored) stored device draws) + "
+            let stored = AnalogArray.bytesPerDevice(c.device) - 4, effects = DeviceEffects.bytesPerDevice(c.device)
+            let parts = "4 state + \(stored - effects) stored device draws" + (effects > 0 ? " + \(effects) of device effects" : "")
+            print("memory model: \(perDevice) bytes per weight (\(arrays) array(s) x (\(parts)) + "
                 + "\(perDevice - arrays * (4 + stored)) of references and buffers)")
         }
         if c.algorithm.arrayCount > 0 && c.telemetry.tiles {

@@ -109,6 +109,7 @@ struct FamilyTests {
         ]
         var reram = try #require(DevicePresets.named("reram-es")).device
         reram.dwMinDtod = 0; reram.wMaxDtod = 0; reram.wMinDtod = 0; reram.upDownDtod = 0; reram.dwMinStd = 0
+        reram.writeNoiseStd = 0
         cases.append(reram)
         for d in cases {
             let m = try DeviceModel(d)

@@ -96,6 +96,25 @@ struct CheckpointRunTests {
         }
     }
 
+    /// With every device effect on (write noise: the hidden persistent states and the effects' stream counters are
+    /// checkpoint state; the per-device draws are drawn again): epoch 1 on one rank, epoch 2 resumed on three gives the
+    /// uninterrupted run's digest and metrics.
+    @Test("Resume with device effects on: 1 -> 3 ranks, the uninterrupted run's digest")
+    func resumeWithDeviceEffects() throws {
+        let extra = ["--algorithm", "tiki-taka", "--write-noise-std", "2", "--lifetime", "300", "--diffusion", "0.0005",
+                     "--corrupt-devices-prob", "0.05", "--set", "device.lifetime_dtod=0.3", "--set", "device.reset_dtod=0.01"]
+        let (digest, metrics) = try Self.reference(extra)
+        let dir = IDXWriter.temporaryDirectory("resume-effects")
+        let a = try Launch.run(ranks: 1, Self.args + extra + ["--epochs", "1", "--output", dir])
+        #expect(a.status == 0, "\(a.stderr)")
+        let files = try FileManager.default.subpathsOfDirectory(atPath: dir)
+        #expect(files.contains { $0.hasSuffix("-W.persistent.npy") } && files.contains { $0.hasSuffix("-P.persistent.npy") }, "\(files)")
+        let b = try Launch.run(ranks: 3, ["--resume", dir, "--epochs", "2"])
+        #expect(b.status == 0, "\(b.stderr)")
+        #expect(Launch.digest(b.stdout) == digest)
+        #expect(try Launch.metricsWithoutTime(dir) == metrics)
+    }
+
     /// SIGTERM to the one process, SIGUSR1 to mpirun (which passes it on): each stops at the next step boundary
     /// with a checkpoint and status 75; the resumed run ends with the uninterrupted run's digest and metrics.
     @Test("A stop mid-epoch by SIGTERM or SIGUSR1 resumes to the uninterrupted run's digest")

@@ -118,6 +118,34 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
     public var t2tSymmetricPoint: Double = 0
     public var t2tRange: Double = 0
 
+    /// Device effects beyond the pulse response (aihwkit 1.1.0 `PulsedDevice` and its LinearStep-type subclasses, with
+    /// aihwkit's names and defaults; every one off by default). They compose with every family (`DeviceEffects`).
+    /// Write noise (aihwkit `write_noise_std`, in units of dw_min, >= 0): pulses act on a hidden persistent state; the
+    /// weight a read sees is that state plus N(0, (write_noise_std dw_min)^2), drawn anew whenever the device is updated
+    /// and after every per-mini-batch effect.
+    public var writeNoiseStd: Double = 0
+    /// Whether programming the weights (`set_weights`, the initial weights) draws write noise too (aihwkit
+    /// `apply_write_noise_on_set`).
+    public var applyWriteNoiseOnSet: Bool = true
+    /// Decay towards the reset bias after every mini-batch, w <- (w - b)(1 - 1/lifetime_i) + b (aihwkit `lifetime`,
+    /// in mini-batches; 0: no decay); lifetime_i = lifetime (1 + lifetime_dtod xi), and 1 - 1/lifetime_i is taken as 0
+    /// when lifetime_i <= 1.
+    public var lifetime: Double = 0
+    public var lifetimeDtod: Double = 0
+    /// Diffusion after every mini-batch, w <- w + rho_i xi with rho_i = abs(diffusion (1 + diffusion_dtod xi))
+    /// (aihwkit `diffusion`, weight units per mini-batch; 0: none).
+    public var diffusion: Double = 0
+    public var diffusionDtod: Double = 0
+    /// Reset bias b_i = reset + reset_dtod xi (aihwkit `reset`, `reset_dtod`, both in weight units): where decay pulls
+    /// a device, and the mean a reset programs it to; a reset draws w = b_i + reset_std xi (aihwkit `reset_std`).
+    public var reset: Double = 0
+    public var resetDtod: Double = 0
+    public var resetStd: Double = 0.01
+    /// Corrupt (stuck) devices (aihwkit `corrupt_devices_prob`, `corrupt_devices_range`): each device is stuck with
+    /// this probability, at a value uniform in [max(b_min, -range), min(b_max, range)]; nothing moves it.
+    public var corruptDevicesProb: Double = 0
+    public var corruptDevicesRange: Double = 0.1
+
     /// A nominal soft-bounds device without variability (dw_min 1e-3, tau 0.6, c 0).
     public init() {}
 
@@ -146,6 +174,10 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
         case wMinDtod = "w_min_dtod", asymmetryDtod = "asymmetry_dtod", upDownDtod = "up_down_dtod"
         case gammaDtod = "gamma_dtod", symmetricPointDtod = "symmetric_point_dtod"
         case t2tDwMin = "t2t_dw_min", t2tSymmetricPoint = "t2t_symmetric_point", t2tRange = "t2t_range"
+        case writeNoiseStd = "write_noise_std", applyWriteNoiseOnSet = "apply_write_noise_on_set"
+        case lifetime, lifetimeDtod = "lifetime_dtod", diffusion, diffusionDtod = "diffusion_dtod"
+        case reset, resetDtod = "reset_dtod", resetStd = "reset_std"
+        case corruptDevicesProb = "corrupt_devices_prob", corruptDevicesRange = "corrupt_devices_range"
     }
 
     /// dw_min as used: from `n_states` when that is set.
@@ -159,6 +191,9 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
         dwMinDtod > 0 || wMaxDtod > 0 || wMinDtod > 0 || asymmetryDtod > 0 || upDownDtod > 0 || gammaDtod > 0
             || symmetricPointDtod > 0 || powUpDownDtod > 0
     }
+
+    /// Whether any device effect (write noise, decay, diffusion, corrupt devices) is on (`DeviceEffects`).
+    public var hasEffects: Bool { writeNoiseStd > 0 || lifetime > 0 || diffusion > 0 || corruptDevicesProb > 0 }
 
     /// Whether any tile-to-tile spread is set.
     public var hasTileToTile: Bool { t2tDwMin > 0 || t2tSymmetricPoint > 0 || t2tRange > 0 }
@@ -254,6 +289,18 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
         let rule = "must lie in [0, w_max - w_min] = [0, \(ParameterRange.number(range))]"
         r.append(.init("symmetric_point_dtod", "--symmetric-point-dtod", \.symmetricPointDtod, 0, range, rule: rule))
         r.append(.init("t2t_symmetric_point", "--t2t-symmetric-point", \.t2tSymmetricPoint, 0, range, rule: rule))
+        // Device effects (aihwkit's fields; `DeviceEffects`).
+        r.append(.init("write_noise_std", "--write-noise-std", \.writeNoiseStd, 0, 1e6))
+        r.append(.init("lifetime", "--lifetime", \.lifetime, 0, 1e15))
+        r.append(.init("diffusion", "--diffusion", \.diffusion, 0, 1e6))
+        r.append(.init("corrupt_devices_prob", "--corrupt-devices-prob", \.corruptDevicesProb, 0, 1))
+        r.append(.init("corrupt_devices_range", nil, \.corruptDevicesRange, 0, 1e6))
+        for (key, path) in [("lifetime_dtod", \DeviceConfig.lifetimeDtod), ("diffusion_dtod", \.diffusionDtod)] {
+            r.append(.init(key, nil, path, 0, 2))
+        }
+        r.append(.init("reset", nil, \.reset, -1e6, 1e6))
+        r.append(.init("reset_dtod", nil, \.resetDtod, 0, 1e6))
+        r.append(.init("reset_std", nil, \.resetStd, 0, 1e6))
         return r
     }
 

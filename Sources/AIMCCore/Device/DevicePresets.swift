@@ -1,5 +1,5 @@
 /// Named devices: the paper's and its follow-ups', and aihwkit's presets carried over by parameter name and value
-/// (aihwkit `simulator/presets/devices.py`; write noise, reset and lifetime are not modelled here).
+/// (aihwkit `simulator/presets/devices.py`, with their write noise, lifetime and corrupt-device range: `DeviceEffects`).
 public enum DevicePresets {
     public struct Preset: Sendable {
         public let name: String
@@ -41,11 +41,11 @@ public enum DevicePresets {
                device: make(.constantStep) { aihwkitDefaults(&$0); $0.dwMin = 0.0002; $0.wMax = 1; $0.wMin = -1; $0.upDownDtod = 0 }),
         Preset(name: "gokmen-vlasov", summary: "aihwkit GokmenVlasovPresetDevice: constant step 1.6e-3 on [-1, 1]",
                device: make(.constantStep) { aihwkitDefaults(&$0); $0.dwMin = 0.0016; $0.wMax = 1; $0.wMin = -1 }),
-        Preset(name: "capacitor", summary: "aihwkit CapacitorPresetDevice: linear step, gamma 0.05, dw_min 5e-3",
+        Preset(name: "capacitor", summary: "aihwkit CapacitorPresetDevice: linear step, gamma 0.05, dw_min 5e-3, lifetime 1e6 mini-batches",
                device: make(.linearStep) {
                    $0.dwMin = 0.005; $0.wMax = 1; $0.wMin = -1; $0.gammaUp = 0.05; $0.gammaDown = 0.05
                    $0.dwMinDtod = 0.1; $0.upDownDtod = 0.06; $0.wMaxDtod = 0.07; $0.wMinDtod = 0.07; $0.gammaDtod = 0.01
-                   $0.dwMinStd = 0.3; $0.c2cMode = .additive
+                   $0.dwMinStd = 0.3; $0.c2cMode = .additive; $0.lifetime = 1e6; $0.lifetimeDtod = 0.3
                }),
         Preset(name: "ecram", summary: "aihwkit EcRamPresetDevice: linear step, gamma_up 0.1153, gamma_down 0.5085, dw_min 2e-3",
                device: make(.linearStep) {
@@ -59,22 +59,24 @@ public enum DevicePresets {
                    $0.dwMinDtod = 0.1; $0.upDownDtod = 0.01; $0.wMaxDtod = 0.05; $0.wMinDtod = 0.05; $0.gammaDtod = 0.05
                    $0.dwMinStd = 2.0; $0.c2cMode = .multiplicative
                }),
-        Preset(name: "reram-es", summary: "aihwkit ReRamESPresetDevice: exp step, dw_min 1.35e-3 (write noise not modelled)",
+        Preset(name: "reram-es", summary: "aihwkit ReRamESPresetDevice: exp step, dw_min 1.35e-3, write noise 75 dw_min",
                device: make(.expStep) {
                    $0.dwMin = 0.00135; $0.upDown = 0.259359; $0.wMax = 1; $0.wMin = -1; $0.expA = -0.5; $0.expB = -0.5
                    $0.gammaUp = 5; $0.gammaDown = 5; $0.aUp = -1.18445; $0.aDown = -0.081404
                    $0.dwMinDtod = 0.2; $0.upDownDtod = 0.05; $0.wMaxDtod = 0.3; $0.wMinDtod = 0.3
-                   $0.dwMinStd = 5.0; $0.c2cMode = .multiplicative
+                   $0.dwMinStd = 5.0; $0.c2cMode = .multiplicative; $0.writeNoiseStd = 75
                }),
-        Preset(name: "reram-om", summary: "aihwkit ReRamArrayOMPresetDevice: soft bounds, dw_min 0.0949 (about 21 states), log-normal d2d",
+        Preset(name: "reram-om", summary: "aihwkit ReRamArrayOMPresetDevice: soft bounds, dw_min 0.0949 (about 21 states), log-normal d2d, write noise 1.41 dw_min",
                device: make(.softBounds) {
                    $0.dwMin = 0.0949; $0.wMax = 1; $0.wMin = -1; $0.dwMinDtodLogNormal = true; $0.dwMinDtod = 0.7829
                    $0.upDownDtod = 0.01; $0.wMaxDtod = 0.3499; $0.wMinDtod = 0.5695; $0.dwMinStd = 0.4158; $0.c2cMode = .additive
+                   $0.writeNoiseStd = 1.4113; $0.corruptDevicesRange = 0.01
                }),
-        Preset(name: "reram-hfo2", summary: "aihwkit ReRamArrayHfO2PresetDevice: soft bounds, dw_min 0.4622 (about 4 states), log-normal d2d",
+        Preset(name: "reram-hfo2", summary: "aihwkit ReRamArrayHfO2PresetDevice: soft bounds, dw_min 0.4622 (about 4 states), log-normal d2d, write noise 0.58 dw_min",
                device: make(.softBounds) {
                    $0.dwMin = 0.4622; $0.wMax = 1; $0.wMin = -1; $0.dwMinDtodLogNormal = true; $0.dwMinDtod = 0.7125
                    $0.upDownDtod = 0.01; $0.wMaxDtod = 0.4295; $0.wMinDtod = 0.5990; $0.dwMinStd = 0.2174; $0.c2cMode = .additive
+                   $0.writeNoiseStd = 0.5841; $0.corruptDevicesRange = 0.01
                }),
     ]
 

@@ -18,6 +18,8 @@ public enum RandomPurpose: UInt64, Sendable, CaseIterable {
     case syntheticData = 11
     case benchmark = 12
     case zeroShift = 13
+    /// Run-time draws of device effects (write noise, diffusion, resets): `DeviceEffects`.
+    case deviceEffects = 14
 }
 
 /// A 64-bit Philox key derived from global ids: seed, purpose and up to five ids such as

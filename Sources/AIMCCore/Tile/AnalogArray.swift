@@ -61,8 +61,14 @@ public final class AnalogArray {
     public let cols: Int
     public let model: DeviceModel
     public var device: DeviceConfig { model.config }
-    /// Device states w, rows x cols, row-major.
+    /// The weights reads see, rows x cols, row-major: the device states, or with write noise the states plus their
+    /// write noise (`DeviceEffects`).
     public let weights: UnsafeMutablePointer<Float>
+    /// The device states pulses act on: `weights` itself, or with write noise the hidden persistent states (aihwkit's
+    /// `w_persistent_`).
+    public let state: UnsafeMutablePointer<Float>
+    /// The device effects (write noise, decay, diffusion, reset bias, corrupt devices), or nil when all are off.
+    public private(set) var effects: DeviceEffects?
     /// How each device's draws are stored.
     public let layout: DrawLayout
     /// The stored draws, `layout.recordBytes` bytes per device (row-major), or nil when no spread is set.
@@ -92,7 +98,9 @@ public final class AnalogArray {
     ///   - key: device-to-device stream: device i = row * cols + col uses its normals 8i ..< 8i + 8 (those whose
     ///     spread is not 0 are stored, rounded as `DrawLayout` states).
     ///   - tileKey: tile-to-tile stream of this array (three normals).
-    public init(rows: Int, cols: Int, model: DeviceModel, key: StreamKey, tileKey: StreamKey? = nil) {
+    ///   - effectsKey: the run-time stream of the device effects (seed, deviceEffects, block, array); nil: derived
+    ///     from `key`. Unused while every effect is off.
+    public init(rows: Int, cols: Int, model: DeviceModel, key: StreamKey, tileKey: StreamKey? = nil, effectsKey: StreamKey? = nil) {
         precondition(rows > 0 && cols > 0, "array size must be positive")
         self.rows = rows
         self.cols = cols
@@ -103,6 +111,8 @@ public final class AnalogArray {
         let n = rows * cols
         weights = .allocate(capacity: n)
         weights.initialize(repeating: 0, count: n)
+        let writeNoise = model.config.hasEffects ? WriteNoise(model.config, count: n) : nil
+        state = writeNoise?.persistent ?? weights
         let layout = DrawLayout(device: model.config)
         self.layout = layout
         let k = DeviceModel.normalsPerDevice
@@ -128,11 +138,19 @@ public final class AnalogArray {
         precondition(MemoryLayout<DeviceCell>.stride == 48 && MemoryLayout<DeviceCell>.offset(of: \.dw) == 44)
         xIndex = .allocate(capacity: cols); xBits = .allocate(capacity: cols); xNegative = .allocate(capacity: cols)
         dIndex = .allocate(capacity: rows); dBits = .allocate(capacity: rows); dNegative = .allocate(capacity: rows)
+        if model.config.hasEffects {
+            effects = DeviceEffects(model.config, count: n, writeNoise: writeNoise, key: key,
+                                    runtimeKey: effectsKey ?? StreamKey(seed: UInt64(key.words.x) | UInt64(key.words.y) << 32, purpose: .deviceEffects),
+                                    bounds: { i in let c = self.cell(at: i); return (c.wMin, c.wMax) })
+            // Stuck devices start at their values; the reads see the states (no write noise before the first write).
+            effects!.corrupt?.hold(state)
+            if state != weights { weights.update(from: state, count: n) }
+        }
     }
 
     /// A soft-bounds (or other) array from a configuration that is already validated.
-    public convenience init(rows: Int, cols: Int, device: DeviceConfig, key: StreamKey, tileKey: StreamKey? = nil) {
-        self.init(rows: rows, cols: cols, model: DeviceModel(validated: device), key: key, tileKey: tileKey)
+    public convenience init(rows: Int, cols: Int, device: DeviceConfig, key: StreamKey, tileKey: StreamKey? = nil, effectsKey: StreamKey? = nil) {
+        self.init(rows: rows, cols: cols, model: DeviceModel(validated: device), key: key, tileKey: tileKey, effectsKey: effectsKey)
     }
 
     deinit {
@@ -143,8 +161,11 @@ public final class AnalogArray {
 
     public var count: Int { rows * cols }
 
-    /// Bytes per device of an array of `device`: 4 of state and `DrawLayout.recordBytes` of stored draws.
-    public static func bytesPerDevice(_ device: DeviceConfig) -> Int { 4 + DrawLayout(device: device).recordBytes }
+    /// Bytes per device of an array of `device`: 4 of state, `DrawLayout.recordBytes` of stored draws and
+    /// `DeviceEffects.bytesPerDevice` of device effects (0 when they are off).
+    public static func bytesPerDevice(_ device: DeviceConfig) -> Int {
+        4 + DrawLayout(device: device).recordBytes + DeviceEffects.bytesPerDevice(device)
+    }
 
     /// Bytes of the scratch an array of rows x cols allocates for its pulsed updates (trains, a line's positions).
     public static func scratchBytes(rows: Int, cols: Int) -> Int {
@@ -192,16 +213,18 @@ public final class AnalogArray {
 
     // MARK: Weights
 
-    /// Programs the weights directly (aihwkit `set_weights`): w = value + reference, clipped to the bounds.
+    /// Programs the weights directly (aihwkit `set_weights`): w = value + reference, clipped to the bounds; stuck
+    /// devices keep their values, and with write noise the reads see w plus a fresh draw (`apply_write_noise_on_set`).
     /// - Parameter values: rows x cols, row-major.
     public func setWeights(_ values: UnsafePointer<Float>) {
         forEachCells { start, n, c in
             for k in 0..<n {
                 let i = start + k
                 let r = reference?[i] ?? 0
-                weights[i] = min(max(values[i] + r, c[k].wMin), c[k].wMax)
+                state[i] = min(max(values[i] + r, c[k].wMin), c[k].wMax)
             }
         }
+        effects?.programmed(self)
     }
 
     public func setWeights(_ values: [Float]) {
@@ -229,6 +252,48 @@ public final class AnalogArray {
         for i in 0..<rows { out[i] = weight(i * cols + k) }
     }
 
+    // MARK: Resets and per-mini-batch effects
+
+    /// Resets devices to their reset bias (aihwkit `PulsedRPUDevice::resetCols`, used by its compounds'
+    /// `with_reset_prob`): each device of columns `columns` (every row), with probability `probability`, is programmed
+    /// to b_i + reset_std xi (`ResetBias`: b_i = reset + reset_dtod xi, drawn with the array's device effects; an
+    /// array without device effects has b_i = reset), clipped to its bounds.
+    /// Stuck devices keep their values; the reset devices' write noise is drawn anew.
+    ///
+    /// Draws from `stream`, device by device in row-major order: a uniform (when probability < 1), then a normal for a
+    /// reset device (when reset_std > 0).
+    /// - Returns: the number of devices reset.
+    @discardableResult
+    public func resetDevices(columns: Range<Int>, probability: Double = 1, stream: inout RandomStream) -> Int {
+        precondition(columns.lowerBound >= 0 && columns.upperBound <= cols, "columns out of range")
+        var none = RandomStream(key: StreamKey(seed: 0, purpose: .deviceEffects))
+        let bias = effects?.resetBias ?? ResetBias(device, count: 0, stream: &none)
+        var reset = [Int]()
+        for i in 0..<rows {
+            for j in columns {
+                if probability < 1 && !(Double(stream.nextUInt32()) * 0x1p-32 < probability) { continue }
+                let e = i * cols + j, c = cell(at: e)
+                state[e] = min(max(bias.value(e, &stream), c.wMin), c.wMax)
+                reset.append(e)
+            }
+        }
+        effects?.updated(self) { body in for e in reset { body(e) } }
+        return reset.count
+    }
+
+    /// The per-mini-batch device effects (aihwkit `AnalogTile.post_update_step`): diffusion, then decay towards the
+    /// reset bias (`DeviceEffects.stepEnded`). Nothing when neither is on.
+    public func stepEnded() { effects?.stepEnded(self) }
+
+    /// The counter of the device effects' run-time streams (checkpoint state; 0 without effects).
+    public var effectsClock: UInt64 {
+        get { effects?.clock ?? 0 }
+        set { effects?.clock = newValue }
+    }
+
+    /// With write noise, the hidden persistent device states (checkpoint state), else nil.
+    public var persistentStates: UnsafeMutablePointer<Float>? { effects?.writeNoise?.persistent }
+
     // MARK: Zero-shifting
 
     /// Sets each device's reference to (about) its symmetric point, so that the weight w - reference is 0 where
@@ -252,14 +317,15 @@ public final class AnalogArray {
             break
         case .ideal:
             for i in 0..<count {
-                if let w = model.symmetricPoint(cell(at: i), from: weights[i]).value {
-                    weights[i] = w
+                if let w = model.symmetricPoint(cell(at: i), from: state[i]).value {
+                    state[i] = w
                     r[i] = w
                 } else {
                     r[i] = 0
                     without += 1
                 }
             }
+            effects?.updatedAll(self)
             return (0, without)
         case .pulsed:
             withUnsafeMutablePointer(to: &stream) { p in
@@ -267,9 +333,10 @@ public final class AnalogArray {
                 model.visit(&v)
             }
             for i in 0..<count {
-                if model.symmetricPoint(cell(at: i), from: weights[i]).value == nil { without += 1 }
-                r[i] = weights[i]
+                if model.symmetricPoint(cell(at: i), from: state[i]).value == nil { without += 1 }
+                r[i] = state[i]
             }
+            effects?.updatedAll(self)
             return (UInt64(k) * UInt64(count), without)
         }
         return (0, without)
@@ -283,7 +350,7 @@ public final class AnalogArray {
             var clipped: UInt64 = 0
             for i in 0..<array.count {
                 let c = array.cell(at: i)
-                var w = array.weights[i]
+                var w = array.state[i]
                 for p in 0..<pulses {
                     if noisy {
                         w = additive ? AdditiveNoise.pulse(response, c, w, down: p & 1 == 1, &stream.pointee, &clipped)
@@ -292,7 +359,7 @@ public final class AnalogArray {
                         w = NoNoise.pulse(response, c, w, down: p & 1 == 1, &stream.pointee, &clipped)
                     }
                 }
-                array.weights[i] = w
+                array.state[i] = w
             }
         }
     }
@@ -308,7 +375,7 @@ public final class AnalogArray {
             let dw = a.nominalDw
             var clipped: UInt64 = 0
             @inline(__always) func one(_ d: Float, _ i: Int, _ c: DeviceCell) {
-                var w = a.weights[i]
+                var w = a.state[i]
                 w += d > 0 ? d * inv * r.up(c, w) : d * inv * r.down(c, w)
                 if let noise {
                     // Lemma 1 of arXiv 2510.02516: Var = |dW| dw_min (1 - |dW|/(BL dw_min)).
@@ -318,7 +385,7 @@ public final class AnalogArray {
                 }
                 let y = min(max(w, c.wMin), c.wMax)
                 clipped &+= y != w ? 1 : 0
-                a.weights[i] = y
+                a.state[i] = y
             }
             if let column {
                 for k in 0..<a.rows where delta[k] != 0 {
@@ -344,7 +411,7 @@ public final class AnalogArray {
     @discardableResult
     public func expectedUpdate(delta: UnsafePointer<Float>) -> PulseStatistics {
         var v = ExpectedVisitor(array: self, delta: delta, column: nil, granularityBL: 1, noise: nil)
-        return expectedStatistics(model.visit(&v))
+        return expectedStatistics(model.visit(&v), delta: delta)
     }
 
     /// Eq. 2 plus the granularity noise of Lemma 1 with BL slots, drawn from `noise` (one normal per device with
@@ -353,7 +420,7 @@ public final class AnalogArray {
     public func expectedUpdate(delta: UnsafePointer<Float>, bl: Int, noise: inout RandomStream) -> PulseStatistics {
         withUnsafeMutablePointer(to: &noise) { p in
             var v = ExpectedVisitor(array: self, delta: delta, column: nil, granularityBL: bl, noise: p)
-            return expectedStatistics(model.visit(&v))
+            return expectedStatistics(model.visit(&v), delta: delta)
         }
     }
 
@@ -362,10 +429,15 @@ public final class AnalogArray {
     public func expectedUpdate(column: Int, delta: UnsafePointer<Float>) -> PulseStatistics {
         precondition(column >= 0 && column < cols)
         var v = ExpectedVisitor(array: self, delta: delta, column: column, granularityBL: 1, noise: nil)
-        return expectedStatistics(model.visit(&v))
+        let clipped = model.visit(&v)
+        effects?.updated(self) { body in for k in 0..<rows where delta[k] != 0 { body(k * cols + column) } }
+        return expectedStatistics(clipped)
     }
 
-    func expectedStatistics(_ clipped: UInt64) -> PulseStatistics {
+    /// The statistics of an expected update; after a whole-array update (`delta` given), the device effects of the
+    /// devices it changed (dW != 0).
+    func expectedStatistics(_ clipped: UInt64, delta: UnsafePointer<Float>? = nil) -> PulseStatistics {
+        if let delta { effects?.updated(self) { body in for i in 0..<count where delta[i] != 0 { body(i) } } }
         var s = PulseStatistics()
         s.updates = 1
         s.clipped = clipped
@@ -426,6 +498,15 @@ public final class AnalogArray {
         guard nd > 0 else { return stats }
         stats.visited = UInt64(nx * nd)
         let counts = applyTrains(nx: nx, nd: nd, noise: noise)
+        if let effects {
+            // The devices that fired (a slot where both trains fire), row by row.
+            effects.updated(self) { body in
+                for p in 0..<nd {
+                    let row = Int(dIndex[p]) * cols, bits = dBits[p]
+                    for q in 0..<nx where bits & xBits[q] != 0 { body(row + Int(xIndex[q])) }
+                }
+            }
+        }
         noise.advanceForPulses()
         stats.coincidences = counts.coincidences
         stats.clipped = counts.clipped
@@ -578,7 +659,7 @@ public final class AnalogArray {
     }
 
     func prefetchRow(_ i: Int) {
-        aimc_prefetch(weights + i * cols, 4 * cols)
+        aimc_prefetch(state + i * cols, 4 * cols)
         if let r = records { aimc_prefetch(r + i * cols * layout.recordBytes, cols * layout.recordBytes) }
     }
 
@@ -599,7 +680,7 @@ public final class AnalogArray {
         if var a = affine, !LineScratch.forceSwiftLoop {
             var out = aimc_pulse_counts(coincidences: 0, clipped: 0)
             let recordBytes = Int32(layout.recordBytes)
-            aimc_affine_row(&a, weights + base, records.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self) + base * layout.recordBytes) },
+            aimc_affine_row(&a, state + base, records.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self) + base * layout.recordBytes) },
                             recordBytes, Int32(contiguous), scratch.offsets, bits, counts, lineBits, scratch.negative, flip,
                             Int32(positions), stream, firstBlock, &out)
             return (out.coincidences, out.clipped)
@@ -625,10 +706,10 @@ public final class AnalogArray {
         let array: AnalogArray, element: Int, count: Int, down: Bool, noise: UnsafeMutablePointer<RandomStream>
         mutating func visit<R: Response>(_ r: R) -> UInt64 {
             let c = array.cell(at: element)
-            var w = array.weights[element]
+            var w = array.state[element]
             var clipped: UInt64 = 0
             for _ in 0..<count { w = N.pulse(r, c, w, down: down, &noise.pointee, &clipped) }
-            array.weights[element] = w
+            array.state[element] = w
             return clipped
         }
     }
@@ -654,6 +735,7 @@ public final class AnalogArray {
                 return model.visit(&v)
             }
         }
+        effects?.updated(self) { $0(i) }
         return stats
     }
 
@@ -680,6 +762,7 @@ public final class AnalogArray {
         let scratch = lineScratchFor()
         let plan = LinePlan(width: cols, orientation: 2, noise: noise)
         let inv = 1 / (Float(bl) * nominalDw)
+        var touched = [Int]()
         for i in 0..<rows {
             // The counts in column order (the kernels take the devices with pulses by decreasing count).
             var n = 0
@@ -692,6 +775,7 @@ public final class AnalogArray {
                 scratch.counts[n] = UInt8(k)
                 scratch.negative[n] = d < 0 ? 1 : 0
                 n += 1
+                if effects != nil { touched.append(i * cols + j) }
             }
             guard n > 0 else { continue }
             if i + 1 < rows { prefetchRow(i + 1) }
@@ -701,6 +785,7 @@ public final class AnalogArray {
             stats.clipped &+= r.clipped
             stats.visited &+= UInt64(n)
         }
+        effects?.updated(self) { body in for i in touched { body(i) } }
         noise.advanceForPulses()
         return stats
     }
@@ -804,14 +889,14 @@ struct LineVisitor<N: PulseNoise>: ResponseVisitor {
                 let e = job.base + Int(s.offsets[q])
                 let c = a.cell(at: e)
                 let down = s.negative[q] != job.flip
-                var w = a.weights[e]
+                var w = a.state[e]
                 for k in 0..<n {
                     let v = N.unclipped(r, c, w, down: down, N.noisy ? z[32 * k + t] : 0)
                     let y = min(max(v, c.wMin), c.wMax)
                     clipped &+= y != v ? 1 : 0
                     w = y
                 }
-                a.weights[e] = w
+                a.state[e] = w
             }
             start += 32
             chunk += 1

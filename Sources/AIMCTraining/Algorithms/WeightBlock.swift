@@ -121,7 +121,8 @@ public final class WeightBlock {
         arrays = roles.indices.map { k in
             AnalogArray(rows: info.rows, cols: info.cols, model: model,
                         key: StreamKey(seed: config.chipSeed, purpose: .deviceToDevice, id, UInt64(k)),
-                        tileKey: StreamKey(seed: config.chipSeed, purpose: .tileToTile, id, UInt64(k)))
+                        tileKey: StreamKey(seed: config.chipSeed, purpose: .tileToTile, id, UInt64(k)),
+                        effectsKey: StreamKey(seed: config.seed, purpose: .deviceEffects, id, UInt64(k)))
         }
         let coefficients = type.coefficients(a).map { Float($0) }
         self.coefficients = coefficients
@@ -230,6 +231,17 @@ public final class WeightBlock {
         algorithm.transfer(self, after: step)
         if transferWrites != before { refreshEffective() }
     }
+
+    /// The end of training step `step`'s updates and transfers: the per-mini-batch device effects of every array
+    /// (diffusion, then decay towards the reset bias: aihwkit's `post_update_step`, which its analog optimizer runs
+    /// after each step, on every device of a compound). Nothing when the device has neither.
+    public func stepEnded(step: Int64) {
+        guard device.lifetime > 0 || device.diffusion > 0 else { return }
+        for a in arrays { a.stepEnded() }
+        refreshEffective()
+    }
+
+    var device: DeviceConfig { arrays.first?.device ?? DeviceConfig() }
 
     /// The end of an epoch with its mean training loss (identical on every rank).
     public func epochEnded(trainLoss: Double) { algorithm.epochEnded(trainLoss: trainLoss) }
@@ -556,8 +568,8 @@ public final class WeightBlock {
         public let count: Int
     }
 
-    /// Every array of state the rest of a run depends on: each tile's device states ("W", "P", "W1", ...) and
-    /// references ("W.ref", ...), then the algorithm's digital arrays ("weights", "H", "Q"). The devices' own
+    /// Every array of state the rest of a run depends on: each tile's weights as reads see them ("W", "P", "W1", ...),
+    /// references ("W.ref", ...) and, with write noise, hidden persistent device states ("W.persistent", ...), then the algorithm's digital arrays ("weights", "H", "Q"). The devices' own
     /// parameters (device-to-device and tile-to-tile draws) are not state: they are drawn again from the keyed streams
     /// when the block is built.
     public var stateArrays: [StateArray] {
@@ -565,6 +577,7 @@ public final class WeightBlock {
         for (k, a) in arrays.enumerated() {
             out.append(StateArray(name: roles[k].label, values: a.weights, count: a.count))
             if let r = a.reference { out.append(StateArray(name: roles[k].label + ".ref", values: r, count: a.count)) }
+            if let p = a.persistentStates { out.append(StateArray(name: roles[k].label + ".persistent", values: p, count: a.count)) }
         }
         for d in algorithm.digitalArrays { out.append(StateArray(name: d.name, values: d.values, count: d.count)) }
         return out
@@ -589,6 +602,9 @@ public final class WeightBlock {
         s.merge(counterState) { a, _ in a }
         s["transfers"] = .integers([Int64(transfers)])
         s["samples"] = .integers([samplesSeen])
+        for (k, a) in arrays.enumerated() where a.effects != nil {
+            s["effects_clock." + roles[k].label] = .integers([Int64(bitPattern: a.effectsClock)])
+        }
         return s
     }
 
@@ -600,6 +616,9 @@ public final class WeightBlock {
         try restoreCounters(scalars)
         transfers = Int(try StateError.integers(scalars, "transfers", count: 1)[0])
         samplesSeen = scalars["samples"] == nil ? 0 : try StateError.integers(scalars, "samples", count: 1)[0]
+        for (k, a) in arrays.enumerated() where a.effects != nil {
+            a.effectsClock = UInt64(bitPattern: try StateError.integers(scalars, "effects_clock." + roles[k].label, count: 1)[0])
+        }
         refreshEffective()
     }
 
@@ -615,6 +634,7 @@ public final class WeightBlock {
         for a in arrays {
             h.update(bufferPointer: UnsafeRawBufferPointer(start: a.weights, count: n))
             if let r = a.reference { h.update(bufferPointer: UnsafeRawBufferPointer(start: r, count: n)) }
+            if let p = a.persistentStates { h.update(bufferPointer: UnsafeRawBufferPointer(start: p, count: n)) }
         }
         for b in algorithm.digitalArrays where b.values != weights {
             h.update(bufferPointer: UnsafeRawBufferPointer(start: b.values, count: b.count * MemoryLayout<Float>.size))

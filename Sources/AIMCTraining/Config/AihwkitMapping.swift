@@ -59,8 +59,6 @@ public enum AihwkitMapping {
         }
     }
 
-    static let noResets = "no resets happen (with_reset_prob 0, no reset calls in training)"
-    static let laterPhase = "device effect not modelled yet (write noise, decay, diffusion, corrupt devices: a later phase)"
     static let threshold: Set<String> = ["buffered", "chopped", "dynamic"]
     static let compounds: Set<String> = ["transfer", "buffered", "chopped", "dynamic"]
 
@@ -144,17 +142,18 @@ public enum AihwkitMapping {
         Entry("device.w_min_dtod", .key("device.w_min_dtod")),
         Entry("device.enforce_consistency", .modelled(.flag(true), "device-to-device draws keep up and down steps positive (abs), as aihwkit's enforce_consistency")),
         Entry("device.construction_seed", .noEffect("device parameters are drawn from streams keyed by the run's seed")),
-        Entry("device.write_noise_std", .modelled(.number(0), laterPhase)),
-        Entry("device.apply_write_noise_on_set", .noEffect("used with write_noise_std only")),
-        Entry("device.lifetime", .modelled(.number(0), laterPhase)),
-        Entry("device.lifetime_dtod", .noEffect("used with lifetime only")),
-        Entry("device.diffusion", .modelled(.number(0), laterPhase)),
-        Entry("device.diffusion_dtod", .noEffect("used with diffusion only")),
-        Entry("device.corrupt_devices_prob", .modelled(.number(0), laterPhase)),
-        Entry("device.corrupt_devices_range", .noEffect("used with corrupt_devices_prob only")),
-        Entry("device.reset", .noEffect(noResets)),
-        Entry("device.reset_dtod", .noEffect(noResets)),
-        Entry("device.reset_std", .noEffect(noResets)),
+        // Device effects (`DeviceEffects`: one type per effect, composed with every family).
+        Entry("device.write_noise_std", .key("device.write_noise_std")),
+        Entry("device.apply_write_noise_on_set", .key("device.apply_write_noise_on_set")),
+        Entry("device.lifetime", .key("device.lifetime")),
+        Entry("device.lifetime_dtod", .key("device.lifetime_dtod")),
+        Entry("device.diffusion", .key("device.diffusion")),
+        Entry("device.diffusion_dtod", .key("device.diffusion_dtod")),
+        Entry("device.corrupt_devices_prob", .key("device.corrupt_devices_prob")),
+        Entry("device.corrupt_devices_range", .key("device.corrupt_devices_range")),
+        Entry("device.reset", .key("device.reset")),
+        Entry("device.reset_dtod", .key("device.reset_dtod")),
+        Entry("device.reset_std", .key("device.reset_std")),
         Entry("device.reverse_up", .modelled(.flag(false), "no reversed response")),
         Entry("device.reverse_down", .modelled(.flag(false), "no reversed response")),
         Entry("device.reverse_offset", .noEffect("used with reverse_up / reverse_down only")),

@@ -462,6 +462,12 @@ extension ExperimentConfig {
             if (field == "dw_min_std" || field == "c2c_mode") && firesNoPulses {
                 return "expected updates fire no device pulses, so there is no cycle-to-cycle noise"
             }
+            if field == "apply_write_noise_on_set" && device.writeNoiseStd == 0 { return "there is no write noise (write_noise_std 0)" }
+            if field == "lifetime_dtod" && device.lifetime == 0 { return "there is no decay (lifetime 0)" }
+            if field == "diffusion_dtod" && device.diffusion == 0 { return "there is no diffusion (diffusion 0)" }
+            if field == "corrupt_devices_range" && device.corruptDevicesProb == 0 { return "no device is corrupt (corrupt_devices_prob 0)" }
+            if (field == "reset" || field == "reset_dtod") && device.lifetime == 0 { return "no decay pulls devices to the reset bias (lifetime 0) and no algorithm resets devices" }
+            if field == "reset_std" { return "no algorithm resets devices (resets are an API: AnalogArray.resetDevices)" }
             return nil
         }
         if let why = algorithmIneffective(field) { return why }

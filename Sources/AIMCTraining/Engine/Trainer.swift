@@ -704,6 +704,7 @@ public final class Trainer {
                         block.gradientUpdate(input: xb.baseAddress!, inputStride: stride.x, delta: db.baseAddress!,
                                              deltaStride: stride.d, batch: total, step: UInt64(step))
                         block.transfer(after: step)
+                        block.stepEnded(step: step)
                         if let bias = biases[block.info.index] {
                             // Digital bias: b -= alpha * sum over the rows (samples, positions) of the error, in order.
                             for i in 0..<block.info.rows {

@@ -238,6 +238,7 @@ public enum LeastSquares {
                 }
             }
             block.transfer(after: Int64(step))
+            block.stepEnded(step: Int64(step))
             if step + 1 > c.steps - run.averagedSteps {
                 for k in 0..<info.devices { sum[k] += Double(block.effective[k]) }
             }

@@ -57,6 +57,16 @@ public enum Report {
             t2t.append("\(k) \(g(v))")
         }
         if !t2t.isEmpty { s += ", t2t " + t2t.joined(separator: " ") }
+        // Device effects (aihwkit's names), only those on.
+        var effects = [String]()
+        if d.writeNoiseStd > 0 { effects.append("write noise \(g(d.writeNoiseStd)) dw_min" + (d.applyWriteNoiseOnSet ? "" : " (not on set)")) }
+        if d.lifetime > 0 {
+            effects.append("lifetime \(g(d.lifetime))" + (d.lifetimeDtod > 0 ? " (d2d \(g(d.lifetimeDtod)))" : "")
+                           + " to reset \(g(d.reset))" + (d.resetDtod > 0 ? " (d2d \(g(d.resetDtod)))" : ""))
+        }
+        if d.diffusion > 0 { effects.append("diffusion \(g(d.diffusion))" + (d.diffusionDtod > 0 ? " (d2d \(g(d.diffusionDtod)))" : "")) }
+        if d.corruptDevicesProb > 0 { effects.append("corrupt \(g(d.corruptDevicesProb)) in +-\(g(d.corruptDevicesRange))") }
+        if !effects.isEmpty { s += ", " + effects.joined(separator: ", ") }
         return s
     }
 
