@@ -20,12 +20,20 @@
 #define VW 8
 /* Stores the lanes of idx where m is set, in lane order, at out (which has room for VW); returns how many. */
 #define COMPRESS(m, idx, out) ({ int _n = 0; for (int _l = 0; _l < VW; _l++) { (out)[_n] = (idx)[_l]; _n += (m)[_l] != 0; } _n; })
+/* Lane l of the result is table[idx[l]] (32-bit entries; T the result's vector type). */
+#define GATHER(T, table, idx) ({ T _g; for (int _l = 0; _l < VW; _l++) _g[_l] = (table)[(idx)[_l]]; _g; })
+/* Bit l set where lane l of m (a 32-bit comparison result) is set. */
+#define MASKBITS(m) ({ unsigned _b = 0; for (int _l = 0; _l < VW; _l++) _b |= (unsigned)((m)[_l] != 0) << _l; _b; })
 #include "KernelBody.h"
 #include "StreamBody.h"
 #include "PeripheryBody.h"
+#include "ActivationBody.h"
+#include "MatrixBody.h"
 #undef VARIANT
 #undef VW
 #undef COMPRESS
+#undef GATHER
+#undef MASKBITS
 
 #if defined(__x86_64__)
 /* ---- AVX2 (no FMA: only the width of the instructions changes) ---- */
@@ -33,12 +41,18 @@
 #define VARIANT(name) avx2_##name
 #define VW 8
 #define COMPRESS(m, idx, out) ({ int _n = 0; for (int _l = 0; _l < VW; _l++) { (out)[_n] = (idx)[_l]; _n += (m)[_l] != 0; } _n; })
+#define GATHER(T, table, idx) ((T)_mm256_i32gather_epi32((const int *)(const void *)(table), (__m256i)(idx), 4))
+#define MASKBITS(m) ((unsigned)_mm256_movemask_ps((__m256)(m)))
 #include "KernelBody.h"
 #include "StreamBody.h"
 #include "PeripheryBody.h"
+#include "ActivationBody.h"
+#include "MatrixBody.h"
 #undef VARIANT
 #undef VW
 #undef COMPRESS
+#undef GATHER
+#undef MASKBITS
 #pragma clang attribute pop
 
 /* ---- AVX-512 (F, VL, BW, DQ, VPOPCNTDQ) ---- */
@@ -49,12 +63,18 @@
 /* The compress instruction in its register form (its memory form is slow on some CPUs), then a whole store. */
 #define COMPRESS(m, idx, out) ({ __mmask16 _k = _mm512_movepi32_mask((__m512i)(m)); \
     _mm512_storeu_si512((out), _mm512_maskz_compress_epi32(_k, (__m512i)(idx))); __builtin_popcount((unsigned)_k); })
+#define GATHER(T, table, idx) ((T)_mm512_i32gather_epi32((__m512i)(idx), (const void *)(table), 4))
+#define MASKBITS(m) ((unsigned)_mm512_movepi32_mask((__m512i)(m)))
 #include "KernelBody.h"
 #include "StreamBody.h"
 #include "PeripheryBody.h"
+#include "ActivationBody.h"
+#include "MatrixBody.h"
 #undef VARIANT
 #undef VW
 #undef COMPRESS
+#undef GATHER
+#undef MASKBITS
 #pragma clang attribute pop
 #endif
 
@@ -209,3 +229,10 @@ int aimc_adc(const float *y, const float *z, float sigma, int count, const aimc_
     DISPATCH_RETURN(adc, y, z, sigma, count, q, out)
 }
 
+void aimc_tanh(float *values, long count) { DISPATCH(activation, values, count, 0) }
+
+void aimc_sigmoid(float *values, long count) { DISPATCH(activation, values, count, 1) }
+
+void aimc_row_dots(int rows, int cols, const float *w, long ldw, int batch, const float *x, long ldx, float *y, long ldy) {
+    DISPATCH(rowDots, rows, cols, w, ldw, batch, x, ldx, y, ldy)
+}

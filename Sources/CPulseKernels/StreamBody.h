@@ -61,20 +61,15 @@ static int VARIANT(ziggurat)(aimc_stream s, uint64_t position, int count, const 
             u32v w;
             __builtin_memcpy(&w, buf + off + i, sizeof w);
             const u32v layer = w & 255u, magnitude = w >> 9;
-            u32v limit;
-            f32v scale;
-            for (int l = 0; l < VW; l++) {
-                limit[l] = threshold[layer[l]];
-                scale[l] = width[layer[l]];
-            }
+            const u32v limit = GATHER(u32v, threshold, layer);
+            const f32v scale = GATHER(f32v, width, layer);
             /* Exact: magnitude < 2^23. */
             const f32v z = __builtin_convertvector((i32v)magnitude, f32v) * scale;
             const f32v signed_ = (f32v)((u32v)z ^ ((w & 0x100u) << 23));
-            const i32v slow = (i32v)(magnitude >= limit);
             const int take = n - i < VW ? n - i : VW;
-            int fast = take;
-            for (int l = 0; l < take; l++)
-                if (slow[l]) { fast = l; break; }
+            /* The first word (of the `take` in use) that needs the slow path, or take. */
+            const unsigned slow = MASKBITS((i32v)(magnitude >= limit)) | (1u << take);
+            const int fast = __builtin_ctz(slow);
             if (fast == VW) {
                 __builtin_memcpy(out + written + i, &signed_, sizeof signed_);
             } else {

@@ -140,6 +140,21 @@ int aimc_dac_batch(const float *x, int stride, int count, int batch, int managed
 /// before clipping). out may be y.
 int aimc_adc(const float *y, const float *z, float sigma, int count, const aimc_quantiser *q, float *out);
 
+/* ---- Activations (AIMCCore's Elementary: computed in Double, rounded once; the same bits as its Swift forms) ---- */
+
+/// values[i] = tanh(values[i]) for i < count (Elementary.tanh).
+void aimc_tanh(float *values, long count);
+
+/// values[i] = 1 / (1 + e^-values[i]) for i < count (Elementary.sigmoid).
+void aimc_sigmoid(float *values, long count);
+
+/* ---- Matrix products (AIMCCore's Linear: the same summation order, so the same bits as its Swift kernels) ---- */
+
+/// y[b ldy + i] = sum_j w[i ldw + j] x[b ldx + j] for i < rows, b < batch (all > 0), in Linear's lane order: lane l
+/// (0..<16) sums the products l, l + 16, ... in order from +0, then the lanes are added as a tree (l + 8 into l, then
+/// l + 4, l + 2, l + 1).
+void aimc_row_dots(int rows, int cols, const float *w, long ldw, int batch, const float *x, long ldx, float *y, long ldy);
+
 #ifdef __cplusplus
 }
 #endif
