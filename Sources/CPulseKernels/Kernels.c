@@ -20,10 +20,20 @@
 #define VW 8
 /* Stores the lanes of idx where m is set, in lane order, at out (which has room for VW); returns how many. */
 #define COMPRESS(m, idx, out) ({ int _n = 0; for (int _l = 0; _l < VW; _l++) { (out)[_n] = (idx)[_l]; _n += (m)[_l] != 0; } _n; })
+/* Lane l of the result is table[idx[l]] (32-bit entries; T the result's vector type). */
+#define GATHER(T, table, idx) ({ T _g; for (int _l = 0; _l < VW; _l++) _g[_l] = (table)[(idx)[_l]]; _g; })
+/* Bit l set where lane l of m (a 32-bit comparison result) is set. */
+#define MASKBITS(m) ({ unsigned _b = 0; for (int _l = 0; _l < VW; _l++) _b |= (unsigned)((m)[_l] != 0) << _l; _b; })
 #include "KernelBody.h"
+#include "StreamBody.h"
+#include "PeripheryBody.h"
+#include "ActivationBody.h"
+#include "MatrixBody.h"
 #undef VARIANT
 #undef VW
 #undef COMPRESS
+#undef GATHER
+#undef MASKBITS
 
 #if defined(__x86_64__)
 /* ---- AVX2 (no FMA: only the width of the instructions changes) ---- */
@@ -31,10 +41,18 @@
 #define VARIANT(name) avx2_##name
 #define VW 8
 #define COMPRESS(m, idx, out) ({ int _n = 0; for (int _l = 0; _l < VW; _l++) { (out)[_n] = (idx)[_l]; _n += (m)[_l] != 0; } _n; })
+#define GATHER(T, table, idx) ((T)_mm256_i32gather_epi32((const int *)(const void *)(table), (__m256i)(idx), 4))
+#define MASKBITS(m) ((unsigned)_mm256_movemask_ps((__m256)(m)))
 #include "KernelBody.h"
+#include "StreamBody.h"
+#include "PeripheryBody.h"
+#include "ActivationBody.h"
+#include "MatrixBody.h"
 #undef VARIANT
 #undef VW
 #undef COMPRESS
+#undef GATHER
+#undef MASKBITS
 #pragma clang attribute pop
 
 /* ---- AVX-512 (F, VL, BW, DQ, VPOPCNTDQ) ---- */
@@ -45,10 +63,18 @@
 /* The compress instruction in its register form (its memory form is slow on some CPUs), then a whole store. */
 #define COMPRESS(m, idx, out) ({ __mmask16 _k = _mm512_movepi32_mask((__m512i)(m)); \
     _mm512_storeu_si512((out), _mm512_maskz_compress_epi32(_k, (__m512i)(idx))); __builtin_popcount((unsigned)_k); })
+#define GATHER(T, table, idx) ((T)_mm512_i32gather_epi32((__m512i)(idx), (const void *)(table), 4))
+#define MASKBITS(m) ((unsigned)_mm512_movepi32_mask((__m512i)(m)))
 #include "KernelBody.h"
+#include "StreamBody.h"
+#include "PeripheryBody.h"
+#include "ActivationBody.h"
+#include "MatrixBody.h"
 #undef VARIANT
 #undef VW
 #undef COMPRESS
+#undef GATHER
+#undef MASKBITS
 #pragma clang attribute pop
 #endif
 
@@ -118,21 +144,28 @@ void aimc_philox_blocks(aimc_stream s, uint32_t first, int count, uint32_t *out)
 
 void aimc_normals(aimc_stream s, uint32_t first, int entries, float *z) { DISPATCH(normals, s, first, entries, z) }
 
-/* The line kernel's scratch: one buffer per thread, grown as needed, freed when the thread ends. */
+/* Scratch: two buffers per thread (the line kernel's, and the train forming's), grown as needed, freed when the
+ * thread ends. */
 static pthread_key_t scratchKey;
 static pthread_once_t scratchOnce = PTHREAD_ONCE_INIT;
 typedef struct { void *p; long bytes; } scratch_t;
-static void scratchFree(void *s) { free(((scratch_t *)s)->p); free(s); }
+static void scratchFree(void *s) {
+    scratch_t *t = s;
+    free(t[0].p);
+    free(t[1].p);
+    free(s);
+}
 static void scratchInit(void) { pthread_key_create(&scratchKey, scratchFree); }
 
-static void *scratchFor(long bytes) {
+static void *scratchFor(int which, long bytes) {
     pthread_once(&scratchOnce, scratchInit);
-    scratch_t *s = pthread_getspecific(scratchKey);
-    if (!s) {
-        s = calloc(1, sizeof(scratch_t));
-        if (!s) abort();
-        pthread_setspecific(scratchKey, s);
+    scratch_t *all = pthread_getspecific(scratchKey);
+    if (!all) {
+        all = calloc(2, sizeof(scratch_t));
+        if (!all) abort();
+        pthread_setspecific(scratchKey, all);
     }
+    scratch_t *s = all + which;
     if (s->bytes < bytes) {
         free(s->p);
         long size = (bytes + 4095) & ~4095L;
@@ -147,7 +180,7 @@ void aimc_affine_row(const aimc_affine_device *device, float *w, const uint8_t *
                      const int32_t *cols, const uint32_t *xBits, const uint8_t *counts, uint32_t dBits,
                      const uint8_t *negative, uint8_t flip, int count, aimc_stream s, uint32_t firstBlock,
                      aimc_pulse_counts *out) {
-    void *scratch = scratchFor(aimc_affine_row_scratch(count, width, recordBytes));
+    void *scratch = scratchFor(0, aimc_affine_row_scratch(count, width, recordBytes));
     DISPATCH(row, device, w, records, recordBytes, width, cols, xBits, counts, dBits, negative, flip, count, s, firstBlock,
              scratch, out)
 }
@@ -159,4 +192,47 @@ void aimc_affine_cells(const aimc_affine_device *device, const uint8_t *records,
 
 void aimc_prefetch(const void *p, long bytes) {
     for (long off = 0; off < bytes; off += 64) __builtin_prefetch((const char *)p + off, 1, 3);
+}
+
+#if defined(__x86_64__)
+#define DISPATCH_RETURN(name, ...)                                                                                      \
+    switch (aimc_kernel_isa()) {                                                                                       \
+    case AIMC_ISA_AVX512: return avx512_##name(__VA_ARGS__);                                                           \
+    case AIMC_ISA_AVX2: return avx2_##name(__VA_ARGS__);                                                               \
+    default: return sse2_##name(__VA_ARGS__);                                                                          \
+    }
+#else
+#define DISPATCH_RETURN(name, ...) return sse2_##name(__VA_ARGS__);
+#endif
+
+int aimc_ziggurat(aimc_stream s, uint64_t position, int count, const uint32_t *threshold, const float *width, float *out) {
+    DISPATCH_RETURN(ziggurat, s, position, count, threshold, width, out)
+}
+
+int aimc_trains(const float *values, int count, float scale, int length, aimc_stream s, uint64_t position,
+                int32_t *index, uint32_t *bits, uint8_t *negative, uint64_t *consumed) {
+    uint32_t *scratch = scratchFor(1, 4L * (AIMC_TRAIN_WORDS(count, length) + 3L * (count + 16)));
+    uint32_t *temp = scratch + AIMC_TRAIN_WORDS(count, length);
+    DISPATCH_RETURN(trains, values, count, scale, length, s, position, index, bits, negative, consumed, scratch, temp)
+}
+
+float aimc_abs_max(const float *x, int count) { DISPATCH_RETURN(absMax, x, count) }
+
+int aimc_dac(const float *x, int count, float inv, const aimc_quantiser *q, float *v) { DISPATCH_RETURN(dac, x, count, inv, q, v) }
+
+int aimc_dac_batch(const float *x, int stride, int count, int batch, int managed, const aimc_quantiser *q, float *scales,
+                   float *v) {
+    DISPATCH_RETURN(dacBatch, x, stride, count, batch, managed, q, scales, v)
+}
+
+int aimc_adc(const float *y, const float *z, float sigma, int count, const aimc_quantiser *q, float *out) {
+    DISPATCH_RETURN(adc, y, z, sigma, count, q, out)
+}
+
+void aimc_tanh(float *values, long count) { DISPATCH(activation, values, count, 0) }
+
+void aimc_sigmoid(float *values, long count) { DISPATCH(activation, values, count, 1) }
+
+void aimc_row_dots(int rows, int cols, const float *w, long ldw, int batch, const float *x, long ldx, float *y, long ldy) {
+    DISPATCH(rowDots, rows, cols, w, ldw, batch, x, ldx, y, ldy)
 }

@@ -93,15 +93,21 @@ struct ElementaryTests {
         }
     }
 
-    /// The array forms work 8 lanes at a time with a padded tail; every value must get the scalar form's bits.
-    @Test("Array forms of sigmoid and tanh give the scalar forms' bits", arguments: [1, 7, 8, 9, 61])
+    /// The array forms run in the C kernels (each instruction set's vector width, a padded tail); every value must get
+    /// the Swift SIMD form's bits.
+    @Test("Array forms of sigmoid and tanh give the scalar forms' bits on every instruction set", arguments: [1, 7, 8, 9, 61, 1000])
     func arrays(count: Int) {
         var s = RandomStream(key: StreamKey(seed: 9, purpose: .benchmark))
-        let z = (0..<count).map { i -> Float in i % 13 == 5 ? [Float.nan, -0.0, 0.03, -200][i % 4] : (s.nextUniform() * 2 - 1) * 30 }
-        var sig = z, th = z
-        sig.withUnsafeMutableBufferPointer { Elementary.sigmoid($0.baseAddress!, count: count) }
-        th.withUnsafeMutableBufferPointer { Elementary.tanh($0.baseAddress!, count: count) }
-        #expect(sig.map(\.bitPattern) == z.map { Elementary.sigmoid($0).bitPattern })
-        #expect(th.map(\.bitPattern) == z.map { Elementary.tanh($0).bitPattern })
+        let specials: [Float] = [.nan, -0.0, 0.03, -200, 0.0625, Float(0.0625).nextDown, -0.0625, 20, 20.000002, .infinity, -.infinity, 1e-30]
+        let z = (0..<count).map { i -> Float in
+            i % 13 == 5 ? specials[(i / 13) % specials.count] : (s.nextUniform() * 2 - 1) * (i % 2 == 0 ? 30 : 0.2)
+        }
+        forEachInstructionSet { isa in
+            var sig = z, th = z
+            sig.withUnsafeMutableBufferPointer { Elementary.sigmoid($0.baseAddress!, count: count) }
+            th.withUnsafeMutableBufferPointer { Elementary.tanh($0.baseAddress!, count: count) }
+            #expect(sig.map(\.bitPattern) == z.map { Elementary.sigmoid($0).bitPattern }, "\(isa.name)")
+            #expect(th.map(\.bitPattern) == z.map { Elementary.tanh($0).bitPattern }, "\(isa.name)")
+        }
     }
 }

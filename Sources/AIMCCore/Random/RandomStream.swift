@@ -64,6 +64,9 @@ public struct RandomStream {
                                    UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     @usableFromInline var available: Int = 0
+    /// Words of the group at `blockIndex` already handed out (by the C kernels, `resume`) that the next refill passes
+    /// over; non-zero only while `available` is 0, so the group is computed only if the stream goes on.
+    @usableFromInline var skip: Int = 0
 
     /// - Parameters:
     ///   - key: the stream key (seed, purpose, global ids).
@@ -83,6 +86,7 @@ public struct RandomStream {
         precondition(word < (1 << 34), "position beyond the stream")
         blockIndex = UInt32(word / 16) &* 4
         available = 0
+        skip = 0
         let offset = Int(word % 16)
         if offset > 0 {
             refill()
@@ -95,7 +99,8 @@ public struct RandomStream {
         let (a, b, c, d) = Philox4x32.fourBlocks(c0: blockIndex, c1: c1, c2: c2, c3: c3, key: key)
         buffer = (a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3], c[0], c[1], c[2], c[3], d[0], d[1], d[2], d[3])
         blockIndex &+= 4
-        available = 16
+        available = 16 &- skip
+        skip = 0
     }
 
     /// The next uniformly distributed 32-bit word.
@@ -153,6 +158,7 @@ public struct RandomStream {
     /// The next `count` words, the same as `count` calls of `nextUInt32` (whole refills are written straight to `out`).
     @inlinable
     public mutating func fill(words out: UnsafeMutablePointer<UInt32>, count: Int) {
+        if skip > 0 && count > 0 { refill() }
         var i = 0
         while i < count && available > 0 {
             out[i] = nextUInt32()
@@ -174,67 +180,47 @@ public struct RandomStream {
         }
     }
 
-    /// The next `count` standard normals, the same values from the same words as `count` calls of `nextNormal`.
-    /// Sixteen at a time: the next 16 words (the buffered ones, then the start of the next refill) go through the
-    /// ziggurat's fast path lane by lane; when a lane needs the slow path (about 18% of groups), the group is drawn by
-    /// `nextNormal` one by one instead, so the words and their order never change.
+    /// The next `count` standard normals, the same values from the same words as `count` calls of `nextNormal`: the
+    /// ziggurat's fast path (one word per normal) runs in the C kernels (`aimc_ziggurat`, vectorised, from the stream's
+    /// position), which stop before a word that needs the slow path; that normal is drawn by `nextNormal`, and the
+    /// kernel goes on after it. So the words and their order never change.
     @inlinable
     public mutating func fill(normals out: UnsafeMutablePointer<Float>, count: Int) {
+        if count < 8 {
+            for i in 0..<count { out[i] = nextNormal() }
+            return
+        }
         let t = Ziggurat.shared
-        let threshold = t.threshold, width = t.width
+        let threshold = UnsafePointer(t.threshold), width = UnsafePointer(t.width)
         var i = 0
-        while count &- i >= 16 {
-            let a = available
-            var words: SIMD16<UInt32>
-            var next = SIMD16<UInt32>()
-            let held = unsafeBitCast(buffer, to: SIMD16<UInt32>.self)
-            if a == 16 {
-                words = held
-            } else {
-                let (p, q, r, s) = Philox4x32.fourBlocks(c0: blockIndex, c1: c1, c2: c2, c3: c3, key: key)
-                next = SIMD16(lowHalf: SIMD8(lowHalf: p, highHalf: q), highHalf: SIMD8(lowHalf: r, highHalf: s))
-                if a == 0 {
-                    words = next
-                } else {
-                    // Words 16 - a ..< 16 of the buffer, then words 0 ..< 16 - a of the refill.
-                    var pair = (held, next)
-                    words = withUnsafeBytes(of: &pair) { $0.loadUnaligned(fromByteOffset: (16 &- a) &* 4, as: SIMD16<UInt32>.self) }
-                }
-            }
-            let magnitude = words &>> 9
-            var limit = SIMD16<UInt32>(), scale = SIMD16<Float>()
-            for l in 0..<16 {
-                let layer = Int(words[l] & 0xFF)
-                limit[l] = threshold[layer]
-                scale[l] = width[layer]
-            }
-            // Both below 2^23: magnitude - limit wraps to a number with the top bit set exactly when magnitude < limit
-            // (the fast path); 16 lanes of 1 when every lane takes it.
-            if ((magnitude &- limit) &>> 31).wrappedSum() == 16 {
-                // Float(magnitude), exactly (magnitude < 2^23): the float of bits 2^23 + magnitude, minus 2^23.
-                let exact = unsafeBitCast(magnitude | 0x4B00_0000, to: SIMD16<Float>.self) - 0x1p23
-                let z = exact * scale
-                // Bit 8 (the sign) moved to the sign bit: -z where it is set, as in `nextNormal`.
-                let signed = unsafeBitCast(unsafeBitCast(z, to: SIMD16<UInt32>.self) ^ ((words & 0x100) &<< 23), to: SIMD16<Float>.self)
-                UnsafeMutableRawPointer(out + i).storeBytes(of: signed, as: SIMD16<Float>.self)
-                if a == 16 {
-                    available = 0
-                } else {
-                    buffer = unsafeBitCast(next, to: type(of: buffer))
-                    blockIndex &+= 4
-                }
-                i &+= 16
-                continue
-            }
-            for _ in 0..<16 {
+        while i < count {
+            let start = position
+            let n = Int(aimc_ziggurat(cStream, start, Int32(truncatingIfNeeded: count &- i), threshold, width, out + i))
+            i &+= n
+            if n > 0 { resume(at: start &+ UInt64(n)) }
+            if i < count {
                 out[i] = nextNormal()
                 i &+= 1
             }
         }
-        while i < count {
-            out[i] = nextNormal()
-            i &+= 1
-        }
+    }
+
+    /// Words handed out so far (the position of the next word).
+    @inlinable
+    public var position: UInt64 { UInt64(blockIndex) &* 4 &- UInt64(available) &+ UInt64(skip) }
+
+    /// This stream as the C kernels take it.
+    @inlinable
+    public var cStream: aimc_stream { aimc_stream(key0: key.x, key1: key.y, c1: c1, c2: c2, c3: c3) }
+
+    /// Moves to word `word` (after a C kernel consumed the words up to it): the next draw is that word. Nothing is
+    /// computed here: the group of four blocks holding it is computed (and its first words passed over) at the next
+    /// refill, if the stream goes on.
+    @inlinable
+    public mutating func resume(at word: UInt64) {
+        blockIndex = UInt32(truncatingIfNeeded: word >> 4) &* 4
+        available = 0
+        skip = Int(word & 15)
     }
 
     @usableFromInline @inline(never)
@@ -321,7 +307,7 @@ extension RandomStream {
     /// stream's own sequential words are never reused.
     func pulseStream(orientation: UInt64, band: UInt64) -> aimc_stream {
         var h = StreamKey.mix((UInt64(key.x) | UInt64(key.y) << 32) ^ 0x7075_6C73_6573_0000)
-        let position = UInt64(blockIndex) &* 4 &- UInt64(available)   // words handed out so far
+        let position = self.position   // words handed out so far
         h = StreamKey.mix(h &+ (position &+ 1) &* 0xBF58_476D_1CE4_E5B9)
         h = StreamKey.mix(h &+ (orientation << 40 | band) &+ 1)
         return aimc_stream(key0: UInt32(truncatingIfNeeded: h), key1: UInt32(truncatingIfNeeded: h >> 32), c1: c1, c2: c2, c3: c3)
@@ -330,6 +316,11 @@ extension RandomStream {
     /// Moves past the words `pulseStream` was derived from (one refill of four blocks), so the next update on this
     /// stream draws other normals.
     mutating func advanceForPulses() {
+        // A group partly passed over (skip) counts as refilled, as it would be had the words been drawn one by one.
+        if skip > 0 {
+            blockIndex &+= 4
+            skip = 0
+        }
         blockIndex &+= 4
         available = 0
     }

@@ -1,3 +1,5 @@
+import CPulseKernels
+
 /// Elementary functions computed by a fixed sequence of IEEE-754 additions, multiplications, divisions and exact
 /// bit operations, so that their results are the same bits on every x86-64 machine and with every C library.
 ///
@@ -189,29 +191,14 @@ public enum Elementary {
     @inlinable
     public static func tanh(_ z: Float) -> Float { tanh(SIMD8(repeating: z))[0] }
 
-    /// values[i] = sigmoid(values[i]) for i < count, 8 at a time.
+    /// values[i] = sigmoid(values[i]) for i < count: the same operations lane by lane in the C kernels
+    /// (`aimc_sigmoid`, vectorised for the machine's instruction set; the tests compare the bits with the SIMD form).
     public static func sigmoid(_ values: UnsafeMutablePointer<Float>, count: Int) {
-        apply(values, count: count) { sigmoid($0) }
+        aimc_sigmoid(values, count)
     }
 
-    /// values[i] = tanh(values[i]) for i < count, 8 at a time.
+    /// values[i] = tanh(values[i]) for i < count: the same operations lane by lane in the C kernels (`aimc_tanh`).
     public static func tanh(_ values: UnsafeMutablePointer<Float>, count: Int) {
-        apply(values, count: count) { tanh($0) }
-    }
-
-    @inline(__always)
-    static func apply(_ v: UnsafeMutablePointer<Float>, count: Int, _ f: (SIMD8<Float>) -> SIMD8<Float>) {
-        var i = 0
-        while i &+ 8 <= count {
-            let p = UnsafeMutableRawPointer(v + i)
-            p.storeBytes(of: f(p.loadUnaligned(as: SIMD8<Float>.self)), as: SIMD8<Float>.self)
-            i &+= 8
-        }
-        if i < count {
-            var lanes = SIMD8<Float>()
-            for t in 0..<(count &- i) { lanes[t] = v[i &+ t] }
-            let y = f(lanes)
-            for t in 0..<(count &- i) { v[i &+ t] = y[t] }
-        }
+        aimc_tanh(values, count)
     }
 }

@@ -1,6 +1,7 @@
 import AIMCKernels
 import AIMCKernelsAVX2
 import CCPUFeatures
+import CPulseKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,6 +33,9 @@ public enum Linear {
         return aimc_cpu_has_avx2() != 0 ? .avx2 : .baseline
     }()
 
+    /// For tests: run W x through the Swift kernels (`AIMCKernels`) instead of the C kernels (the same bits).
+    nonisolated(unsafe) public static var swiftRowDots = false
+
     /// Y = X op(W)^T for a batch of vectors, one matrix-vector product per vector: row b of Y is W x_b
     /// (`transW` false; lane order) or W^T x_b (`transW` true; sequential over the rows of W), W row-major `rows` x `cols`
     /// with row stride `ldw`.
@@ -45,6 +49,12 @@ public enum Linear {
     public static func batchedMatVec(transW: Bool, rows: Int, cols: Int, w: UnsafePointer<Float>, ldw: Int,
                                      batch: Int, x: UnsafePointer<Float>, ldx: Int,
                                      y: UnsafeMutablePointer<Float>, ldy: Int) {
+        if !transW && rows > 0 && cols > 0 && batch > 0 && !swiftRowDots && rows <= Int(Int32.max) && cols <= Int(Int32.max)
+            && batch <= Int(Int32.max) {
+            // W x in the C kernels (CPulseKernels, the widest instruction set the CPU runs): the same lane order.
+            aimc_row_dots(Int32(rows), Int32(cols), w, ldw, Int32(batch), x, ldx, y, ldy)
+            return
+        }
         if build == .avx2 {
             AIMCKernelsAVX2.Kernels.batchedMatVec(transW: transW, rows: rows, cols: cols, w: w, ldw: ldw, batch: batch, x: x,
                                                   ldx: ldx, y: y, ldy: ldy)

@@ -517,85 +517,18 @@ public final class AnalogArray {
     /// lists them (index, bits, sign). A probability >= 1 fires in every slot.
     ///
     /// Value j's train takes the next `length` words of `stream` when 0 < p_j < 1 (slot s fires when word s is below
-    /// p_j 2^32), none otherwise. The words are drawn in blocks of up to `chunkWords` for the values of a chunk and
-    /// compared 16 or 32 at a time (trains of 8 slots or more): the same words, in the same order, as drawing them slot
-    /// by slot.
+    /// `slotThreshold(p_j)`), none otherwise. Formed by the C kernels (`aimc_trains`, vectorised), which take the
+    /// words from the stream's position on, in the same order as drawing them slot by slot; the stream then continues
+    /// after them.
     @inline(__always)
     static func makeTrains(values: UnsafePointer<Float>, count: Int, scale: Float, length: Int,
                            stream: inout RandomStream, index: UnsafeMutablePointer<Int32>,
                            bits: UnsafeMutablePointer<UInt32>, negative: UnsafeMutablePointer<UInt8>) -> Int {
-        let full: UInt32 = length >= 32 ? ~0 : (UInt32(1) << UInt32(length)) &- 1
-        if length < 8 {
-            // Short trains: slot by slot (cheaper than a chunk's extra pass for a few words per value).
-            var n = 0
-            for j in 0..<count {
-                let v = values[j]
-                if v == 0 || !v.isFinite { continue }
-                let p = abs(v) * scale
-                var word: UInt32 = 0
-                if p >= 1 {
-                    word = full
-                } else {
-                    let threshold = slotThreshold(p)
-                    for slot in 0..<length where stream.nextUInt32() < threshold {
-                        word |= UInt32(1) << UInt32(slot)
-                    }
-                }
-                if word != 0 {
-                    index[n] = Int32(j)
-                    bits[n] = word
-                    negative[n] = v < 0 ? 1 : 0
-                    n += 1
-                }
-            }
-            return n
-        }
-        let perChunk = max(chunkWords / length, 1)
-        let lane16 = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
-        let lane32 = SIMD32<UInt32>(lowHalf: lane16, highHalf: lane16 &<< 16)
-        return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: chunkWords &+ 32) { buffer in
-            let words = buffer.baseAddress!
-            // Lanes past a train's `length` words are masked off, so the buffer needs no initial values.
-            var n = 0, j = 0
-            while j < count {
-                // The values of this chunk that draw words: up to perChunk of them, from j on.
-                var drawing = 0, end = j
-                while end < count && drawing < perChunk {
-                    let v = values[end]
-                    if v != 0 && v.isFinite && abs(v) * scale < 1 { drawing &+= 1 }
-                    end &+= 1
-                }
-                stream.fill(words: words, count: drawing &* length)
-                var w = words
-                for k in j..<end {
-                    let v = values[k]
-                    if v == 0 || !v.isFinite { continue }
-                    let p = abs(v) * scale
-                    var word: UInt32 = 0
-                    if p >= 1 {
-                        word = full
-                    } else {
-                        let threshold = slotThreshold(p)
-                        if length <= 16 {
-                            let fired = below(UnsafeRawPointer(w).loadUnaligned(as: SIMD16<UInt32>.self), SIMD16(repeating: threshold))
-                            word = (fired & lane16).wrappedSum() & full
-                        } else {
-                            let fired = below(UnsafeRawPointer(w).loadUnaligned(as: SIMD32<UInt32>.self), SIMD32(repeating: threshold))
-                            word = (fired & lane32).wrappedSum() & full
-                        }
-                        w += length
-                    }
-                    if word != 0 {
-                        index[n] = Int32(k)
-                        bits[n] = word
-                        negative[n] = v < 0 ? 1 : 0
-                        n += 1
-                    }
-                }
-                j = end
-            }
-            return n
-        }
+        var consumed: UInt64 = 0
+        let start = stream.position
+        let n = aimc_trains(values, Int32(count), scale, Int32(length), stream.cStream, start, index, bits, negative, &consumed)
+        if consumed > 0 { stream.resume(at: start &+ consumed) }
+        return Int(n)
     }
 
     /// floor(p 2^32) for 0 <= p < 1, exactly (the value of UInt64(Double(p) * 2^32)), from the bits of p: p = m 2^(e - 150)
@@ -611,23 +544,6 @@ public final class AnalogArray {
         if s >= 0 { return m << UInt32(s) }
         return s <= -24 ? 0 : m >> UInt32(-s)
     }
-
-    /// All ones in the lanes where a < b (unsigned), else 0: the borrow of a - b, with bit operations and a subtraction
-    /// only (the standard library's unsigned `.<` goes lane by lane through memory).
-    @inline(__always)
-    static func below(_ a: SIMD16<UInt32>, _ b: SIMD16<UInt32>) -> SIMD16<UInt32> {
-        let borrow = ((~a & b) | (~(a ^ b) & (a &- b))) &>> 31
-        return SIMD16() &- borrow
-    }
-
-    @inline(__always)
-    static func below(_ a: SIMD32<UInt32>, _ b: SIMD32<UInt32>) -> SIMD32<UInt32> {
-        let borrow = ((~a & b) | (~(a ^ b) & (a &- b))) &>> 31
-        return SIMD32() &- borrow
-    }
-
-    /// Words of the pulse-train stream drawn at a time by `makeTrains` (a stack buffer).
-    static var chunkWords: Int { 512 }
 
     /// The coincidences of the trains in xIndex/xBits/xNegative (nx) and dIndex/dBits/dNegative (nd), line by line.
     /// Lines are the rows (d trains), or the columns when fewer x trains fire than d trains (one-hot transfers), so a

@@ -1,3 +1,5 @@
+import CPulseKernels
+
 /// Where the noise of one analog read comes from: a stream key (seed, purpose, layer, block, array) and
 /// the counter words (step, first sample). Sample b of the batch, bound-management round i, uses the
 /// stream with counter (step, firstSample + b, i), so a result never depends on which rank computed it.
@@ -52,6 +54,7 @@ public final class PeripheryScratch {
     var raw: [Float] = []
     var row: [Float] = []
     var scales: [Float] = []
+    var normals: [Float] = []
     public init() {}
 
     @inline(__always)
@@ -107,47 +110,49 @@ public enum Periphery {
         PeripheryScratch.ensure(&scratch.raw, batch * nOut)
         PeripheryScratch.ensure(&scratch.row, nIn)
         PeripheryScratch.ensure(&scratch.scales, batch)
+        PeripheryScratch.ensure(&scratch.normals, nOut)
         var clippedInputs = 0, clippedOutputs = 0, repeats = 0, converted = batch * nIn
         scratch.quantised.withUnsafeMutableBufferPointer { qb in
             scratch.raw.withUnsafeMutableBufferPointer { rb in
                 scratch.row.withUnsafeMutableBufferPointer { rowb in
                     scratch.scales.withUnsafeMutableBufferPointer { sb in
-                        let q = qb.baseAddress!, raw = rb.baseAddress!, rowBuf = rowb.baseAddress!, scales = sb.baseAddress!
-                        // Scales and first-round DAC for the whole batch, then the products.
-                        for b in 0..<batch {
-                            let x = input + b &* inputStride
-                            let s: Float = managed ? absMax(x, count: nIn) : 1
-                            scales[b] = s
-                            clippedInputs &+= dacQ.dac(x, count: nIn, scale: s, into: q + b &* nIn)
-                        }
-                        Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights, ldw: cols,
-                                             batch: batch, x: q, ldx: nIn, y: raw, ldy: nOut)
-                        for b in 0..<batch {
-                            let y = output + b &* nOut
-                            let s = scales[b]
-                            if managed && s == 0 {
-                                for i in 0..<nOut { y[i] = 0 }
-                                continue
+                        scratch.normals.withUnsafeMutableBufferPointer { nb in
+                            let q = qb.baseAddress!, raw = rb.baseAddress!, rowBuf = rowb.baseAddress!, scales = sb.baseAddress!
+                            let z = nb.baseAddress!
+                            // Scales and first-round DAC for the whole batch, then the products.
+                            clippedInputs = dacQ.dacBatch(input, stride: inputStride, count: nIn, batch: batch, managed: managed,
+                                                          scales: scales, into: q)
+                            Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights, ldw: cols,
+                                                 batch: batch, x: q, ldx: nIn, y: raw, ldy: nOut)
+                            for b in 0..<batch {
+                                let y = output + b &* nOut
+                                let s = scales[b]
+                                if managed && s == 0 {
+                                    y.update(repeating: 0, count: nOut)
+                                    continue
+                                }
+                                var reduction: Float = 1
+                                var stream = noise.stream(sample: b, round: 0)
+                                if sigma > 0 { stream.fill(normals: z, count: nOut) }
+                                var clipped = adcQ.adc(raw + b &* nOut, normals: sigma > 0 ? z : nil, sigma: sigma, count: nOut, into: y)
+                                var round = 1
+                                while clipped > 0 && round < rounds {
+                                    reduction *= 2
+                                    clippedInputs &+= dacQ.dac(input + b &* inputStride, count: nIn, scale: s * reduction,
+                                                               into: rowBuf)
+                                    converted &+= nIn
+                                    Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights,
+                                                         ldw: cols, batch: 1, x: rowBuf, ldx: nIn, y: y, ldy: nOut)
+                                    var s2 = noise.stream(sample: b, round: round)
+                                    if sigma > 0 { s2.fill(normals: z, count: nOut) }
+                                    clipped = adcQ.adc(y, normals: sigma > 0 ? z : nil, sigma: sigma, count: nOut, into: y)
+                                    round += 1
+                                    repeats &+= 1
+                                }
+                                clippedOutputs &+= clipped
+                                let rescale = s * reduction
+                                if rescale != 1 { for i in 0..<nOut { y[i] *= rescale } }
                             }
-                            var reduction: Float = 1
-                            var stream = noise.stream(sample: b, round: 0)
-                            var clipped = adcQ.adc(raw + b &* nOut, count: nOut, sigma: sigma, stream: &stream, into: y)
-                            var round = 1
-                            while clipped > 0 && round < rounds {
-                                reduction *= 2
-                                clippedInputs &+= dacQ.dac(input + b &* inputStride, count: nIn, scale: s * reduction,
-                                                           into: rowBuf)
-                                converted &+= nIn
-                                Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights,
-                                                     ldw: cols, batch: 1, x: rowBuf, ldx: nIn, y: y, ldy: nOut)
-                                var s2 = noise.stream(sample: b, round: round)
-                                clipped = adcQ.adc(y, count: nOut, sigma: sigma, stream: &s2, into: y)
-                                round += 1
-                                repeats &+= 1
-                            }
-                            clippedOutputs &+= clipped
-                            let rescale = s * reduction
-                            if rescale != 1 { for i in 0..<nOut { y[i] *= rescale } }
                         }
                     }
                 }
@@ -177,39 +182,31 @@ public enum Periphery {
         statistics.clippedOutputs &+= UInt64(clipped)
     }
 
-    /// max_j |x_j| (0 for an all-zero vector; the maximum does not depend on the order it is taken in).
+    /// max_j |x_j| (0 for an all-zero vector, NaN never wins; the maximum does not depend on the order it is taken
+    /// in), by the C kernels.
     @inline(__always)
-    static func absMax(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var lanes = SIMD16<Float>()
-        var j = 0
-        while j &+ 16 <= count {
-            let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
-            let a = LaneSelect.magnitude(v)
-            lanes = LaneSelect.select(a .> lanes, a, lanes)
-            j &+= 16
-        }
-        var m = lanes.max()
-        while j < count {
-            m = max(m, abs(x[j]))
-            j &+= 1
-        }
-        return m
-    }
+    static func absMax(_ x: UnsafePointer<Float>, count: Int) -> Float { aimc_abs_max(x, Int32(truncatingIfNeeded: count)) }
 }
 
 /// A converter (DAC or ADC): quantisation to `1 / levels` steps, round half to even, and clipping to +-bound.
-/// levels = 1 / (2 bound resolution); resolution 0 means no quantisation.
+/// levels = 1 / (2 bound resolution); resolution 0 means no quantisation. The loops run in the C kernels
+/// (`aimc_dac`, `aimc_adc`: the same operations, element by element, vectorised) unless the float-add rounding does
+/// not cover the range (`fast` false with quantisation: a resolution finer than 2^-20 of the range), where the Swift
+/// loop rounds with `rounded(.toNearestOrEven)`.
 struct Quantiser {
     let levels: Float
     let bound: Float
     /// Round with the float-add trick (exact round half to even for |t| < 2^22) instead of a libm call: true when
     /// every value that can escape clipping lies far inside that range (values beyond it are clamped first).
     let fast: Bool
+    /// The converter as the C kernels take it, or nil when they do not handle it.
+    let kernel: aimc_quantiser?
 
     init(resolution: Double, bound: Double) {
         levels = resolution > 0 ? Float(1 / (resolution * 2 * bound)) : 0
         self.bound = Float(bound)
         fast = levels > 0 && self.bound * levels < 0x1p20
+        kernel = fast || levels == 0 ? aimc_quantiser(levels: levels, bound: self.bound, fast: fast ? 1 : 0) : nil
     }
 
     /// round(t) half to even: t + 1.5 2^23 rounds to an integer when |t| < 2^22, and subtracting it back is exact.
@@ -224,95 +221,70 @@ struct Quantiser {
         return (u * levels).rounded(.toNearestOrEven) / levels
     }
 
-    /// `quantise` of 16 lanes, then clipping to +-bound; returns the clipped values and how many lanes were beyond
-    /// the bound. Lane by lane the same operations as the scalar `quantise` and `clip`.
-    @inline(__always)
-    func convert(_ u: SIMD16<Float>) -> (values: SIMD16<Float>, clipped: Int) {
-        var q = u
-        if fast {
-            let t = LaneSelect.clamp(u * levels, -0x1p21, 0x1p21)
-            q = ((t + 0x1.8p23) - 0x1.8p23) / levels
-        } else if levels > 0 {
-            for l in 0..<16 { q[l] = quantise(u[l]) }
-        }
-        let over = (q .> bound) .| (q .< -bound)
-        // A true lane of the mask is -1 as an integer: minus the sum counts them.
-        let clipped = -Int(unsafeBitCast(over, to: SIMD16<Int32>.self).wrappedSum())
-        return (LaneSelect.clamp(q, -bound, bound), clipped)
-    }
-
-    /// The scalar form of `convert`.
+    /// `quantise`, then clipping to +-bound, and whether the value was beyond the bound.
     @inline(__always)
     func convert(_ u: Float) -> (value: Float, clipped: Int) {
         let q = quantise(u)
         return (min(max(q, -bound), bound), q > bound || q < -bound ? 1 : 0)
     }
 
-    /// DAC: v_j = clip(quantise(x_j / scale)); returns how many inputs were clipped.
+    /// DAC: v_j = clip(quantise(x_j / scale)) (x_j times 1 / scale); returns how many inputs were clipped.
     @inline(__always)
     func dac(_ x: UnsafePointer<Float>, count: Int, scale: Float, into v: UnsafeMutablePointer<Float>) -> Int {
         let inv: Float = scale > 0 ? 1 / scale : 0
-        var clipped = 0, j = 0
-        while j &+ 16 <= count {
-            let c = convert(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self) * inv)
-            UnsafeMutableRawPointer(v + j).storeBytes(of: c.values, as: SIMD16<Float>.self)
-            clipped &+= c.clipped
-            j &+= 16
-        }
-        if j < count {
-            // The last count - j inputs in the lanes of one vector, the others 0 (a 0 is neither stored nor clipped).
-            let c = convert(Quantiser.load(x + j, count &- j) * inv)
-            Quantiser.store(c.values, v + j, count &- j)
+        if var k = kernel { return Int(aimc_dac(x, Int32(truncatingIfNeeded: count), inv, &k, v)) }
+        var clipped = 0
+        for j in 0..<count {
+            let c = convert(x[j] * inv)
+            v[j] = c.value
             clipped &+= c.clipped
         }
         return clipped
     }
 
-    /// Lanes 0 ..< n (n < 16) from p, the others 0.
+    /// Noise management and DAC of a batch: scales[b] = max_j |x_bj| (managed) or 1, then the DAC of vector b (at
+    /// x + b stride) into v + b count; returns how many inputs were clipped.
     @inline(__always)
-    static func load(_ p: UnsafePointer<Float>, _ n: Int) -> SIMD16<Float> {
-        var buffer = SIMD16<Float>()
-        withUnsafeMutableBytes(of: &buffer) { $0.baseAddress!.copyMemory(from: p, byteCount: n &* 4) }
-        return buffer
+    func dacBatch(_ x: UnsafePointer<Float>, stride: Int, count: Int, batch: Int, managed: Bool,
+                  scales: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>) -> Int {
+        if var k = kernel {
+            return Int(aimc_dac_batch(x, Int32(truncatingIfNeeded: stride), Int32(truncatingIfNeeded: count),
+                                      Int32(truncatingIfNeeded: batch), managed ? 1 : 0, &k, scales, v))
+        }
+        var clipped = 0
+        for b in 0..<batch {
+            let xb = x + b &* stride
+            let s: Float = managed ? Periphery.absMax(xb, count: count) : 1
+            scales[b] = s
+            clipped &+= dac(xb, count: count, scale: s, into: v + b &* count)
+        }
+        return clipped
     }
 
-    /// Lanes 0 ..< n (n < 16) of v to p.
+    /// ADC: out_i = clip(quantise(y_i + sigma z_i)) with the given normals z (nil: no output noise). Returns how many
+    /// outputs saturated (|y| > bound after quantisation, before clipping). `out` may be `y`.
     @inline(__always)
-    static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
-        withUnsafeBytes(of: v) { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: n &* 4) }
+    func adc(_ y: UnsafePointer<Float>, normals z: UnsafePointer<Float>?, sigma: Float, count: Int,
+             into out: UnsafeMutablePointer<Float>) -> Int {
+        if var k = kernel { return Int(aimc_adc(y, z, sigma, Int32(truncatingIfNeeded: count), &k, out)) }
+        var clipped = 0
+        for i in 0..<count {
+            var u = y[i]
+            if let z { u += sigma * z[i] }
+            let c = convert(u)
+            out[i] = c.value
+            clipped &+= c.clipped
+        }
+        return clipped
     }
 
-    /// ADC: output noise (sigma > 0: one normal per output, in order), quantisation, clipping. Returns how many outputs
-    /// saturated (|y| > bound after quantisation, before clipping).
-    @inline(__always)
+    /// ADC with output noise from `stream` (sigma > 0: one normal per output, in order).
     func adc(_ y: UnsafePointer<Float>, count: Int, sigma: Float, stream: inout RandomStream,
              into out: UnsafeMutablePointer<Float>) -> Int {
-        var clipped = 0, i = 0
-        var n = SIMD16<Float>()
-        while i &+ 16 <= count {
-            var u = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
-            if sigma > 0 {
-                withUnsafeMutableBytes(of: &n) { stream.fill(normals: $0.baseAddress!.assumingMemoryBound(to: Float.self), count: 16) }
-                u += sigma * n
-            }
-            let c = convert(u)
-            UnsafeMutableRawPointer(out + i).storeBytes(of: c.values, as: SIMD16<Float>.self)
-            clipped &+= c.clipped
-            i &+= 16
+        guard sigma > 0 else { return adc(y, normals: nil, sigma: sigma, count: count, into: out) }
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { z in
+            stream.fill(normals: z.baseAddress!, count: count)
+            return adc(y, normals: z.baseAddress!, sigma: sigma, count: count, into: out)
         }
-        if i < count {
-            // The last outputs in the lanes of one vector, the others 0 (noise 0 too: neither stored nor clipped).
-            let rest = count &- i
-            var u = Quantiser.load(y + i, rest)
-            if sigma > 0 {
-                n = SIMD16<Float>()
-                withUnsafeMutableBytes(of: &n) { stream.fill(normals: $0.baseAddress!.assumingMemoryBound(to: Float.self), count: rest) }
-                u += sigma * n
-            }
-            let c = convert(u)
-            Quantiser.store(c.values, out + i, rest)
-            clipped &+= c.clipped
-        }
-        return clipped
     }
 }

@@ -27,6 +27,10 @@ public final class WeightBlock {
     let forwardIO: IOConfig, backwardIO: IOConfig, transferIO: IOConfig
     let update: UpdateConfig
 
+    /// The keys of each array's pulse-train and cycle-to-cycle streams (seed, purpose, block, array), computed once:
+    /// a convolution's update builds streams for every output position.
+    let trainKeys: [StreamKey], noiseKeys: [StreamKey]
+
     /// Analog arrays W(0), ..., W(N), and what each is for.
     public let arrays: [AnalogArray]
     public let roles: [ArrayRole]
@@ -124,6 +128,8 @@ public final class WeightBlock {
                         tileKey: StreamKey(seed: config.chipSeed, purpose: .tileToTile, id, UInt64(k)),
                         effectsKey: StreamKey(seed: config.seed, purpose: .deviceEffects, id, UInt64(k)))
         }
+        trainKeys = roles.indices.map { StreamKey(seed: config.seed, purpose: .pulseTrains, id, UInt64($0)) }
+        noiseKeys = roles.indices.map { StreamKey(seed: config.seed, purpose: .cycleToCycle, id, UInt64($0)) }
         let coefficients = type.coefficients(a).map { Float($0) }
         self.coefficients = coefficients
         gradientArray = type.gradientArray(a)
@@ -299,8 +305,8 @@ public final class WeightBlock {
             withSigned(d, count: rows, signs: dSigns, scratch: \.chopD) { d in
                 switch mode {
                 case .pulsed:
-                    var trains = RandomStream(key: StreamKey(seed: seed, purpose: .pulseTrains, UInt64(info.index), UInt64(t)), step: step, sub: UInt32(b))
-                    var noise = RandomStream(key: StreamKey(seed: seed, purpose: .cycleToCycle, UInt64(info.index), UInt64(t)), step: step, sub: UInt32(b))
+                    var trains = RandomStream(key: trainKeys[t], step: step, sub: UInt32(b))
+                    var noise = RandomStream(key: noiseKeys[t], step: step, sub: UInt32(b))
                     counters[t].gradient += array.pulsedUpdate(x: x, d: d, lr: alpha, update: update, trains: &trains, noise: &noise)
                 case .expected:
                     countExpectedUpdates(into: t, 1)

@@ -97,6 +97,64 @@ void aimc_prefetch(const void *p, long bytes);
 void aimc_affine_cells(const aimc_affine_device *device, const uint8_t *records, int recordBytes, long first, int count,
                        float *out);
 
+
+/* ---- Sequential draws of a keyed stream (AIMCCore's RandomStream: word r of block c0 is word 4 c0 + r) ---- */
+
+/// Standard normals by the 256-layer ziggurat's fast path (RandomStream.nextNormal), one word each, from word
+/// `position` on: word w gives layer w & 255, sign bit 8 and the 23-bit magnitude w >> 9; when the magnitude is below
+/// threshold[layer] the normal is magnitude * width[layer] (negated when the sign bit is set). Stops after `count`
+/// normals or before the first word that needs the slow path (the caller draws that one); returns how many it wrote.
+int aimc_ziggurat(aimc_stream s, uint64_t position, int count, const uint32_t *threshold, const float *width, float *out);
+
+/// Words of scratch aimc_trains uses for `count` values and trains of `length` slots.
+#define AIMC_TRAIN_WORDS(count, length) ((long)(count) * (long)(length) + 160L)
+
+/// Bernoulli pulse trains of `length` slots (1...32; AnalogArray.makeTrains): value j with v_j != 0 and finite and
+/// p_j = |v_j| scale fires in every slot when p_j >= 1; when p_j < 1 it takes the next `length` words of the stream
+/// (from word `position` on) and slot k fires when word k is below floor(p_j 2^32). The non-zero trains are written in
+/// index order to index, bits (slot k = bit k), negative (v_j < 0); returns how many; *consumed gets the words taken.
+int aimc_trains(const float *values, int count, float scale, int length, aimc_stream s, uint64_t position,
+                int32_t *index, uint32_t *bits, uint8_t *negative, uint64_t *consumed);
+
+/* ---- The elementwise steps of an analog read (AIMCCore's Periphery) ---- */
+
+/// A converter (Quantiser): levels = 1 / (2 bound resolution), or 0 (no quantisation); fast: round half to even by
+/// the float-add trick (levels > 0 and bound levels < 2^20; the kernels handle only fast or levels 0).
+typedef struct {
+    float levels, bound;
+    int32_t fast;
+} aimc_quantiser;
+
+/// max_j |x_j| over count values (NaN never wins; 0 for none).
+float aimc_abs_max(const float *x, int count);
+
+/// DAC: v_j = clip(quantise(x_j * inv)); returns how many inputs were clipped.
+int aimc_dac(const float *x, int count, float inv, const aimc_quantiser *q, float *v);
+
+/// Noise management and DAC of `batch` vectors (vector b at x + b stride): scales[b] = max |x| (managed) or 1, and
+/// the DAC of x_b * (1 / scales[b]) (0 for a scale of 0) at v + b count; returns how many inputs were clipped.
+int aimc_dac_batch(const float *x, int stride, int count, int batch, int managed, const aimc_quantiser *q, float *scales,
+                   float *v);
+
+/// ADC: out_i = clip(quantise(y_i + sigma z_i)) (z null: y_i); returns how many outputs saturated (beyond the bound
+/// before clipping). out may be y.
+int aimc_adc(const float *y, const float *z, float sigma, int count, const aimc_quantiser *q, float *out);
+
+/* ---- Activations (AIMCCore's Elementary: computed in Double, rounded once; the same bits as its Swift forms) ---- */
+
+/// values[i] = tanh(values[i]) for i < count (Elementary.tanh).
+void aimc_tanh(float *values, long count);
+
+/// values[i] = 1 / (1 + e^-values[i]) for i < count (Elementary.sigmoid).
+void aimc_sigmoid(float *values, long count);
+
+/* ---- Matrix products (AIMCCore's Linear: the same summation order, so the same bits as its Swift kernels) ---- */
+
+/// y[b ldy + i] = sum_j w[i ldw + j] x[b ldx + j] for i < rows, b < batch (all > 0), in Linear's lane order: lane l
+/// (0..<16) sums the products l, l + 16, ... in order from +0, then the lanes are added as a tree (l + 8 into l, then
+/// l + 4, l + 2, l + 1).
+void aimc_row_dots(int rows, int cols, const float *w, long ldw, int batch, const float *x, long ldx, float *y, long ldy);
+
 #ifdef __cplusplus
 }
 #endif
