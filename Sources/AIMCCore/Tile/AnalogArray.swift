@@ -201,8 +201,9 @@ public final class AnalogArray {
         }
     }
 
-    /// Calls `body(start, count, cells)` for consecutive runs of devices covering 0 ..< count.
-    func forEachCells(_ body: (Int, Int, UnsafePointer<DeviceCell>) -> Void) {
+    /// Calls `body(start, count, cells)` for consecutive runs of devices covering 0 ..< count (at most 256 cells per
+    /// call, the same bits as `cell(at:)`; the fast way to visit every device's parameters).
+    public func forEachCells(_ body: (Int, Int, UnsafePointer<DeviceCell>) -> Void) {
         var start = 0
         while start < count {
             let n = min(256, count - start)

@@ -202,14 +202,16 @@ final class BlockMonitor {
             var cache: [Float]? = closed ? nil : [Float](repeating: 0, count: n)
             var dw = Moments(), hi = Moments(), lo = Moments(), sym = Moments()
             var without = 0
-            for i in 0..<n {
-                let c = a.cells[i]
-                dw.add(c.dw)
-                hi.add(c.wMax)
-                lo.add(c.wMin)
-                let p = Self.symmetricPoint(a.model, c)
-                cache?[i] = p
-                if p.isNaN { without += 1 } else if p.isFinite { sym.add(p) }
+            a.forEachCells { start, count, cells in
+                for k in 0..<count {
+                    let c = cells[k]
+                    dw.add(c.dw)
+                    hi.add(c.wMax)
+                    lo.add(c.wMin)
+                    let p = Self.symmetricPoint(a.model, c)
+                    cache?[start + k] = p
+                    if p.isNaN { without += 1 } else if p.isFinite { sym.add(p) }
+                }
             }
             statics.append([Double(a.tile.gain), Double(a.tile.shift), Double(a.tile.rangeScale), dw.mean, dw.std, hi.mean, hi.std,
                             lo.mean, lo.std, sym.mean, sym.std, Double(without)])
@@ -231,17 +233,20 @@ final class BlockMonitor {
         var weights = Moments()
         var low = Float.infinity, high = -Float.infinity
         var saturated = 0, distance = 0.0, withPoint = 0
-        for i in 0..<n {
-            let c = a.cells[i], w = a.weights[i]
-            let v = w - (reference?[i] ?? 0)
-            weights.add(v)
-            low = min(low, v)
-            high = max(high, v)
-            if w >= c.wMax - c.dw || w <= c.wMin + c.dw { saturated += 1 }
-            let p = cache?[i] ?? Self.symmetricPoint(model, c)
-            if p.isNaN { continue }
-            withPoint += 1
-            if p.isFinite { distance += Double(abs(w - p)) }
+        a.forEachCells { start, count, cells in
+            for k in 0..<count {
+                let i = start + k
+                let c = cells[k], w = a.weights[i]
+                let v = w - (reference?[i] ?? 0)
+                weights.add(v)
+                low = min(low, v)
+                high = max(high, v)
+                if w >= c.wMax - c.dw || w <= c.wMin + c.dw { saturated += 1 }
+                let p = cache?[i] ?? Self.symmetricPoint(model, c)
+                if p.isNaN { continue }
+                withPoint += 1
+                if p.isFinite { distance += Double(abs(w - p)) }
+            }
         }
         return [Double(saturated) / Double(n), weights.mean, weights.std, Double(low), Double(high),
                 withPoint == 0 ? .nan : distance / Double(withPoint), weights.sumOfSquares.squareRoot()]
