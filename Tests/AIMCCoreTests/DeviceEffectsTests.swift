@@ -233,7 +233,8 @@ struct DeviceEffectsTests {
         d.writeNoiseStd = 1
         #expect(AnalogArray.bytesPerDevice(d) == AnalogArray.bytesPerDevice(.softBoundsDefault) + 4)
         d.lifetime = 100; d.lifetimeDtod = 0.1; d.diffusion = 0.01; d.diffusionDtod = 0.1; d.resetDtod = 0.01; d.corruptDevicesProb = 0.1
-        #expect(DeviceEffects.bytesPerDevice(d) == 4 + 4 + 4 + 4 + 1)
+        // write noise 4, bounds for the per-mini-batch pass 8, lifetime_i 4, rho_i 4, b_i 4, stuck devices 8 x 0.1 -> 1.
+        #expect(DeviceEffects.bytesPerDevice(d) == 4 + 8 + 4 + 4 + 4 + 1)
         d.lifetime = 0; d.diffusion = 0; d.writeNoiseStd = 0
         #expect(DeviceEffects.bytesPerDevice(d) == 4 + 1)
         for (key, set) in [("device.lifetime", { (d: inout DeviceConfig) in d.lifetime = -1 }),

@@ -22,15 +22,19 @@ public final class DeviceEffects {
     let resetBias: ResetBias
     let corrupt: CorruptDevices?
     let runtimeKey: StreamKey
+    /// Each device's bounds (b_min, b_max) when diffusion or decay is on (they clip every device after every
+    /// mini-batch; stored so that the per-step pass does not recompute each device's parameters), else nil.
+    let lowerBounds: UnsafeMutablePointer<Float>?, upperBounds: UnsafeMutablePointer<Float>?
     /// Operations that drew from the run-time streams so far.
     var clock: UInt64 = 0
 
     /// Bytes per device the effects of `d` store (0 when every effect is off): 4 for write noise's persistent
-    /// states, 4 each for lifetime_i, rho_i and b_i when their device-to-device spread is set, and 8 per stuck device
-    /// (8 prob on average, rounded up).
+    /// states, 8 for each device's bounds with diffusion or decay, 4 each for lifetime_i, rho_i and b_i when their
+    /// device-to-device spread is set, and 8 per stuck device (8 prob on average, rounded up).
     public static func bytesPerDevice(_ d: DeviceConfig) -> Int {
         guard d.hasEffects else { return 0 }
         var b = d.writeNoiseStd > 0 ? 4 : 0
+        if d.lifetime > 0 || d.diffusion > 0 { b += 8 }
         if d.lifetime > 0 && d.lifetimeDtod > 0 { b += 4 }
         if d.diffusion > 0 && d.diffusionDtod > 0 { b += 4 }
         if d.resetDtod > 0 { b += 4 }
@@ -55,10 +59,20 @@ public final class DeviceEffects {
         s = RandomStream(key: key, counter: (4, 0, 0))
         corrupt = CorruptDevices(d, count: count, stream: &s, bounds: bounds)
         self.runtimeKey = runtimeKey
+        if decay != nil || diffusion != nil {
+            let lo = UnsafeMutablePointer<Float>.allocate(capacity: count), hi = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            for i in 0..<count { (lo[i], hi[i]) = bounds(i) }
+            lowerBounds = lo
+            upperBounds = hi
+        } else {
+            lowerBounds = nil
+            upperBounds = nil
+        }
     }
 
     deinit {
         writeNoise?.deallocate(); decay?.deallocate(); diffusion?.deallocate(); resetBias.deallocate()
+        lowerBounds?.deallocate(); upperBounds?.deallocate()
     }
 
     /// The stuck devices (indices in ascending order) and their values (empty without corrupt devices).
@@ -108,24 +122,29 @@ public final class DeviceEffects {
 
     /// The per-mini-batch effects on `a`: diffusion (one normal per device in index order), then decay towards the
     /// reset bias, each clipped to the device's bounds; then stuck devices held and write noise drawn for every device.
+    /// Device by device the same operations as one pass (each device's diffusion, then its decay), in two passes:
+    /// the normals are drawn in index order either way.
     func stepEnded(_ a: AnalogArray) {
-        guard actsPerStep else { return }
+        guard actsPerStep, let lo = lowerBounds, let hi = upperBounds else { return }
         var s = nextStream()
-        let w = a.state
-        a.forEachCells { start, n, c in
-            for k in 0..<n {
-                let i = start + k
-                var v = w[i]
-                if let diffusion {
-                    v += diffusion.rate(i) * s.nextNormal()
-                    v = min(max(v, c[k].wMin), c[k].wMax)
-                }
-                if let decay {
+        let w = a.state, n = a.count
+        if let diffusion {
+            if let rates = diffusion.rates {
+                for i in 0..<n { w[i] = min(max(w[i] + rates[i] * s.nextNormal(), lo[i]), hi[i]) }
+            } else {
+                let rate = diffusion.rate
+                for i in 0..<n { w[i] = min(max(w[i] + rate * s.nextNormal(), lo[i]), hi[i]) }
+            }
+        }
+        if let decay {
+            if decay.scales == nil && resetBias.biases == nil {
+                let scale = decay.scale, b = resetBias.bias
+                for i in 0..<n { w[i] = min(max((w[i] - b) * scale + b, lo[i]), hi[i]) }
+            } else {
+                for i in 0..<n {
                     let b = resetBias.bias(i)
-                    v = (v - b) * decay.scale(i) + b
-                    v = min(max(v, c[k].wMin), c[k].wMax)
+                    w[i] = min(max((w[i] - b) * decay.scale(i) + b, lo[i]), hi[i])
                 }
-                w[i] = v
             }
         }
         corrupt?.hold(w)
