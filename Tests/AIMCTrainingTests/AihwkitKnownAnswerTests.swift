@@ -5,7 +5,8 @@ import Testing
 
 /// Known answers recorded from aihwkit 1.1.0 itself, on tiny tiles at zero device noise, for the presets whose
 /// paired conformance runs were the closest to aihwkit's run-to-run spread (`aihwkit-mixed-precision`,
-/// `aihwkit-c-ttv2`), and for Tiki-Taka's resets of transferred columns (`aihwkit-tiki-taka` with `with_reset_prob`). The numbers come from `scripts/aihwkit_known_answers.py` (aihwkit 1.1.0, torch 2.10.0): it
+/// `aihwkit-c-ttv2`), and for Tiki-Taka's resets of transferred columns (`aihwkit-tiki-taka` with
+/// `with_reset_prob`). The numbers come from `scripts/aihwkit_known_answers.py` (aihwkit 1.1.0, torch 2.10.0): it
 /// builds the preset's `rpu_config` with `SoftBoundsDevice(dw_min_dtod=0, dw_min_std=0, w_max_dtod=0, w_min_dtod=0,
 /// up_down_dtod=0)` and perfect forward and backward, applies `tile.update(x, d)` at lr 0.1 and prints
 /// `tile.get_hidden_parameters()` (float32). Here the same preset is resolved, the same noise is switched off, and
@@ -143,7 +144,7 @@ struct AihwkitKnownAnswerTests {
     /// other columns' pulses are stochastic (|A| differ between rows) and are not compared. aihwkit's
     /// `stat_transfer_reset` at with_reset_prob 0.3 reset 613, 567 and 627 of 2000 columns in three runs (fractions
     /// 0.31, 0.28, 0.31; sd 0.010), never part of a column: `TransferResetTests.resetFraction` checks the same here.
-    @Test("Tiki-Taka with_reset_prob 1: the transferred column of A is reset to the bias after its read, C moves the read before the reset, as aihwkit's tile")
+    @Test("Tiki-Taka with_reset_prob 1: the transferred column of A is reset to the bias after its read, C moves the earlier read, as aihwkit's tile")
     func transferReset() throws {
         let b = try Self.block("aihwkit-tiki-taka", rows: 2, cols: 3) {
             $0.algorithm[TransferReset.withResetProb] = 1

@@ -21,7 +21,7 @@ struct TransferResetTests {
         return b
     }
 
-    @Test("Probability 1, reset_std 0: the transferred column of P is the reset bias exactly, W got the read before the reset, other columns untouched")
+    @Test("Probability 1, reset_std 0: the transferred column of P is the reset bias exactly, W moves the earlier read, other columns untouched")
     func resetByHand() throws {
         let (reference, m) = handBlock(.tikiTaka)
         reference.arrays[1].setWeights(Self.p)
