@@ -17,15 +17,20 @@ holds the numbers printed here and checks that aimc-dist's block of the same pre
   kat_chopped_adc      the same with the default transfer ADC and no output noise: which reads fire a pulse
   kat_chopped_batch    2 x 2, one mini-batch of 3 samples: one column read per sample
   stat_chopped_read    the default noisy transfer read of A = 0.01, 512 rows x 20 reads: P(pulse up), P(pulse down)
+  kat_transfer_reset   TransferCompound (Tiki-Taka) with with_reset_prob 1, reset 0.05, reset_std 0, 2 x 3, transfer read
+                       without noise and ADC: which column of the fast device A is reset after each transfer, to what,
+                       and what moved into C (the read before the reset); with n_reads_per_transfer 2 (aihwkit resets
+                       both columns after the first read); the same field on BufferedTransferCompound (ignored)
+  stat_transfer_reset  with_reset_prob 0.3, 4 x 8, 2000 transfers: the fraction of transferred columns reset
 """
 
 import sys
 from math import erf, sqrt
 
 
-def device():
+def device(**kw):
     from aihwkit.simulator.configs import SoftBoundsDevice
-    return SoftBoundsDevice(dw_min_dtod=0.0, dw_min_std=0.0, w_max_dtod=0.0, w_min_dtod=0.0, up_down_dtod=0.0)
+    return SoftBoundsDevice(dw_min_dtod=0.0, dw_min_std=0.0, w_max_dtod=0.0, w_min_dtod=0.0, up_down_dtod=0.0, **kw)
 
 
 def layer(cfg, inputs, outputs):
@@ -53,6 +58,22 @@ def set_fast(tile, values):
     import torch
     h = tile.get_hidden_parameters()
     h["hidden_weights_0"] = torch.tensor(values).reshape(-1, 1)
+    tile.set_hidden_parameters(h)
+
+
+def transfer(kind, **kw):
+    from aihwkit.simulator.configs import UnitCellRPUConfig
+    dev = lambda: device(reset=0.05, reset_std=0.0)
+    cfg = UnitCellRPUConfig(device=kind(unit_cell_devices=[dev(), dev()], **kw))
+    cfg.device.transfer_forward.out_noise = 0.0
+    cfg.device.transfer_forward.out_res = 0.0
+    return cfg
+
+
+def set_fast_matrix(tile, values):
+    import torch
+    h = tile.get_hidden_parameters()
+    h["hidden_weights_0"] = torch.tensor(values)
     tile.set_hidden_parameters(h)
 
 
@@ -122,6 +143,38 @@ def main():
     n = rows * reads
     print("  P(up) %.4f, P(down) %.4f; model (N(0, 0.06^2) then an ADC of step 24/510): %.4f, %.4f; binomial sd %.4f"
           % (up / n, down / n, 1 - phi((half - a) / 0.06), phi((-half - a) / 0.06), sqrt(0.25 / n)))
+
+    from aihwkit.simulator.configs import TransferCompound, BufferedTransferCompound
+    a0 = [[0.02, 0.011, 0.013], [-0.02, 0.017, -0.019]]
+    print("kat_transfer_reset (3 inputs x 2 outputs, with_reset_prob 1, reset 0.05, reset_std 0, lr 0.1)")
+    tile = layer(transfer(TransferCompound, with_reset_prob=1.0), 3, 2)
+    set_fast_matrix(tile, a0)
+    for k in range(4):
+        tile.update(torch.zeros(1, 3), torch.zeros(1, 2))
+        print("  after update %d: A" % k, flat(tile, "hidden_weights_0"), "C", flat(tile, "hidden_weights_1"))
+    tile = layer(transfer(TransferCompound, with_reset_prob=1.0, n_reads_per_transfer=2), 3, 2)
+    set_fast_matrix(tile, [[0.02, 0.02, 0.013], [-0.02, -0.02, -0.019]])
+    tile.update(torch.zeros(1, 3), torch.zeros(1, 2))
+    print("  n_reads_per_transfer 2, A = (0.02, 0.02, 0.013; -0.02, -0.02, -0.019), one update: A", flat(tile, "hidden_weights_0"),
+          "C", flat(tile, "hidden_weights_1"))
+    tile = layer(transfer(BufferedTransferCompound, with_reset_prob=1.0), 3, 2)
+    set_fast_matrix(tile, a0)
+    tile.update(torch.zeros(1, 3), torch.zeros(1, 2))
+    print("  BufferedTransferCompound, one update: A", flat(tile, "hidden_weights_0"))
+
+    print("stat_transfer_reset (8 inputs x 4 outputs, with_reset_prob 0.3, A = 0.3 before each of 2000 transfers)")
+    tile = layer(transfer(TransferCompound, with_reset_prob=0.3), 8, 4)
+    resets = partial = 0
+    n = 2000
+    for k in range(n):
+        set_fast_matrix(tile, [[0.3] * 8] * 4)
+        tile.update(torch.zeros(1, 8), torch.zeros(1, 4))
+        a = tile.get_hidden_parameters()["hidden_weights_0"]
+        r = int((a[:, k % 8] == a.new_tensor(0.05)).sum())
+        resets += r == 4
+        partial += 0 < r < 4
+    print("  columns reset: %d of %d (fraction %.4f, binomial sd %.4f), partial columns %d"
+          % (resets, n, resets / n, sqrt(0.3 * 0.7 / n), partial))
     return 0
 
 

@@ -237,11 +237,12 @@ struct MultiRankTests {
     /// is bitwise RIDER's, and AGAD (period 10 passes) writes W only in the last steps of its 8-column blocks. Here the
     /// choppers switch every 2 passes or at random with probability 0.5, c-TTv2's output choppers and auto-scaled rate
     /// are on, E-RIDER also reads Q~ snapshots, and mixed precision quantizes x and d with stochastic rounding and moves
-    /// 3 rows every 2 steps. Each: identical at 1, 2 and 3 ranks; its transfers pulsed W (tiles.csv; for AGAD this
-    /// needs more passes than its period, hence chopper switches); and the control run, identical but for the part
-    /// exercised, ends with another digest (with no switch or no quantization the two runs would be the same bits,
-    /// since the switch draws come from their own keyed streams).
-    @Test("Choppers switching, auto-scale and quantized digital updates: identical metrics and digest at 1, 2 and 3 ranks",
+    /// 3 rows every 2 steps; Tiki-Taka and multi-tile residual learning (with per-device reset biases) reset each
+    /// transferred column with probability 0.5 (`with_reset_prob`). Each: identical at 1, 2 and 3 ranks; its transfers
+    /// pulsed W (tiles.csv; for AGAD this needs more passes than its period, hence chopper switches); and the control
+    /// run, identical but for the part exercised, ends with another digest (with no switch, no quantization or no reset
+    /// the two runs would be the same bits, since the switch and reset draws come from their own keyed streams).
+    @Test("Choppers switching, auto-scale, quantized digital updates and column resets: identical metrics and digest at 1, 2 and 3 ranks",
           arguments: [
             Exercised(args: Exercised.set("e-rider", ["in_chop_prob=0.5", "in_chop_random=true"]),
                       control: Exercised.set("e-rider", ["in_chop_prob=0", "in_chop_random=true"])),
@@ -250,6 +251,9 @@ struct MultiRankTests {
             Exercised(args: Exercised.set("agad", ["in_chop_prob=0.5", "in_chop_random=true"]), control: nil),
             Exercised(args: Exercised.set("c-ttv2", ["in_chop_prob=0.5", "out_chop_prob=0.5", "auto_scale=true", "fast_lr=0.5"]),
                       control: Exercised.set("c-ttv2", ["in_chop_prob=0.5", "out_chop_prob=0", "auto_scale=true", "fast_lr=0.5"])),
+            Exercised(args: Exercised.set("tiki-taka", ["with_reset_prob=0.5"]), control: Exercised.set("tiki-taka", ["with_reset_prob=0"])),
+            Exercised(args: Exercised.set("multi-tile-residual", ["with_reset_prob=0.5"]) + ["--set", "device.reset_dtod=0.01"],
+                      control: Exercised.set("multi-tile-residual", ["with_reset_prob=0"]) + ["--set", "device.reset_dtod=0.01"]),
             Exercised(args: Exercised.set("mixed-precision", ["n_x_bins=16", "n_d_bins=16", "n_rows_per_transfer=3", "transfer_every=2"]),
                       control: Exercised.set("mixed-precision", ["n_x_bins=0", "n_d_bins=0", "n_rows_per_transfer=3", "transfer_every=2"])),
           ])

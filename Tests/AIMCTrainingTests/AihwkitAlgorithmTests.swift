@@ -396,6 +396,10 @@ struct AihwkitCheckpointTests {
             c.algorithm[ERIDER.inChopRandom] = true
             c.algorithm[ERIDER.inChopProb] = 0.3
         }),
+        ("tiki-taka with resets of transferred columns", { c in
+            c.algorithm.name = .tikiTaka
+            c.algorithm[TransferReset.withResetProb] = 0.5
+        }),
         ("mixed precision, quantized, two rows per transfer", { c in
             c.algorithm.name = .mixedPrecision
             c.algorithm[MixedPrecision.xBins] = 8

@@ -5,7 +5,8 @@ import Testing
 
 /// Known answers recorded from aihwkit 1.1.0 itself, on tiny tiles at zero device noise, for the presets whose
 /// paired conformance runs were the closest to aihwkit's run-to-run spread (`aihwkit-mixed-precision`,
-/// `aihwkit-c-ttv2`). The numbers come from `scripts/aihwkit_known_answers.py` (aihwkit 1.1.0, torch 2.10.0): it
+/// `aihwkit-c-ttv2`), and for Tiki-Taka's resets of transferred columns (`aihwkit-tiki-taka` with
+/// `with_reset_prob`). The numbers come from `scripts/aihwkit_known_answers.py` (aihwkit 1.1.0, torch 2.10.0): it
 /// builds the preset's `rpu_config` with `SoftBoundsDevice(dw_min_dtod=0, dw_min_std=0, w_max_dtod=0, w_min_dtod=0,
 /// up_down_dtod=0)` and perfect forward and backward, applies `tile.update(x, d)` at lr 0.1 and prints
 /// `tile.get_hidden_parameters()` (float32). Here the same preset is resolved, the same noise is switched off, and
@@ -131,6 +132,39 @@ struct AihwkitKnownAnswerTests {
         b.gradientUpdate(input: zeros, inputStride: 2, delta: zeros, deltaStride: 2, batch: 3, step: 0)
         Self.close(Self.array(try #require(b.digitalArray("H"))), [0.8399999737739563, 0.20999999344348907, -0.6200000047683716, 0], "H",
                    tolerance: 1e-6)
+    }
+
+    /// aihwkit (`kat_transfer_reset`): `TransferCompound` (the `aihwkit-tiki-taka` preset) of 3 inputs x 2 outputs,
+    /// with_reset_prob 1, reset 0.05, reset_std 0, transfer read without output noise and ADC, A = P = (0.02, 0.011,
+    /// 0.013; -0.02, 0.017, -0.019), zero gradients at lr 0.1, one transfer per mini-batch. After update k, column k of
+    /// A is 0.05 (float32 0.05000000074505806) in both rows and the other columns keep their values; C received the
+    /// read taken before the reset: column 0 moves beta A = 0.1 x (+-0.02) = 2 pulses (BL 2, every slot fires since
+    /// both rows have |A| = 0.02), C_0 = (0.0019983332604169846, -0.0019983332604169846). The pass after (update 3)
+    /// transfers the reset value: 5 pulses up in both rows, C_0 = (0.006965097039937973, 0.0030016256496310234). The
+    /// other columns' pulses are stochastic (|A| differ between rows) and are not compared. aihwkit's
+    /// `stat_transfer_reset` at with_reset_prob 0.3 reset 613, 567 and 627 of 2000 columns in three runs (fractions
+    /// 0.31, 0.28, 0.31; sd 0.010), never part of a column: `TransferResetTests.resetFraction` checks the same here.
+    @Test("Tiki-Taka with_reset_prob 1: the transferred column of A is reset to the bias after its read, C moves the earlier read, as aihwkit's tile")
+    func transferReset() throws {
+        let b = try Self.block("aihwkit-tiki-taka", rows: 2, cols: 3) {
+            $0.algorithm[TransferReset.withResetProb] = 1
+            $0.device.reset = 0.05
+            $0.device.resetStd = 0
+            $0.transfer.outNoise = 0
+            $0.transfer.outRes = 0
+        }
+        let a0: [Float] = [0.02, 0.011, 0.013, -0.02, 0.017, -0.019]
+        b.arrays[1].setWeights(a0)
+        let bias = 0.05000000074505806
+        for k in 0..<4 {
+            b.gradientUpdate(input: [0, 0, 0], inputStride: 3, delta: [0, 0], deltaStride: 2, batch: 1, step: UInt64(k))
+            b.transfer(after: Int64(k))
+            let expected = (0..<6).map { e in e % 3 <= k ? bias : Double(a0[e]) }
+            Self.close(b.arrays[1].weightsArray(), expected, "A after update \(k)")
+            let c = b.arrays[0].weightsArray()
+            if k == 0 { Self.close([c[0], c[3]], [0.0019983332604169846, -0.0019983332604169846], "C column 0 after update 0") }
+            if k == 3 { Self.close([c[0], c[3]], [0.006965097039937973, 0.0030016256496310234], "C column 0 after update 3") }
+        }
     }
 
     /// aihwkit (`stat_chopped_read`, 512 rows x 20 reads of A = 0.01 with the preset's transfer read: output noise

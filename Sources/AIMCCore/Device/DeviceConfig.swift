@@ -192,8 +192,9 @@ public struct DeviceConfig: Codable, Sendable, Equatable {
             || symmetricPointDtod > 0 || powUpDownDtod > 0
     }
 
-    /// Whether any device effect (write noise, decay, diffusion, corrupt devices) is on (`DeviceEffects`).
-    public var hasEffects: Bool { writeNoiseStd > 0 || lifetime > 0 || diffusion > 0 || corruptDevicesProb > 0 }
+    /// Whether any device effect (write noise, decay, diffusion, corrupt devices) is on, or the reset biases have a
+    /// device-to-device spread (`DeviceEffects`: they are then drawn and stored per device).
+    public var hasEffects: Bool { writeNoiseStd > 0 || lifetime > 0 || diffusion > 0 || corruptDevicesProb > 0 || resetDtod > 0 }
 
     /// Whether any tile-to-tile spread is set.
     public var hasTileToTile: Bool { t2tDwMin > 0 || t2tSymmetricPoint > 0 || t2tRange > 0 }

@@ -255,10 +255,10 @@ public final class AnalogArray {
 
     // MARK: Resets and per-mini-batch effects
 
-    /// Resets devices to their reset bias (aihwkit `PulsedRPUDevice::resetCols`, used by its compounds'
-    /// `with_reset_prob`): each device of columns `columns` (every row), with probability `probability`, is programmed
-    /// to b_i + reset_std xi (`ResetBias`: b_i = reset + reset_dtod xi, drawn with the array's device effects; an
-    /// array without device effects has b_i = reset), clipped to its bounds.
+    /// Resets devices to their reset bias (aihwkit `PulsedRPUDevice::resetCols`, used by its transfer compound's
+    /// `with_reset_prob`, AIMCTraining's `TransferReset`): each device of columns `columns` (every row), with
+    /// probability `probability`, is programmed to b_i + reset_std xi (`ResetBias`: b_i = reset + reset_dtod xi, drawn
+    /// with the array's device effects, which exist whenever reset_dtod > 0; otherwise b_i = reset), clipped to its bounds.
     /// Stuck devices keep their values; the reset devices' write noise is drawn anew.
     ///
     /// Draws from `stream`, device by device in row-major order: a uniform (when probability < 1), then a normal for a

@@ -5,7 +5,9 @@ import Foundation
 /// sum_n gamma^n W(n), gradient pulses go to W(N), and one column of W(s) moves into W(s - 1) every period_s steps
 /// (Section 3.2: nested periods transfer_every x growth^(N - s), rates transfer_lr x growth^(s - 1), or explicit
 /// per-tile lists in aihwkit's order). Algorithm 1's optional warm start first fills W(0), W(1), ... in turn from the
-/// gradient tile, moving on at each plateau of the epoch training loss (App. H), before the cascade starts.
+/// gradient tile, moving on at each plateau of the epoch training loss (App. H), before the cascade starts. aihwkit's
+/// `TransferCompound` with N + 1 devices; its `with_reset_prob` resets each transferred column of the source tile
+/// after the read with that probability (`TransferReset`; the warm start's transfers from W(N) too).
 public final class MultiTileResidual: TrainingAlgorithm {
     public static let name = "multi-tile-residual"
     public static let title = "multi-tile residual learning (arXiv 2510.02516)"
@@ -29,7 +31,8 @@ public final class MultiTileResidual: TrainingAlgorithm {
     public static let warmStart = Parameter<Bool>.flag("warm_start", option: "--warm-start",
                                                        help: "multi-tile: Algorithm 1's warm start (fill tiles in turn at loss plateaus)")
     public static var parameters: [AlgorithmParameter] {
-        [tiles.spec, transferEveryGrowth.spec, transferLRGrowth.spec, transferEveryPerTile.spec, transferLRPerTile.spec, warmStart.spec]
+        [tiles.spec, transferEveryGrowth.spec, transferLRGrowth.spec, transferEveryPerTile.spec, transferLRPerTile.spec, warmStart.spec,
+         TransferReset.withResetProb.spec]
     }
 
     public static func roles(_ config: AlgorithmConfig) -> [ArrayRole] {
@@ -100,7 +103,7 @@ public final class MultiTileResidual: TrainingAlgorithm {
             " (beta \(g(a.transferRate)) x \(g(a[transferLRGrowth]))^(s-1), period \(a.transferEvery) x \(g(a[transferEveryGrowth]))^(N-s)\(a.unitsInMbatch ? "" : " samples"))"
         let schedule = (1...max(n, 1)).filter { $0 <= n }.map { "W(\($0))->W(\($0 - 1)) beta \(g(rates[$0])) every \(g(periods[$0]))" }
         return "\(a[tiles]) tiles, alpha \(g(a.gradientRate)), gamma \(g(a.gamma)); transfers " + schedule.joined(separator: ", ") + rule
-            + "\(a[warmStart] ? ", warm start" : ""), \(update)"
+            + "\(a[warmStart] ? ", warm start" : "")\(TransferReset.describe(a)), \(update)"
     }
 
     public private(set) var cycle: TransferCycle
@@ -109,18 +112,20 @@ public final class MultiTileResidual: TrainingAlgorithm {
     /// Epoch training losses since the last warm-start move, and the moves so far.
     var plateauHistory: [Double] = []
     public private(set) var warmStartMoves = 0
+    let resetProbability: Double
 
     public init(block: BlockInfo, config: ExperimentConfig, initialWeights: [Float]) {
         cycle = TransferCycle(config.algorithm, cols: block.cols)
         warmTarget = config.algorithm[MultiTileResidual.warmStart] ? 0 : cycle.sources
+        resetProbability = config.algorithm[TransferReset.withResetProb]
     }
 
     public func transfer(_ block: WeightBlock, after step: Int64) {
         let n = cycle.sources
-        guard warmTarget < n else { return block.moveColumns(&cycle, after: step) }
+        guard warmTarget < n else { return block.moveColumns(&cycle, after: step, resetProbability: resetProbability) }
         guard cycle.isDue(n, after: step) else { return }
         for _ in 0..<cycle.columnsPerTransfer {
-            block.moveColumn(from: n, into: warmTarget, column: cycle.next(n), rate: cycle.rates[n], step: step)
+            block.moveColumn(from: n, into: warmTarget, column: cycle.next(n), rate: cycle.rates[n], step: step, resetProbability: resetProbability)
         }
     }
 

@@ -440,21 +440,24 @@ public final class WeightBlock {
     }
 
     /// One column transfer of Eq. 11 (Tiki-Taka v1, Residual Learning, multi-tile): column k of array `source`, read
-    /// through the transfer periphery, is pulsed times `rate` into column k of array `target`.
-    public func moveColumn(from source: Int, into target: Int, column k: Int, rate: Float, step: Int64) {
+    /// through the transfer periphery, is pulsed times `rate` into column k of array `target`; after the read, the
+    /// source's column is reset with probability `resetProbability` (aihwkit `with_reset_prob`, `TransferReset`).
+    public func moveColumn(from source: Int, into target: Int, column k: Int, rate: Float, step: Int64, resetProbability: Double = 0) {
         var c2c = transferNoise(into: target, from: source, column: k, step: step)
         withColumn { col in
             readTransferColumn(source, column: k, step: step, into: col)
+            resetTransferredColumn(source, column: k, probability: resetProbability, step: step)
             pulseColumn(into: target, column: k, values: col, rate: rate, source: source, step: step, noise: &c2c)
         }
     }
 
     /// The transfers of `cycle` due after `step`: from the gradient array down to W(1), each source s moving its next
-    /// `transfer_columns` columns into s - 1 (`moveColumn`).
-    public func moveColumns(_ cycle: inout TransferCycle, after step: Int64) {
+    /// `transfer_columns` columns into s - 1 (`moveColumn`, each column reset after its read with probability
+    /// `resetProbability`).
+    public func moveColumns(_ cycle: inout TransferCycle, after step: Int64, resetProbability: Double = 0) {
         for s in stride(from: cycle.sources, through: 1, by: -1) where cycle.isDue(s, after: step) {
             for _ in 0..<cycle.columnsPerTransfer {
-                moveColumn(from: s, into: s - 1, column: cycle.next(s), rate: cycle.rates[s], step: step)
+                moveColumn(from: s, into: s - 1, column: cycle.next(s), rate: cycle.rates[s], step: step, resetProbability: resetProbability)
             }
         }
     }

@@ -466,8 +466,11 @@ extension ExperimentConfig {
             if field == "lifetime_dtod" && device.lifetime == 0 { return "there is no decay (lifetime 0)" }
             if field == "diffusion_dtod" && device.diffusion == 0 { return "there is no diffusion (diffusion 0)" }
             if field == "corrupt_devices_range" && device.corruptDevicesProb == 0 { return "no device is corrupt (corrupt_devices_prob 0)" }
-            if (field == "reset" || field == "reset_dtod") && device.lifetime == 0 { return "no decay pulls devices to the reset bias (lifetime 0) and no algorithm resets devices" }
-            if field == "reset_std" { return "no algorithm resets devices (resets are an API: AnalogArray.resetDevices)" }
+            let resets = a.type.parameters.contains { $0.key == TransferReset.withResetProb.key } && a[TransferReset.withResetProb] > 0
+            if (field == "reset" || field == "reset_dtod") && device.lifetime == 0 && !resets {
+                return "no decay pulls devices to the reset bias (lifetime 0) and no transfer resets devices (algorithm.with_reset_prob 0)"
+            }
+            if field == "reset_std" && !resets { return "no transfer resets devices (algorithm.with_reset_prob 0)" }
             return nil
         }
         if let why = algorithmIneffective(field) { return why }
