@@ -34,6 +34,17 @@ struct SweepTests {
         c.algorithm.name = .digitalSGD
         #expect(c.ineffective("device.w_max") != nil && c.ineffective("forward.out_noise") != nil)
         #expect(c.ineffective("algorithm.lr") == nil && c.ineffective("training.batch_size") == nil)
+        // The chip (device_seed) matters when the device draws anything: d2d or t2t spreads, or a device effect's
+        // per-device draws (stuck devices, spreads of lifetime, diffusion or reset bias).
+        var plain = ExperimentConfig.default
+        plain.device = DeviceConfig()
+        #expect(plain.ineffective("device_seed") != nil)
+        for set in [{ (d: inout DeviceConfig) in d.corruptDevicesProb = 0.1 }, { $0.resetDtod = 0.01 },
+                    { $0.lifetime = 100; $0.lifetimeDtod = 0.2 }, { $0.diffusion = 0.01; $0.diffusionDtod = 0.2 }] {
+            var e = plain
+            set(&e.device)
+            #expect(e.ineffective("device_seed") == nil)
+        }
     }
 
     @Test("Seeds and other integers stay exact up to 2^64 - 1")

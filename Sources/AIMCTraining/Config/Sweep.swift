@@ -425,7 +425,12 @@ extension ExperimentConfig {
         let a = algorithm, name = a.name
         if key == "device_seed" {
             if a.arrayCount == 0 { return "\(name) has no devices" }
-            if !device.hasDeviceToDevice && !device.hasTileToTile { return "the device has no device-to-device or tile-to-tile variability to draw" }
+            // Device effects draw per-device parameters from the chip's key too (DeviceEffects).
+            let effectDraws = (device.lifetime > 0 && device.lifetimeDtod > 0) || (device.diffusion > 0 && device.diffusionDtod > 0)
+                || device.resetDtod > 0 || device.corruptDevicesProb > 0
+            if !device.hasDeviceToDevice && !device.hasTileToTile && !effectDraws {
+                return "the device has no device-to-device or tile-to-tile variability to draw"
+            }
             return nil
         }
         let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
