@@ -16,6 +16,8 @@ holds the numbers printed here and checks that aimc-dist's block of the same pre
                        read without noise and ADC: buffer, pulses, chopper switches, chopped gradient
   kat_chopped_adc      the same with the default transfer ADC and no output noise: which reads fire a pulse
   kat_chopped_batch    2 x 2, one mini-batch of 3 samples: one column read per sample
+  kat_chopped_order    2 x 2, a mini-batch of 2 samples, one of them pulsing column 0 of A: each sample's column read
+                       follows that sample's gradient update (interleaved, not after the mini-batch)
   stat_chopped_read    the default noisy transfer read of A = 0.01, 512 rows x 20 reads: P(pulse up), P(pulse down)
   kat_transfer_reset   TransferCompound (Tiki-Taka) with with_reset_prob 1, reset 0.05, reset_std 0, 2 x 3, transfer read
                        without noise and ADC: which column of the fast device A is reset after each transfer, to what,
@@ -126,6 +128,15 @@ def main():
     tile.set_hidden_parameters(h)
     tile.update(torch.zeros(3, 2), torch.zeros(3, 2))
     print("  H", flat(tile, "buffered_FP_weight_0"))
+
+    print("kat_chopped_order (2 x 2, no chopper switches, transfer read without noise and ADC, d = (1, -1))")
+    for xs in ([[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [1.0, 0.0]]):
+        cfg = chopped(in_chop_prob=0.0)
+        cfg.device.transfer_forward.out_noise = 0.0
+        cfg.device.transfer_forward.out_res = 0.0
+        tile = layer(cfg, 2, 2)
+        tile.update(torch.tensor(xs), torch.tensor([[1.0, -1.0], [1.0, -1.0]]))
+        print("  x", xs, "A", flat(tile, "hidden_weights_0"), "C", flat(tile, "hidden_weights_1"))
 
     print("stat_chopped_read (1 x 512, default noisy transfer read, A = 0.01, 20 reads)")
     rows, reads, a = 512, 20, 0.01

@@ -134,6 +134,27 @@ struct AihwkitKnownAnswerTests {
                    tolerance: 1e-6)
     }
 
+    /// aihwkit (`kat_chopped_order`): 2 x 2, no chopper switches, transfer read without noise and ADC, a mini-batch of
+    /// two samples with d = (1, -1), one of them x = (1, 0) (31 soft-bounds pulses into column 0 of A: A = (-0.0302373,
+    /// 0; 0.0302373, 0)), the other x = 0. Sample b's read (column b) follows sample b's update: when the pulsing
+    /// sample comes first, column 0 is read after it and fires one pulse into C (C_0 = (-0.001, 0.001)); when it
+    /// comes second, column 0 was read before it and C stays 0. A read after the whole mini-batch would fire in both.
+    @Test("c-TTv2: each sample's column read follows that sample's update within the mini-batch, as aihwkit's tile")
+    func choppedOrder() throws {
+        let a: [Double] = [-0.0302373468875885, 0, 0.0302373468875885, 0]
+        for (first, c) in [(true, [-0.0010000000474974513, 0, 0.0010000000474974513, 0]), (false, [0, 0, 0, 0])] {
+            let b = try Self.block("aihwkit-c-ttv2", rows: 2, cols: 2) {
+                $0.algorithm[ChoppedTikiTakaV2.inChopProb] = 0
+                $0.transfer.outNoise = 0
+                $0.transfer.outRes = 0
+            }
+            let x: [Float] = first ? [1, 0, 0, 0] : [0, 0, 1, 0]
+            b.gradientUpdate(input: x, inputStride: 2, delta: [1, -1, 1, -1], deltaStride: 2, batch: 2, step: 0)
+            Self.close(b.arrays[1].weightsArray(), a, "A (pulsing sample \(first ? "first" : "second"))")
+            Self.close(b.arrays[0].weightsArray(), c, "C (pulsing sample \(first ? "first" : "second"))")
+        }
+    }
+
     /// aihwkit (`kat_transfer_reset`): `TransferCompound` (the `aihwkit-tiki-taka` preset) of 3 inputs x 2 outputs,
     /// with_reset_prob 1, reset 0.05, reset_std 0, transfer read without output noise and ADC, A = P = (0.02, 0.011,
     /// 0.013; -0.02, 0.017, -0.019), zero gradients at lr 0.1, one transfer per mini-batch. After update k, column k of
