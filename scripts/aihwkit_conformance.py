@@ -3,7 +3,7 @@
 
 Usage: PYTHON scripts/aihwkit_conformance.py [--presets NAME ...] [--seeds 0 1 2] [--train-limit 10000] [--epochs 1]
                                              [--batch-size 8] [--lr 0.1] [--repeats 2] [--data-dir DIR]
-                                             [--aimc-dist BINARY] [--work DIR] [--table-only]
+                                             [--aimc-dist BINARY] [--work DIR] [--table-only] [--cross-evaluate N]
   PYTHON has aihwkit 1.1.0 (torch 2.10.0) and numpy; without aihwkit the script says so and exits 0.
 
 For each preset and seed, on the Fashion-MNIST FCN 784-256-128-10 (sigmoid, digital biases, batch 8, AnalogSGD lr):
@@ -24,6 +24,9 @@ falls outside a 95% band by chance.)
 
 Each run appends one JSON line to WORK/results.jsonl; a run already there is not repeated (the script resumes), and
 --table-only prints the table from what is there.
+--cross-evaluate N also evaluates each aimc-dist run's final weights with aihwkit's noisy forward (N passes over the
+test set) and prints both evaluations and their paired difference: when the training comparison differs and this
+one does not, the difference arises in training, not in the evaluation.
 """
 
 import argparse
@@ -53,11 +56,17 @@ def parse_args():
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=0.1, help="AnalogSGD's lr (aimc-dist --lr)")
     p.add_argument("--repeats", type=int, default=2, help="aihwkit runs per seed (>= 2: the run-to-run spread)")
+    p.add_argument("--cross-evaluate", type=int, default=0, metavar="N",
+                   help="also evaluate aimc-dist's final weights of each run with aihwkit's noisy forward, N passes over the "
+                        "test set, and print their accuracy and loss next to aimc-dist's own evaluation (whether a "
+                        "difference arises in training or in the evaluation)")
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--aimc-dist", default=os.path.join(ROOT, ".build", "release", "aimc-dist"))
     p.add_argument("--work", default=None, help="run folders and results.jsonl (default runs/aihwkit-conformance-<budget>)")
     p.add_argument("--table-only", action="store_true", help="print the table from WORK/results.jsonl, run nothing")
     a = p.parse_args()
+    if a.cross_evaluate < 0:
+        p.error("--cross-evaluate must be 0 (off) or a number of passes, e.g. 3")
     if a.repeats < 2:
         p.error("--repeats must be at least 2 (aihwkit's run-to-run spread needs two runs per seed)")
     if a.work is None:
@@ -134,22 +143,11 @@ def run_aihwkit(a, preset, seed, repeat, init, data):
     import numpy as np
     import torch
     from torch import nn
-    from aihwkit.nn import AnalogLinear, AnalogSequential
     from aihwkit.optim import AnalogSGD
-    import aihwkit_defaults
     from weights import load
 
-    configs = {name: cfg for name, _, cfg in aihwkit_defaults.configs()}
-    cfg = configs[preset]
-    layers = load(init)
+    model = build_model(preset, load(init))
     order = np.load(os.path.join(init, "order.npy"))
-    sizes = [784, 256, 128, 10]
-    mods = []
-    for i in range(3):
-        lin = AnalogLinear(sizes[i], sizes[i + 1], bias=True, rpu_config=cfg)
-        lin.set_weights(torch.tensor(layers[i]["effective"], dtype=torch.float32), torch.tensor(layers[i]["bias"], dtype=torch.float32))
-        mods += [lin, nn.Sigmoid() if i < 2 else nn.LogSoftmax(dim=1)]
-    model = AnalogSequential(*mods)
     opt = AnalogSGD(model.parameters(), lr=a.lr)
     opt.regroup_param_groups(model)
     loss_fn = nn.NLLLoss()
@@ -167,6 +165,32 @@ def run_aihwkit(a, preset, seed, repeat, init, data):
             opt.step()
             total += loss.item()
             batches += 1
+    accuracy, test_loss = evaluate(model, x_te, y_te)
+    return {"preset": preset, "seed": seed, "side": "aihwkit", "repeat": repeat, "test_accuracy": accuracy,
+            "test_loss": test_loss, "train_loss": total / max(batches, 1), "seconds": round(time.time() - t0, 2)}
+
+
+def build_model(preset, layers):
+    """aihwkit's FCN with `preset`'s rpu_config and the weights and biases of `layers` (weights.load)."""
+    import torch
+    from torch import nn
+    from aihwkit.nn import AnalogLinear, AnalogSequential
+    import aihwkit_defaults
+
+    cfg = {name: cfg for name, _, cfg in aihwkit_defaults.configs()}[preset]
+    sizes = [784, 256, 128, 10]
+    mods = []
+    for i in range(3):
+        lin = AnalogLinear(sizes[i], sizes[i + 1], bias=True, rpu_config=cfg)
+        lin.set_weights(torch.tensor(layers[i]["effective"], dtype=torch.float32), torch.tensor(layers[i]["bias"], dtype=torch.float32))
+        mods += [lin, nn.Sigmoid() if i < 2 else nn.LogSoftmax(dim=1)]
+    return AnalogSequential(*mods)
+
+
+def evaluate(model, x_te, y_te):
+    """Test accuracy and mean test loss of one pass of aihwkit's (noisy) forward over the test set."""
+    import torch
+    from torch import nn
     model.eval()
     correct, nll = 0, 0.0
     with torch.no_grad():
@@ -175,8 +199,35 @@ def run_aihwkit(a, preset, seed, repeat, init, data):
             nll += float(nn.functional.nll_loss(out, y_te[s:s + 500], reduction="sum"))
             correct += int((out.argmax(dim=1) == y_te[s:s + 500]).sum())
     n = x_te.shape[0]
-    return {"preset": preset, "seed": seed, "side": "aihwkit", "repeat": repeat, "test_accuracy": correct / n,
-            "test_loss": nll / n, "train_loss": total / max(batches, 1), "seconds": round(time.time() - t0, 2)}
+    return correct / n, nll / n
+
+
+def cross_evaluate(a, runs, data):
+    """aimc-dist's final weights of each run, evaluated by aihwkit (a.cross_evaluate passes): a table of both
+    evaluations and their paired difference (mean ± standard error over seeds)."""
+    from weights import load
+    lines = ["| preset | seeds | aimc-dist's evaluation: accuracy (%) | aihwkit's evaluation of the same weights (%) | "
+             "difference (pt) | aimc-dist's test loss | aihwkit's | difference |", "|---|---|---|---|---|---|---|---|"]
+    for preset in a.presets:
+        seeds = [s for s in a.seeds if (preset, s, "aimc-dist", 0) in runs]
+        if not seeds:
+            continue
+        own, theirs = [], []
+        for seed in seeds:
+            layers = load(os.path.join(a.work, "%s-seed%d" % (preset, seed)))
+            passes = [evaluate(build_model(preset, layers), data[2], data[3]) for _ in range(a.cross_evaluate)]
+            r = runs[(preset, seed, "aimc-dist", 0)]
+            own.append((100 * r["test_accuracy"], r["test_loss"]))
+            theirs.append((100 * sum(p[0] for p in passes) / len(passes), sum(p[1] for p in passes) / len(passes)))
+        cells = []
+        for k, fmt in ((0, "%.2f"), (1, "%.4f")):
+            mo, _ = mean_sd([o[k] for o in own])
+            mt, _ = mean_sd([t[k] for t in theirs])
+            md, sd = mean_sd([o[k] - t[k] for o, t in zip(own, theirs)])
+            se = sd / math.sqrt(len(seeds)) if len(seeds) > 1 else float("nan")
+            cells += [fmt % mo, fmt % mt, ("%+" + fmt[1:]) % md + " ± " + (fmt % se)]
+        lines.append("| %s | %d | %s |" % (preset, len(seeds), " | ".join(cells)))
+    return "\n".join(lines)
 
 
 def mean_sd(v):
@@ -264,6 +315,11 @@ def main():
           "aihwkit columns: mean of its two runs)"
           % (a.train_limit, a.epochs, a.batch_size, a.lr))
     print(table(a, runs))
+    if a.cross_evaluate and not a.table_only:
+        print()
+        print("aimc-dist's final weights evaluated by aihwkit (%d passes of its noisy forward over the test set, averaged): "
+              "a difference that the training comparison shows but this one does not arises in training" % a.cross_evaluate)
+        print(cross_evaluate(a, runs, data if data is not None else tuple(torch.from_numpy(v) for v in load_data(a.data_dir, a.train_limit))))
     return 0
 
 
