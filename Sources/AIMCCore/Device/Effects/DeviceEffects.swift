@@ -104,7 +104,10 @@ public final class DeviceEffects {
 
     /// After every device of `a` was updated (zero-shifting, resets of every device, per-mini-batch effects).
     func updatedAll(_ a: AnalogArray) {
-        updated(a) { body in for i in 0..<a.count { body(i) } }
+        corrupt?.hold(a.state)
+        guard let wn = writeNoise else { return }
+        var s = nextStream()
+        wn.drawAll(count: a.count, into: a.weights, &s)
     }
 
     /// After the weights of `a` were programmed into its states: stuck devices held, then write noise drawn for
@@ -114,9 +117,28 @@ public final class DeviceEffects {
         guard let wn = writeNoise else { return }
         if wn.onSet {
             var s = nextStream()
-            for i in 0..<a.count { wn.draw(i, into: a.weights, &s) }
+            wn.drawAll(count: a.count, into: a.weights, &s)
         } else {
             a.weights.update(from: wn.persistent, count: a.count)
+        }
+    }
+
+    /// Normals drawn per chunk by `normals`.
+    static let normalChunk = 4096
+
+    /// `count` standard normals from `s`, the same values in the same order as `count` calls of `nextNormal`, drawn
+    /// in chunks through the vectorised ziggurat: `body(first, normals, m)` receives normals first ..< first + m.
+    @inline(__always)
+    static func normals(_ count: Int, _ s: inout RandomStream, _ body: (Int, UnsafePointer<Float>, Int) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: normalChunk) { buffer in
+            let xi = buffer.baseAddress!
+            var first = 0
+            while first < count {
+                let m = min(normalChunk, count - first)
+                s.fill(normals: xi, count: m)
+                body(first, xi, m)
+                first += m
+            }
         }
     }
 
@@ -124,16 +146,21 @@ public final class DeviceEffects {
     /// reset bias, each clipped to the device's bounds; then stuck devices held and write noise drawn for every device.
     /// Device by device the same operations as one pass (each device's diffusion, then its decay), in two passes:
     /// the normals are drawn in index order either way.
+    /// The normals are drawn per chunk of `normalChunk` by `normals` (16 KiB of scratch on the stack).
     func stepEnded(_ a: AnalogArray) {
         guard actsPerStep, let lo = lowerBounds, let hi = upperBounds else { return }
         var s = nextStream()
         let w = a.state, n = a.count
         if let diffusion {
             if let rates = diffusion.rates {
-                for i in 0..<n { w[i] = min(max(w[i] + rates[i] * s.nextNormal(), lo[i]), hi[i]) }
+                Self.normals(n, &s) { i0, xi, m in
+                    for k in 0..<m { let i = i0 + k; w[i] = min(max(w[i] + rates[i] * xi[k], lo[i]), hi[i]) }
+                }
             } else {
                 let rate = diffusion.rate
-                for i in 0..<n { w[i] = min(max(w[i] + rate * s.nextNormal(), lo[i]), hi[i]) }
+                Self.normals(n, &s) { i0, xi, m in
+                    for k in 0..<m { let i = i0 + k; w[i] = min(max(w[i] + rate * xi[k], lo[i]), hi[i]) }
+                }
             }
         }
         if let decay {
@@ -148,6 +175,6 @@ public final class DeviceEffects {
             }
         }
         corrupt?.hold(w)
-        if let wn = writeNoise { for i in 0..<a.count { wn.draw(i, into: a.weights, &s) } }
+        if let wn = writeNoise { wn.drawAll(count: a.count, into: a.weights, &s) }
     }
 }

@@ -30,4 +30,12 @@ struct WriteNoise {
     func draw(_ i: Int, into apparent: UnsafeMutablePointer<Float>, _ s: inout RandomStream) {
         apparent[i] = persistent[i] + sigma * s.nextNormal()
     }
+
+    /// The read weights of devices 0 ..< count, in index order: the same values as `draw` for each in turn.
+    func drawAll(count: Int, into apparent: UnsafeMutablePointer<Float>, _ s: inout RandomStream) {
+        let p = persistent, sigma = sigma
+        DeviceEffects.normals(count, &s) { i0, xi, m in
+            for k in 0..<m { apparent[i0 + k] = p[i0 + k] + sigma * xi[k] }
+        }
+    }
 }
