@@ -17,16 +17,34 @@ public enum MPI {
     /// loop's side channel and node census (`Watchdog.start`).
     ///
     /// A process that was not started by a launcher (no OMPI_/PMIX_/PMI_ variables) becomes an isolated
-    /// singleton (`OMPI_MCA_ess_singleton_isolated=1`), so it does not fork an `orted` daemon.
+    /// singleton (`OMPI_MCA_ess_singleton_isolated=1`), so it does not fork an `orted` daemon. Having no peers, it
+    /// also starts without the network transports and the hwloc plugins of I/O devices (`singletonEnvironment`),
+    /// unless the environment sets those variables itself.
     public static func initialize() throws(CommunicationError) {
         if isInitialized { return }
-        if Launcher.current.launcher == nil { setenv("OMPI_MCA_ess_singleton_isolated", "1", 0) }
+        if Launcher.current.launcher == nil {
+            for (name, value) in singletonEnvironment { setenv(name, value, 0) }
+        }
         var provided: Int32 = 0
         let rc = MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided)
         try check(rc, "MPI_Init_thread")
         MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN)
         try Watchdog.start()
     }
+
+    /// What a singleton sets before MPI_Init where the environment does not: no `orted`; of the transports only
+    /// `self` (ob1's), so Open MPI does not load its network libraries (libpsm2's start-up alone sleeps about 0.2 s
+    /// looking for Omni-Path hardware); and no discovery of I/O devices by hwloc (its PCI, GPU and OpenCL plugins,
+    /// libxml2, and the Linux I/O component: reading PCI configuration space and loading the X11 and ICU libraries
+    /// cost tens of milliseconds of CPU). A singleton's
+    /// messages are all to itself, so nothing it computes depends on these.
+    public static let singletonEnvironment: [(String, String)] = [
+        ("OMPI_MCA_ess_singleton_isolated", "1"),
+        ("OMPI_MCA_pml", "ob1"),
+        ("OMPI_MCA_btl", "self"),
+        ("HWLOC_PLUGINS_BLACKLIST", "hwloc_pci,hwloc_opencl,hwloc_gl,hwloc_cuda,hwloc_nvml,hwloc_rsmi,hwloc_levelzero,hwloc_xml_libxml"),
+        ("HWLOC_COMPONENTS", "-linuxio"),
+    ]
 
     /// Finalises MPI after every rank got here (a watched barrier, so a missing rank cannot hang the others). From here
     /// on the process is ending: a signal (mpirun ending the other ranks after one exited with an error) is not news.

@@ -27,6 +27,14 @@ struct Summary: Encodable {
     let ranks: Int
     let devicePulses: UInt64
     let zeroShiftPulses: UInt64
+    /// Wall seconds of the training steps alone on rank 0 (`Trainer.stepSeconds`: no start-up, data reading,
+    /// evaluation, telemetry records or checkpoints).
+    let trainingSeconds: Double
+    /// CPU seconds (user plus system) of the training steps alone (`Trainer.stepCPUSeconds`), summed over ranks.
+    let trainingCPUSeconds: Double
+    /// CPU seconds (user plus system) of the whole processes, from their start (MPI, reading the data) to the end of
+    /// the run's report, summed over ranks.
+    let cpuSeconds: Double
     /// The hardware estimate (`CostModel`), nil for an algorithm without tiles.
     let hardwareEstimate: HardwareEstimate?
     /// Records of tiles.csv written, nil without per-tile telemetry.
@@ -36,6 +44,7 @@ struct Summary: Encodable {
         case weightsDigest = "weights_digest", epochs, finalTestAccuracy = "final_test_accuracy"
         case finalTrainLoss = "final_train_loss", diverged, seconds, ranks, devicePulses = "device_pulses"
         case zeroShiftPulses = "zero_shift_pulses", hardwareEstimate = "hardware_estimate", tileRecords = "tile_records"
+        case trainingSeconds = "training_seconds", trainingCPUSeconds = "training_cpu_seconds", cpuSeconds = "cpu_seconds"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -52,6 +61,9 @@ struct Summary: Encodable {
         try c.encode(ranks, forKey: .ranks)
         try c.encode(devicePulses, forKey: .devicePulses)
         try c.encode(zeroShiftPulses, forKey: .zeroShiftPulses)
+        try number(trainingSeconds, .trainingSeconds)
+        try number(trainingCPUSeconds, .trainingCPUSeconds)
+        try number(cpuSeconds, .cpuSeconds)
         try c.encodeIfPresent(hardwareEstimate, forKey: .hardwareEstimate)
         try c.encodeIfPresent(tileRecords, forKey: .tileRecords)
     }
@@ -626,12 +638,6 @@ public enum TrainingRun {
         return String(format: "%ld h %02ld min", s / 3600, (s % 3600) / 60)
     }
 
-    /// CPU seconds (user and system) this process has used.
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
-    }
 
     /// Writes the step-0 checkpoint of `trainer` into `folder` and, on rank 0, `folder/order.npy`: the order of the
     /// `samples` training samples in each epoch (`Trainer.permutation`), int64, epochs x samples. Collective.
@@ -759,7 +765,7 @@ public enum TrainingRun {
                 + "\(rows.count) epoch(s) in metrics.csv")
         }
         let started = MPI.wallTime
-        let cpuAtStart = processCPUSeconds()
+        let cpuAtStart = ProcessClock.cpuSeconds()
         // Tile records (collective): the tiles gathered to rank 0, which appends one record to tiles.csv.
         var tileRecords = tilesKept, gatherSeconds = [Double](), writeSeconds = [Double]()
         func recordTiles(epoch: Int, step: Int64) throws {
@@ -857,7 +863,7 @@ public enum TrainingRun {
         let nodeRanks = try comm.allgather(Double(Watchdog.nodeRanks)), nodeCores = try comm.allgather(Double(Watchdog.nodeCores))
         let crowded = (0..<comm.size).max { nodeRanks[$0] / nodeCores[$0] < nodeRanks[$1] / nodeCores[$1] } ?? 0
         let oversubscribed = nodeRanks[crowded] > nodeCores[crowded]
-        let cpu = try comm.allgather(processCPUSeconds() - cpuAtStart)
+        let cpu = try comm.allgather(ProcessClock.cpuSeconds() - cpuAtStart)
         let busy = (0..<comm.size).filter { nodeRanks[$0] == nodeRanks[crowded] && nodeCores[$0] == nodeCores[crowded] }.map { cpu[$0] }
         if oversubscribed {
             let ranksHere = Int(nodeRanks[crowded]), cores = Int(nodeCores[crowded])
@@ -873,6 +879,9 @@ public enum TrainingRun {
                              elapsed, compute, communication, totalPulses)
                 + (zeroShift > 0 ? "; \(zeroShift) zero-shift pulses" : ""))
         }
+        // The training loop alone (the steps, as other simulators time their training loops) and the whole processes.
+        let trainingSeconds = trainer.stepSeconds.reduce(0, +)
+        let trainingCPU = try comm.sum(trainer.stepCPUSeconds), processCPU = try comm.sum(ProcessClock.cpuSeconds())
         if !trainer.stepSeconds.isEmpty {
             let steps = trainer.stepSeconds.sorted()
             let stepComm = try comm.sum(trainer.stepTiming.communicationSeconds) / Double(comm.size)
@@ -880,6 +889,10 @@ public enum TrainingRun {
             let share = oversubscribed ? "waiting (for cores and for messages)" : "communication and waiting"
             say(comm, String(format: "training steps: %ld, median %.4f s per step on rank 0, ", steps.count, steps[steps.count / 2])
                 + share + String(format: " %.1f%% of step time (mean over ranks)", 100 * stepComm / max(stepAll, 1e-12)))
+            let ranks = comm.size > 1 ? " summed over \(comm.size) ranks" : ""
+            say(comm, String(format: "training loop: %.3g s on rank 0, %.3g CPU s", trainingSeconds, trainingCPU) + ranks
+                + " (the steps alone: no start-up, data reading or evaluation); "
+                + String(format: "the whole process: %.3g CPU s", processCPU) + (comm.size > 1 ? " summed over ranks" : ""))
         }
         // The hardware estimate from every tile's counters (gathered to rank 0, O(tiles) bytes).
         var estimate: HardwareEstimate? = nil
@@ -934,7 +947,8 @@ public enum TrainingRun {
         if let directory, let last = rows.last {
             let summary = Summary(weightsDigest: digest, epochs: rows.count, finalTestAccuracy: last.testAccuracy,
                                   finalTrainLoss: last.trainLoss, diverged: diverged != nil, seconds: elapsed, ranks: comm.size,
-                                  devicePulses: totalPulses, zeroShiftPulses: zeroShift, hardwareEstimate: estimate,
+                                  devicePulses: totalPulses, zeroShiftPulses: zeroShift, trainingSeconds: trainingSeconds,
+                                  trainingCPUSeconds: trainingCPU, cpuSeconds: processCPU, hardwareEstimate: estimate,
                                   tileRecords: recordsTiles ? tileRecords : nil)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

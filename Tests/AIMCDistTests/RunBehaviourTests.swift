@@ -109,6 +109,44 @@ struct RunBehaviourTests {
         #expect(two.stdout.contains("communication and waiting") && !two.stdout.contains("oversubscribed"))
     }
 
+    /// The report and summary.json give the training loop's wall and CPU seconds apart from the whole process's (as
+    /// other simulators time their training loops): positive, the loop's within the whole, the printed line and the
+    /// file agreeing; summed over ranks when there are several.
+    @Test("The training loop's wall and CPU seconds, apart from the whole process's", arguments: [nil, 2] as [Int?])
+    func trainingLoopTime(ranks: Int?) throws {
+        let out = IDXWriter.temporaryDirectory("loop-time") + "/run"
+        // One OpenBLAS thread (aimc-dist does not use BLAS to train; an idle OpenBLAS worker thread may spin for a while).
+        let r = try Launch.run(ranks: ranks, ["--algorithm", "analog-sgd", "--hidden", "32", "--epochs", "2", "--batch-size", "4",
+                                              "--progress-seconds", "0", "--data-dir", Launch.data, "--output", out],
+                               environment: ["OPENBLAS_NUM_THREADS": "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as? [String: Any])
+        let wall = try #require(summary["training_seconds"] as? Double), cpu = try #require(summary["training_cpu_seconds"] as? Double)
+        let whole = try #require(summary["cpu_seconds"] as? Double), seconds = try #require(summary["seconds"] as? Double)
+        // The steps are part of the run: their wall time within `seconds` (training and evaluation), their CPU time within
+        // the processes' (which also started MPI and read the data, so strictly less).
+        #expect(wall > 0 && wall <= seconds, "\(summary)")
+        #expect(cpu > 0 && cpu < whole, "\(summary)")
+        if ranks == nil {
+            // One process with one busy thread: its CPU time over the steps is at most their wall time, plus per step the
+            // two getrusage readings' truncation to 1 us each and the time between a reading and the wall clock's
+            // (both well under 1 us): 5 us per step bounds it.
+            let steps = Double(try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("training steps: ") }?
+                .dropFirst("training steps: ".count).prefix { $0.isNumber }).flatMap { Int($0) } ?? 0)
+            #expect(steps > 0 && cpu <= wall + 5e-6 * steps, "\(summary)")
+        }
+        let line = String(try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("training loop: ") }, "\(r.stdout)"))
+        // The printed figures are the summary's to three significant digits.
+        func figure(after start: String, before end: String) -> Double? {
+            guard let a = line.range(of: start), let b = line.range(of: end, range: a.upperBound..<line.endIndex) else { return nil }
+            return Double(line[a.upperBound..<b.lowerBound])
+        }
+        let printed = [figure(after: "training loop: ", before: " s on rank 0, "), figure(after: " s on rank 0, ", before: " CPU s"),
+                       figure(after: "the whole process: ", before: " CPU s")].compactMap { $0 }
+        #expect(printed.count == 3 && zip(printed, [wall, cpu, whole]).allSatisfy { abs($0 - $1) <= 0.005 * $1 + 1e-9 }, "\(line) \(summary)")
+        #expect(line.contains(ranks == nil ? " CPU s (the steps alone" : " CPU s summed over \(ranks!) ranks (the steps alone"), "\(line)")
+    }
+
     /// Progress lines carry the rate and the time left: train, a sweep's own ETA, lsq.
     @Test("Progress with rate and time left in train, sweep and lsq")
     func progress() throws {

@@ -161,6 +161,10 @@ public final class Trainer {
     /// steps only (evaluation excluded).
     public private(set) var stepSeconds: [Double] = []
     public private(set) var stepTiming = RankTiming()
+    /// CPU seconds (user plus system, `ProcessClock`) this process spent in training steps: the forward and backward
+    /// passes, updates, transfers and exchanges of every step; start-up, reading the data, evaluation and what runs
+    /// between steps (progress lines, telemetry records, checkpoints) excluded.
+    public private(set) var stepCPUSeconds = 0.0
 
     /// Payload bytes this rank moved in the first training step of this trainer (sent, received), for comparison
     /// with `CommunicationModel`.
@@ -856,9 +860,11 @@ public final class Trainer {
             let lo = s * bs, hi = min(lo + bs, train.count)
             let before: (sent: UInt64, received: UInt64) = firstStepBytes == nil ? bytes : (0, 0)
             let timingBefore = timing
+            let cpu0 = ProcessClock.cpuSeconds()
             let t0 = DispatchTime.now().uptimeNanoseconds
             let samples = try trainStep(indices: order[lo..<hi])
             stepSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+            stepCPUSeconds += ProcessClock.cpuSeconds() - cpu0
             stepTiming.computeSeconds += timing.computeSeconds - timingBefore.computeSeconds
             stepTiming.communicationSeconds += timing.communicationSeconds - timingBefore.communicationSeconds
             if firstStepBytes == nil {
