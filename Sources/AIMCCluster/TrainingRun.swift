@@ -723,7 +723,7 @@ public enum TrainingRun {
 
         let trainer = try Trainer(config: config, comm: comm, train: train, test: test)
         var rows = [EpochMetrics]()
-        var tilesKept = 0
+        var tilesKept = 0, tilesProblem: String? = nil
         if resume {
             checkpointPath = String(decoding: try broadcastBytes(comm, Array(checkpointPath.utf8)), as: UTF8.self)
             rows = try Checkpoint.restore(trainer, from: checkpointPath)
@@ -747,7 +747,12 @@ public enum TrainingRun {
                     try directory.write("config.json", ConfigLoader.recordedJSON(config))
                     try directory.remove("summary.json")
                     // tiles.csv keeps the records up to the checkpoint's step (later ones are recorded again).
-                    if recordsTiles { tilesKept = try TileTelemetry.truncate(in: directory, throughStep: trainer.step, config: config) }
+                    if recordsTiles {
+                        let kept = try TileTelemetry.truncate(in: directory, throughStep: trainer.step, config: config,
+                                                              tilesPerRecord: trainer.layout.blocks.count * config.algorithm.arrayCount)
+                        tilesKept = kept.records
+                        tilesProblem = kept.problem
+                    }
                 } catch { failure = error.description }
             }
             try agree(comm, failure)
@@ -763,6 +768,8 @@ public enum TrainingRun {
         if resume {
             say(comm, "resumed from \(checkpointPath): epoch \(p.epoch), \(p.stepsDone) step(s) of it done (global step \(trainer.step)); "
                 + "\(rows.count) epoch(s) in metrics.csv")
+            // Rank 0 read the file: it alone knows (the other ranks' copy is nil).
+            if let tilesProblem { FileHandle.standardError.write(Data("aimc-dist: warning: \(tilesProblem)\n".utf8)) }
         }
         let started = MPI.wallTime
         let cpuAtStart = ProcessClock.cpuSeconds()

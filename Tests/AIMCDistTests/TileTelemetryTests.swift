@@ -91,6 +91,41 @@ struct TileTelemetryTests {
         #expect(try TilesFile.withoutOwner(split) == TilesFile.withoutOwner(whole))
     }
 
+    /// A damaged tiles.csv (a row cut short, or a record missing a row) does not stop a resume: the records before
+    /// the damage are kept whole, the rest up to the checkpoint are dropped with one warning naming the line, the new
+    /// records continue the numbering, and the weights are those of the uninterrupted run.
+    @Test("Resume over a damaged tiles.csv keeps the whole records before the damage and says where it was",
+          arguments: ["cut", "missing"])
+    func resumeOverDamagedTiles(damage: String) throws {
+        let whole = IDXWriter.temporaryDirectory("tiles-whole-d"), split = IDXWriter.temporaryDirectory("tiles-damaged")
+        let a = try Launch.run(ranks: 1, Self.small + Self.varied + ["--output", whole])
+        #expect(a.status == 0, "\(a.stderr)")
+        let b = try Launch.run(ranks: 2, Self.oneEpoch + Self.varied + ["--output", split])
+        #expect(b.status == 0, "\(b.stderr)")
+        var lines = try String(contentsOfFile: split + "/tiles.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        let first = try #require(lines.firstIndex { !$0.hasPrefix("#") }) + 1    // the first row of record 0
+        // 22 rows per record (11 blocks of two arrays); damage the sixth row of record 2 (file line `target + 1`).
+        let target = first + 2 * 22 + 5
+        if damage == "cut" {
+            lines[target] = String(lines[target].prefix(lines[target].count / 2))
+        } else {
+            lines.remove(at: target)
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: split + "/tiles.csv", atomically: true, encoding: .utf8)
+        let c = try Launch.run(ranks: 3, ["--resume", split, "--epochs", "2"])
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(Launch.digest(c.stdout) == Launch.digest(a.stdout))
+        let said = damage == "cut" ? "line \(target + 1) is damaged" : "record 2 has 21 row(s), not 22"
+        #expect(c.stderr.contains("warning: tiles.csv: ") && c.stderr.contains(said) && c.stderr.contains("kept its first 2 whole record(s)"),
+                "\(c.stderr)")
+        // Records 0 and 1 (start, step 7) kept; then the 8 records after the checkpoint's step 50, numbered 2 ... 9.
+        let t = try TilesFile(split)
+        let record = t.column("record"), step = t.column("step")
+        #expect(t.rows.count == 22 * 10 && t.rows.allSatisfy { $0.count == t.header.count })
+        #expect(t.rows.map { Int($0[record])! } == (0..<10).flatMap { Array(repeating: $0, count: 22) })
+        #expect(t.rows[44...].allSatisfy { Int($0[step])! > 50 } && t.rows[..<44].allSatisfy { Int($0[step])! <= 7 })
+    }
+
     @Test("The weights digest is the same with telemetry on, off, without a folder and with a record after every step")
     func digestUnchanged() throws {
         var digests = [String]()

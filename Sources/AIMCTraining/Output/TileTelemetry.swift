@@ -72,30 +72,82 @@ public enum TileTelemetry {
         Column(name: "energy_pj", unit: "pJ", meaning: "estimated energy of its reads and pulses (0 unless cost.read_pj or cost.pulse_pj is set)"),
     ]
 
+    /// What `truncate` kept of a resumed run's `tiles.csv`.
+    public struct Kept: Sendable, Equatable {
+        /// Whole records kept (the next record's number).
+        public let records: Int
+        /// Why rows of steps up to the checkpoint's were dropped (a damaged row or an incomplete record), nil when none
+        /// was: the first problem, its line number (1-based, in the file as it was) and what was kept.
+        public let problem: String?
+    }
+
     /// Cuts `tiles.csv` in a resumed run folder back to the records of steps up to `step` (the checkpoint's: later
     /// records are made again), rewriting it whole; a missing file starts anew with `header(config)`.
-    /// - Returns: the number of records kept (the next record's number).
+    ///
+    /// Rows are checked as they are read: each must have one cell per column of `columns`, integer record, epoch and
+    /// step, records numbered 0, 1, 2, ... in the file's order, and every record as many rows as record 0 (one per
+    /// tile; `tilesPerRecord` when given). The file is kept up to its first row that breaks a rule (or the first
+    /// record that ends short): what follows is dropped, and `Kept.problem` says where and what, for the run to
+    /// report; the records kept are whole, so the file stays readable by `pandas.read_csv(path, comment="#")`.
+    /// - Parameters:
+    ///   - tilesPerRecord: rows of one record (tiles of the layout), or nil to take record 0's count.
+    /// - Returns: the records kept and the problem found, if any.
     /// - Throws: `OutputError` when the file cannot be written.
-    public static func truncate(in directory: RunDirectory, throughStep step: Int64, config: ExperimentConfig) throws(OutputError) -> Int {
+    public static func truncate(in directory: RunDirectory, throughStep step: Int64, config: ExperimentConfig,
+                                tilesPerRecord: Int? = nil) throws(OutputError) -> Kept {
         let path = (directory.path as NSString).appendingPathComponent("tiles.csv")
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             try directory.write("tiles.csv", text: header(config))
-            return 0
+            return Kept(records: 0, problem: nil)
         }
-        var kept = "", records = 0, seenHeader = false
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
+        var kept = "", seenHeader = false, problem: String? = nil
+        // The record being read (its rows wait in `pending` until it is whole) and the rows per record.
+        var pending = "", pendingRows = 0, current = -1, perRecord = tilesPerRecord, records = 0, lineNumber = 0
+        var pendingLine = 0
+        func close() -> Bool {
+            guard current >= 0 else { return true }
+            if perRecord == nil { perRecord = pendingRows }
+            guard pendingRows == perRecord else {
+                problem = "line \(pendingLine): record \(current) has \(pendingRows) row(s), not \(perRecord!) (one per tile)"
+                return false
+            }
+            kept += pending
+            records = current + 1
+            pending = ""; pendingRows = 0
+            return true
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            if line.isEmpty { continue }
             if line.hasPrefix("#") || !seenHeader {
                 if !line.hasPrefix("#") { seenHeader = true }
                 kept += line + "\n"
                 continue
             }
-            let cells = line.split(separator: ",", maxSplits: 3, omittingEmptySubsequences: false)
-            guard cells.count > 2, let record = Int(cells[0]), let s = Int64(cells[2]), s <= step else { continue }
-            records = max(records, record + 1)
-            kept += line + "\n"
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard cells.count == columns.count, let record = Int(cells[0]), Int(cells[1]) != nil, let s = Int64(cells[2]) else {
+                problem = "line \(lineNumber) is damaged (\(cells.count) of \(columns.count) cells, or record, epoch or step not an integer)"
+                break
+            }
+            if s > step { break }    // made again after the checkpoint (records are in step order)
+            if record != current {
+                guard close() else { break }
+                guard record == current + 1 else {
+                    problem = "line \(lineNumber): record \(record) follows record \(current)"
+                    break
+                }
+                current = record; pendingLine = lineNumber
+            }
+            pending += line + "\n"
+            pendingRows += 1
+        }
+        if problem == nil { _ = close() }
+        if let p = problem {
+            problem = "tiles.csv: \(p); kept its first \(records) whole record(s) of the steps up to the checkpoint's \(step), "
+                + "dropped the rest of them (later records are made again)"
         }
         try directory.write("tiles.csv", text: kept)
-        return records
+        return Kept(records: records, problem: problem)
     }
 
     /// The comment lines and the header row that start `tiles.csv` (read it with `pandas.read_csv(path, comment="#")`).
