@@ -125,6 +125,9 @@ public enum TileTelemetry {
                 continue
             }
             let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+            // A row after the checkpoint's step is made again whatever its state (a run killed while it appended a
+            // record leaves one cut short), so only rows up to that step are checked.
+            if cells.count > 3, let s = Int64(cells[2]), s > step { break }
             guard cells.count == columns.count, let record = Int(cells[0]), Int(cells[1]) != nil, let s = Int64(cells[2]) else {
                 problem = "line \(lineNumber) is damaged (\(cells.count) of \(columns.count) cells, or record, epoch or step not an integer)"
                 break
