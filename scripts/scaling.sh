@@ -30,7 +30,7 @@ for n in 1 2 4 8; do
     hidden=$(python3 -c "import math; print(int(round(2048 * math.sqrt($n))))")
     measure weak "$n" "$hidden" 8
 done
-for n in 1 2 4 8; do measure memory "$n" 8192 2; done
+for n in 1 2 4 8; do measure memory "$n" 8192 8; done
 mv "$csv.partial" "$csv"
 python3 "$root/scripts/plot.py" scaling "$out" -o "$out/scaling.png" || echo "scaling: no plot (matplotlib missing?)" >&2
 echo "wrote $csv" >&2
