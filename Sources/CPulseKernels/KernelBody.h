@@ -14,10 +14,11 @@ typedef uint64_t VARIANT(u64v) __attribute__((ext_vector_type(VW)));
 #define u32v VARIANT(u32v)
 #define u64v VARIANT(u64v)
 
-/* Philox4x32-10 on VW blocks (Random123's rounds and key schedule). The state is kept in 64-bit lanes whose upper
- * halves are ignored: the multiplication reads the low 32 bits only. */
-static inline __attribute__((always_inline)) void VARIANT(philox)(u32v c0, aimc_stream s, u32v *o) {
-    u64v x0 = __builtin_convertvector(c0, u64v), x1 = (u64v)(uint64_t)s.c1, x2 = (u64v)(uint64_t)s.c2;
+/* Philox4x32-10 on VW blocks (Random123's rounds and key schedule), counter words c0 and c2 lane by lane (c1 and c3
+ * from s). The state is kept in 64-bit lanes whose upper halves are ignored: the multiplication reads the low 32 bits
+ * only. */
+static inline __attribute__((always_inline)) void VARIANT(philoxLanes)(u32v c0, u32v c2, aimc_stream s, u32v *o) {
+    u64v x0 = __builtin_convertvector(c0, u64v), x1 = (u64v)(uint64_t)s.c1, x2 = __builtin_convertvector(c2, u64v);
     u64v x3 = (u64v)(uint64_t)s.c3;
 #pragma clang loop unroll(full)
     for (uint32_t r = 0; r < 10; r++) {
@@ -31,6 +32,11 @@ static inline __attribute__((always_inline)) void VARIANT(philox)(u32v c0, aimc_
     o[1] = __builtin_convertvector(x1 & 0xFFFFFFFFull, u32v);
     o[2] = __builtin_convertvector(x2 & 0xFFFFFFFFull, u32v);
     o[3] = __builtin_convertvector(x3 & 0xFFFFFFFFull, u32v);
+}
+
+/* Philox4x32-10 on VW blocks of the stream s (counter words c1, c2, c3 from s), block c0 lane by lane. */
+static inline __attribute__((always_inline)) void VARIANT(philox)(u32v c0, aimc_stream s, u32v *o) {
+    VARIANT(philoxLanes)(c0, (u32v)s.c2, s, o);
 }
 
 /* ln u for u in [2^-32, 1]: exponent and mantissa m in [sqrt(1/2), sqrt(2)), Cephes' logf polynomial in m - 1. */
@@ -234,13 +240,58 @@ static void VARIANT(cellsOut)(const aimc_affine_device *d, const uint8_t *record
 
 #define G (32 / VW)
 
+/* The normals a super-chunk's pulses use (aimc_normals' values, computed only where a device with pulses takes them):
+ * whole entries e (the 8 blocks first[e] + l, l = 0..7; normal 8r + l at z[e][8r + l]; the second word pair, r = 2
+ * and 3, only where pairs[e] is 2), and single blocks b (block blockFirst[b]; its first normal, r = 0, at
+ * *blockAt[b]). Box-Muller is computed lane by lane, so a normal is the same bits in any lane arrangement. */
+static void VARIANT(normalsSparse)(aimc_stream s, const uint32_t *first, float *const *z, const uint8_t *pairs, int entries,
+                                   const uint32_t *blockFirst, float *const *blockAt, int blocks) {
+    const u32v lanes = VARIANT(lanes)();
+    const int per = VW / 8;    /* entries per vector */
+    for (int e = 0; e < entries; e += per) {
+        u32v base;
+        int both = 0;
+        for (int l = 0; l < VW; l++) {
+            const int h = l / 8;
+            base[l] = first[e + h < entries ? e + h : e];
+        }
+        for (int h = 0; h < per && e + h < entries; h++) both |= pairs[e + h] > 1;
+        u32v w[4];
+        VARIANT(philox)((lanes & 7u) + base, s, w);
+        f32v n[4];
+        VARIANT(boxMuller)(w[0], w[1], &n[0], &n[1]);
+        if (both) VARIANT(boxMuller)(w[2], w[3], &n[2], &n[3]);
+        for (int r = 0; r < (both ? 4 : 2); r++) {
+#if VW == 16
+            typedef float f8 __attribute__((ext_vector_type(8)));
+            const f8 low = __builtin_shufflevector(n[r], n[r], 0, 1, 2, 3, 4, 5, 6, 7);
+            const f8 high = __builtin_shufflevector(n[r], n[r], 8, 9, 10, 11, 12, 13, 14, 15);
+            __builtin_memcpy(z[e] + 8 * r, &low, 32);
+            if (e + 1 < entries) __builtin_memcpy(z[e + 1] + 8 * r, &high, 32);
+#else
+            __builtin_memcpy(z[e] + 8 * r, &n[r], 32);
+#endif
+        }
+    }
+    for (int b = 0; b < blocks; b += VW) {
+        const int m = blocks - b < VW ? blocks - b : VW;
+        u32v c0;
+        for (int l = 0; l < VW; l++) c0[l] = blockFirst[b + (l < m ? l : 0)];
+        u32v w[4];
+        VARIANT(philox)(c0, s, w);
+        f32v n0, n1;
+        VARIANT(boxMuller)(w[0], w[1], &n0, &n1);
+        for (int l = 0; l < m; l++) *blockAt[b + l] = n0[l];
+    }
+}
+
 static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t *recordsIn, int bytes, int width,
                          const int32_t *cols, const uint32_t *xBits, const uint8_t *counts, uint32_t dBits,
                          const uint8_t *negative, uint8_t flip, int count, aimc_stream s, uint32_t firstBlock,
                          void *scratch, aimc_pulse_counts *out) {
     float zs[4 * 32 * 32] __attribute__((aligned(64)));
     /* Scratch (padded to whole chunks): for the devices with pulses, in processing order (decreasing count, ties in
-     * the given order): record, state, count, direction; the given positions' counts and the order. */
+     * the given order): record, state, count, direction, offset; the given positions' counts. */
     const int padded = (count + 31) & ~31;
     uint64_t *lo = (uint64_t *)scratch;
     uint32_t *hi = (uint32_t *)(lo + padded);
@@ -248,9 +299,8 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
     int32_t *num = (int32_t *)(ws + padded);
     int32_t *dn = num + padded;
     int32_t *order = dn + padded;
-    uint8_t *given = (uint8_t *)(order + padded + 32);    /* COMPRESS writes up to VW entries past the end */
+    uint8_t *given = (uint8_t *)(order + padded + 32);
     /* Counts. */
-    uint64_t coincidences = 0;
     if (xBits) {
         int q = 0;
         for (; q + VW <= count; q += VW) {
@@ -263,26 +313,67 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
     } else {
         __builtin_memcpy(given, counts, (size_t)count);
     }
-    /* The devices with pulses sorted by decreasing count, ties in the given order: one compressing pass per count. */
+    /* Their sum and largest. */
+    uint64_t coincidences = 0;
     int top = 0;
-    for (int q = 0; q < count; q++) {
-        coincidences += given[q];
-        top = given[q] > top ? given[q] : top;
-    }
-    int active = 0;
-    for (int v = top; v >= 1; v--) {
+    {
+        i32v sum = 0, most = 0;
         int q = 0;
         for (; q + VW <= count; q += VW) {
             uint8_t g8[VW];
             __builtin_memcpy(g8, given + q, VW);
             i32v n;
             for (int l = 0; l < VW; l++) n[l] = g8[l];
-            active += COMPRESS(n == v, (i32v)VARIANT(lanes)() + q, order + active);
+            sum += n;
+            most = n > most ? n : most;
         }
+        coincidences = (uint64_t)(uint32_t)__builtin_reduce_add(sum);
+        top = __builtin_reduce_max(most);
         for (; q < count; q++) {
-            order[active] = q;
-            active += given[q] == v;
+            coincidences += given[q];
+            top = given[q] > top ? given[q] : top;
         }
+    }
+    /* The devices with pulses sorted by decreasing count, ties in the given order: for few counts, one compressing pass
+     * per count; else a stable counting sort, in four consecutive parts of the positions with their own histograms
+     * and places (four independent chains of increments). The positions without pulses are not listed. */
+    int active = 0;
+    if (top <= 4) {
+        for (int v = top; v >= 1; v--) {
+            int q = 0;
+            for (; q + VW <= count; q += VW) {
+                uint8_t g8[VW];
+                __builtin_memcpy(g8, given + q, VW);
+                i32v n;
+                for (int l = 0; l < VW; l++) n[l] = g8[l];
+                active += COMPRESS(n == v, (i32v)VARIANT(lanes)() + q, order + active);
+            }
+            for (; q < count; q++) {
+                order[active] = q;
+                active += given[q] == v;
+            }
+        }
+    } else {
+        int hist[4][33], place[4][33];
+        __builtin_memset(hist, 0, sizeof hist);
+        const int part = (count + 3) / 4;
+        for (int i = 0; i < part; i++)
+            for (int j = 0; j < 4; j++) {
+                const int q = j * part + i;
+                if (q < count) hist[j][given[q]]++;
+            }
+        int at = 0;
+        for (int v = 32; v >= 0; v--)
+            for (int j = 0; j < 4; j++) {
+                place[j][v] = at;
+                at += hist[j][v];
+            }
+        active = place[0][0];
+        for (int i = 0; i < part; i++)
+            for (int j = 0; j < 4; j++) {
+                const int q = j * part + i;
+                if (q < count) order[place[j][given[q]]++] = q;
+            }
     }
     /* A contiguous line (width > 0) with many pulses (at least 4 per device on average) is copied in order first, so
      * the reads in processing order hit the cache (a cache optimisation only: the results are the same). */
@@ -296,7 +387,6 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
         if (bytes > 0) __builtin_memcpy(r, recordsIn, (long)bytes * width);
         records = r;
     }
-    const int activePadded = (active + 31) & ~31;
     for (int t = 0; t < active; t++) {
         const int q = order[t];
         num[t] = given[q];
@@ -317,6 +407,7 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
             VARIANT(record)(records + (long)c * bytes, bytes, lo + t, hi + t);
         }
     }
+    const int activePadded = (active + 31) & ~31;
     for (int t = active; t < activePadded; t++) {
         ws[t] = 0.0f;
         lo[t] = 0;
@@ -327,20 +418,25 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
     i32v clipped = 0;
     const int mode = !d->noisy ? 0 : d->additive ? 1 : 2;
     /* Super-chunks of SC chunks: the pulses of their SC 32 / VW groups are interleaved step by step, so the dependent
-     * chain of one device's pulses overlaps with the other groups'. */
+     * chain of one device's pulses overlaps with the other groups'. A group takes part in the steps below its largest
+     * count (the counts decrease along a chunk); groups without a device with pulses are not decoded. */
     enum { SC = 4 };
     float *z = zs;
     for (int first = 0; first < active; first += 32 * SC) {
         i32v nv[SC * G];
         f32v W[SC * G], S[SC * G], N[SC * G], SH[SC * G], LO[SC * G], HI[SC * G], SG[SC * G], NF[SC * G];
-        int maxC[SC], chunks = 0, maxAll = 0, entries = 0;
-        uint32_t entryFirst[SC * 32];
-        float *entryAt[SC * 32];
+        int top[SC * G];
+        int maxC[SC], chunks = 0, maxAll = 0, entries = 0, blocks = 0;
+        uint32_t entryFirst[SC * 32], blockFirst[SC * 32 * 7];
+        float *entryAt[SC * 32], *blockAt[SC * 32 * 7];
+        uint8_t entryPairs[SC * 32];
         for (int c = 0; c < SC && first + 32 * c < active; c++, chunks++) {
             const int begin = first + 32 * c, p = begin / 32;
             const int maxN = num[begin];    /* sorted: the chunk's first count is its largest */
             for (int g = 0; g < G; g++) {
                 const int at = begin + VW * g, gi = c * G + g;
+                top[gi] = num[at];
+                if (!top[gi]) continue;
                 __builtin_memcpy(&nv[gi], num + at, sizeof(i32v));
                 i32v down;
                 __builtin_memcpy(&down, dn + at, sizeof(i32v));
@@ -363,19 +459,34 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
             }
             maxC[c] = maxN;
             maxAll = maxN > maxAll ? maxN : maxAll;
+            if (!mode) continue;
+            /* Step k's normals where the chunk's m devices with more than k pulses take them: a whole entry when
+             * m >= 8 (its second word pair when m > 16), else the first normal of blocks l < m. */
+            int m = active - begin < 32 ? active - begin : 32;
             for (int k = 0; k < maxN; k++) {
-                entryFirst[entries] = firstBlock + 256u * (uint32_t)p + 8u * (uint32_t)k;
-                entryAt[entries++] = z + 1024 * c + 32 * k;
+                while (num[begin + m - 1] <= k) m--;
+                const uint32_t entry = firstBlock + 256u * (uint32_t)p + 8u * (uint32_t)k;
+                float *at = z + 1024 * c + 32 * k;
+                if (m >= 8) {
+                    entryFirst[entries] = entry;
+                    entryPairs[entries] = m > 16 ? 2 : 1;
+                    entryAt[entries++] = at;
+                } else {
+                    for (int l = 0; l < m; l++) {
+                        blockFirst[blocks] = entry + (uint32_t)l;
+                        blockAt[blocks++] = at + l;
+                    }
+                }
             }
         }
-        /* The normals of the super-chunk's entries, two to a vector on 16 lanes. */
-        if (mode) VARIANT(normalsList)(s, entryFirst, entryAt, entries);
+        if (mode) VARIANT(normalsSparse)(s, entryFirst, entryAt, entryPairs, entries, blockFirst, blockAt, blocks);
         for (int k = 0; k < maxAll; k++) {
             const f32v kf = (float)k;
             for (int c = 0; c < chunks; c++) {
                 if (maxC[c] <= k) break;    /* chunks are sorted too */
                 for (int g = 0; g < G; g++) {
                     const int gi = c * G + g;
+                    if (top[gi] <= k) break;    /* and the groups of a chunk */
                     f32v zz = 0.0f;
                     if (mode) __builtin_memcpy(&zz, z + 1024 * c + 32 * k + VW * g, sizeof(f32v));
                     i32v act = kf < NF[gi];
@@ -394,14 +505,14 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
             }
         }
         for (int c = 0; c < chunks; c++)
-            for (int g = 0; g < G; g++) __builtin_memcpy(ws + first + 32 * c + VW * g, &W[c * G + g], sizeof(f32v));
+            for (int g = 0; g < G; g++)
+                if (top[c * G + g]) __builtin_memcpy(ws + first + 32 * c + VW * g, &W[c * G + g], sizeof(f32v));
     }
     for (int t = 0; t < active; t++) w[order[t]] = ws[t];
     if (copied) __builtin_memcpy(wOut, w, 4L * width);
     out->coincidences += coincidences;
     out->clipped += (uint64_t)(uint32_t)__builtin_reduce_add(clipped);
 }
-
 #undef G
 #undef f32v
 #undef i32v

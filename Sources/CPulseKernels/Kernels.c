@@ -8,12 +8,24 @@
 /* The SSE2 variant passes 256-bit vectors between its own static functions: no ABI crosses a library boundary. */
 #pragma clang diagnostic ignored "-Wpsabi"
 #include "CPulseKernels.h"
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+
+/* Words of the output-noise streams of one group of reads (ReadBody.h). */
+#define READ_WORDS 4096
+/* Scratch of the rank-one updates (UpdateBody.h): the trains of x (cols) and d (rows), the offsets of a line's
+ * positions, the train forming's words and temporaries, the line kernel's scratch. */
+typedef struct {
+    int32_t *xIndex, *dIndex, *offsets;
+    uint32_t *xBits, *dBits, *trainWords, *trainTemp;
+    uint8_t *xNegative, *dNegative;
+    void *row;
+} update_scratch;
 
 /* ---- SSE2 (every x86-64) or plain C elsewhere ---- */
 #define VARIANT(name) sse2_##name
@@ -29,6 +41,8 @@
 #include "PeripheryBody.h"
 #include "ActivationBody.h"
 #include "MatrixBody.h"
+#include "ReadBody.h"
+#include "UpdateBody.h"
 #undef VARIANT
 #undef VW
 #undef COMPRESS
@@ -48,6 +62,8 @@
 #include "PeripheryBody.h"
 #include "ActivationBody.h"
 #include "MatrixBody.h"
+#include "ReadBody.h"
+#include "UpdateBody.h"
 #undef VARIANT
 #undef VW
 #undef COMPRESS
@@ -70,6 +86,8 @@
 #include "PeripheryBody.h"
 #include "ActivationBody.h"
 #include "MatrixBody.h"
+#include "ReadBody.h"
+#include "UpdateBody.h"
 #undef VARIANT
 #undef VW
 #undef COMPRESS
@@ -144,15 +162,15 @@ void aimc_philox_blocks(aimc_stream s, uint32_t first, int count, uint32_t *out)
 
 void aimc_normals(aimc_stream s, uint32_t first, int entries, float *z) { DISPATCH(normals, s, first, entries, z) }
 
-/* Scratch: two buffers per thread (the line kernel's, and the train forming's), grown as needed, freed when the
- * thread ends. */
+/* Scratch: buffers per thread (0 the line kernel's, 1 the train forming's, 2 the padded row tails of W x, 3 the
+ * output stage of reads, 4 the rank-one updates'), grown as needed, freed when the thread ends. */
+enum { SCRATCH_BUFFERS = 5 };
 static pthread_key_t scratchKey;
 static pthread_once_t scratchOnce = PTHREAD_ONCE_INIT;
 typedef struct { void *p; long bytes; } scratch_t;
 static void scratchFree(void *s) {
     scratch_t *t = s;
-    free(t[0].p);
-    free(t[1].p);
+    for (int k = 0; k < SCRATCH_BUFFERS; k++) free(t[k].p);
     free(s);
 }
 static void scratchInit(void) { pthread_key_create(&scratchKey, scratchFree); }
@@ -161,7 +179,7 @@ static void *scratchFor(int which, long bytes) {
     pthread_once(&scratchOnce, scratchInit);
     scratch_t *all = pthread_getspecific(scratchKey);
     if (!all) {
-        all = calloc(2, sizeof(scratch_t));
+        all = calloc(SCRATCH_BUFFERS, sizeof(scratch_t));
         if (!all) abort();
         pthread_setspecific(scratchKey, all);
     }
@@ -234,5 +252,39 @@ void aimc_tanh(float *values, long count) { DISPATCH(activation, values, count, 
 void aimc_sigmoid(float *values, long count) { DISPATCH(activation, values, count, 1) }
 
 void aimc_row_dots(int rows, int cols, const float *w, long ldw, int batch, const float *x, long ldx, float *y, long ldy) {
-    DISPATCH(rowDots, rows, cols, w, ldw, batch, x, ldx, y, ldy)
+    float *tails = (cols & 15) ? scratchFor(2, 64L * rows) : 0;
+    DISPATCH(rowDots, rows, cols, w, ldw, batch, x, ldx, y, ldy, tails)
+}
+
+void aimc_read_outputs(const float *raw, int batch, int nOut, const float *scales, int managed, int rounds, float sigma,
+                       aimc_stream s, const aimc_ziggurat_tables *t, const aimc_quantiser *q, float *out, int32_t *clipped) {
+    /* Words of a group (READ_WORDS, or one stream's), 5 vectors of padding at the widest width, the normals, the slow
+     * flags. */
+    const long per = 4L * ((nOut + 3) / 4);
+    const long words = (per >= READ_WORDS ? per : READ_WORDS) + 5 * 16;
+    void *scratch = scratchFor(3, 8L * ((nOut >> 6) + 1) + 4 * words + 4L * (nOut + 16));
+    DISPATCH(readOutputs, raw, batch, nOut, scales, managed, rounds, sigma, s, t->threshold, t->width, t->f, q, out, clipped,
+             scratch)
+}
+
+void aimc_affine_updates(const aimc_affine_device *device, float *state, const uint8_t *records, int recordBytes, int rows,
+                         int cols, const float *x, long ldx, const float *d, long ldd, int count, const aimc_update_rule *rule,
+                         aimc_stream trains, aimc_stream noise, aimc_update_counts *out) {
+    /* One buffer: the line kernel's scratch, the trains' words and temporaries, the offsets, the trains of x and d. */
+    const int wide = rows > cols ? rows : cols;
+    const long rowBytes = (aimc_affine_row_scratch(wide, wide, recordBytes) + 63) & ~63L;
+    const long words = AIMC_TRAIN_WORDS(wide, 32), temp = 3L * (wide + 16);
+    char *p = scratchFor(4, rowBytes + 4 * (words + temp) + 4L * wide + 9L * (rows + cols));
+    update_scratch sc;
+    sc.row = p;
+    sc.trainWords = (uint32_t *)(p + rowBytes);
+    sc.trainTemp = sc.trainWords + words;
+    sc.offsets = (int32_t *)(sc.trainTemp + temp);
+    sc.xIndex = sc.offsets + wide;
+    sc.dIndex = sc.xIndex + cols;
+    sc.xBits = (uint32_t *)(sc.dIndex + rows);
+    sc.dBits = sc.xBits + cols;
+    sc.xNegative = (uint8_t *)(sc.dBits + rows);
+    sc.dNegative = sc.xNegative + cols;
+    DISPATCH(updates, device, state, records, recordBytes, rows, cols, x, ldx, d, ldd, count, rule, trains, noise, &sc, out)
 }

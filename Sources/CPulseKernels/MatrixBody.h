@@ -38,10 +38,17 @@ static inline __attribute__((always_inline)) f16v VARIANT(treeSums)(const f16v *
          + __builtin_shufflevector(w[0], w[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 }
 
-/* y[b ldy + i] = row i of w (stride ldw) dotted with x_b (stride ldx), for i < rows, b < batch. */
+/* y[b ldy + i] = row i of w (stride ldw) dotted with x_b (stride ldx), for i < rows, b < batch. `tails` (16 rows floats,
+ * used when cols is not a multiple of 16) receives the last cols mod 16 weights of each row padded with +0, the values
+ * load16Part gives, so the rows' tails are loaded whole in the loop over the batch. */
 static void VARIANT(rowDots)(int rows, int cols, const float *w, long ldw, int batch, const float *x, long ldx, float *y,
-                             long ldy) {
+                             long ldy, float *tails) {
     const int body = cols & ~15, rest = cols - body;
+    if (rest > 0)
+        for (int i = 0; i < rows; i++) {
+            const f16v t = VARIANT(load16Part)(w + (long)i * ldw + body, rest);
+            __builtin_memcpy(tails + 16L * i, &t, sizeof t);
+        }
     for (int b = 0; b < batch; b++) {
         const float *xb = x + (long)b * ldx;
         const f16v xt = rest > 0 ? VARIANT(load16Part)(xb + body, rest) : (f16v)0.0f;
@@ -61,10 +68,11 @@ static void VARIANT(rowDots)(int rows, int cols, const float *w, long ldw, int b
                     s3 += VARIANT(load16)(w3 + j) * u;
                 }
                 if (rest > 0) {
-                    s0 += VARIANT(load16Part)(w0 + body, rest) * xt;
-                    s1 += VARIANT(load16Part)(w1 + body, rest) * xt;
-                    s2 += VARIANT(load16Part)(w2 + body, rest) * xt;
-                    s3 += VARIANT(load16Part)(w3 + body, rest) * xt;
+                    const float *t0 = tails + 16L * (i0 + r);
+                    s0 += VARIANT(load16)(t0) * xt;
+                    s1 += VARIANT(load16)(t0 + 16) * xt;
+                    s2 += VARIANT(load16)(t0 + 32) * xt;
+                    s3 += VARIANT(load16)(t0 + 48) * xt;
                 }
                 s[r] = s0;
                 s[r + 1] = s1;
@@ -75,7 +83,7 @@ static void VARIANT(rowDots)(int rows, int cols, const float *w, long ldw, int b
                 const float *w0 = w + (long)(i0 + r) * ldw;
                 f16v s0 = (f16v)0.0f;
                 for (int j = 0; j < body; j += 16) s0 += VARIANT(load16)(w0 + j) * VARIANT(load16)(xb + j);
-                if (rest > 0) s0 += VARIANT(load16Part)(w0 + body, rest) * xt;
+                if (rest > 0) s0 += VARIANT(load16)(tails + 16L * (i0 + r)) * xt;
                 s[r] = s0;
             }
             for (; r < 16; r++) s[r] = (f16v)0.0f;

@@ -10,12 +10,9 @@
 #define u32v VARIANT(u32v)
 #define FABS(x) ((f32v)((u32v)(x) & 0x7FFFFFFFu))
 
-/* Words position ..< position + 4 VW - (position mod 4) of the stream, in stream order: the VW blocks from block
- * position / 4 on, written at buf (4 VW words); returns the offset of word `position` in buf. The four word vectors
- * of the blocks are interleaved by shuffles (word r of block l goes to 4 l + r). */
-static inline __attribute__((always_inline)) int VARIANT(streamWords)(aimc_stream s, uint64_t position, uint32_t *buf) {
-    u32v w[4];
-    VARIANT(philox)(VARIANT(lanes)() + (uint32_t)(position >> 2), s, w);
+/* The words of VW blocks (the four word vectors of VARIANT(philox)) in stream order at buf (4 VW words): word r of
+ * lane l goes to 4 l + r, by shuffles. */
+static inline __attribute__((always_inline)) void VARIANT(storeWords)(const u32v *w, uint32_t *buf) {
 #if VW == 16
     const u32v a0 = __builtin_shufflevector(w[0], w[1], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const u32v a1 = __builtin_shufflevector(w[0], w[1], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -41,7 +38,29 @@ static inline __attribute__((always_inline)) int VARIANT(streamWords)(aimc_strea
     __builtin_memcpy(buf + VW, &o1, sizeof o1);
     __builtin_memcpy(buf + 2 * VW, &o2, sizeof o2);
     __builtin_memcpy(buf + 3 * VW, &o3, sizeof o3);
+}
+
+/* Words position ..< position + 4 VW - (position mod 4) of the stream, in stream order: the VW blocks from block
+ * position / 4 on, written at buf (4 VW words); returns the offset of word `position` in buf. */
+static inline __attribute__((always_inline)) int VARIANT(streamWords)(aimc_stream s, uint64_t position, uint32_t *buf) {
+    u32v w[4];
+    VARIANT(philox)(VARIANT(lanes)() + (uint32_t)(position >> 2), s, w);
+    VARIANT(storeWords)(w, buf);
     return (int)(position & 3);
+}
+
+/* The ziggurat's fast path of VW words (RandomStream.nextNormal): word w gives layer w & 255, sign bit 8 and magnitude
+ * w >> 9; the normal is magnitude * width[layer], negated when the sign bit is set; *slow gets the lanes whose magnitude
+ * is not below threshold[layer] (bit l for lane l), whose normals take the slow path instead. */
+static inline __attribute__((always_inline)) f32v VARIANT(zigguratFast)(u32v w, const uint32_t *threshold, const float *width,
+                                                                      unsigned *slow) {
+    const u32v layer = w & 255u, magnitude = w >> 9;
+    const u32v limit = GATHER(u32v, threshold, layer);
+    const f32v scale = GATHER(f32v, width, layer);
+    /* Exact: magnitude < 2^23. */
+    const f32v z = __builtin_convertvector((i32v)magnitude, f32v) * scale;
+    *slow = MASKBITS((i32v)(magnitude >= limit));
+    return (f32v)((u32v)z ^ ((w & 0x100u) << 23));
 }
 
 /* The ziggurat's fast path (RandomStream.nextNormal): word w gives layer w & 255, sign bit 8 and magnitude w >> 9;
@@ -60,15 +79,11 @@ static int VARIANT(ziggurat)(aimc_stream s, uint64_t position, int count, const 
         while (i < n) {
             u32v w;
             __builtin_memcpy(&w, buf + off + i, sizeof w);
-            const u32v layer = w & 255u, magnitude = w >> 9;
-            const u32v limit = GATHER(u32v, threshold, layer);
-            const f32v scale = GATHER(f32v, width, layer);
-            /* Exact: magnitude < 2^23. */
-            const f32v z = __builtin_convertvector((i32v)magnitude, f32v) * scale;
-            const f32v signed_ = (f32v)((u32v)z ^ ((w & 0x100u) << 23));
+            unsigned slow;
+            const f32v signed_ = VARIANT(zigguratFast)(w, threshold, width, &slow);
             const int take = n - i < VW ? n - i : VW;
             /* The first word (of the `take` in use) that needs the slow path, or take. */
-            const unsigned slow = MASKBITS((i32v)(magnitude >= limit)) | (1u << take);
+            slow |= 1u << take;
             const int fast = __builtin_ctz(slow);
             if (fast == VW) {
                 __builtin_memcpy(out + written + i, &signed_, sizeof signed_);

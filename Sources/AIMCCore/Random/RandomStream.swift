@@ -298,6 +298,11 @@ public final class Ziggurat: @unchecked Sendable {
             width[k] = Float(x[k] * 0x1p-23)
         }
     }
+
+    /// The tables as the C kernels take them (`aimc_read_outputs`).
+    var tables: aimc_ziggurat_tables {
+        aimc_ziggurat_tables(threshold: UnsafePointer(threshold), width: UnsafePointer(width), f: UnsafePointer(f))
+    }
 }
 
 extension RandomStream {

@@ -520,6 +520,44 @@ public final class AnalogArray {
         return stats
     }
 
+    /// `count` rank-one pulsed updates in turn, update u as `pulsedUpdate(x: x + u xStride, d: d + u dStride, ...)`
+    /// with the trains stream `trains` at counter (step, sub + u) and the noise stream `noise` at counter
+    /// (step, sub + u) (a convolution's output positions, or a layer's samples, one after the other). The same bits as
+    /// those calls: for the affine families without device effects one call of the C kernels (`aimc_affine_updates`,
+    /// which repeats `pulsedUpdate` operation for operation), else those calls.
+    ///
+    /// - Parameters:
+    ///   - x: update u's `cols` inputs at x + u xStride; d: its `rows` errors at d + u dStride.
+    ///   - trains, noise: the keys of the streams; step: their counter's step (c1, c2); sub: update 0's counter word c3.
+    /// - Returns: the updates' counts, summed.
+    public func pulsedUpdates(x: UnsafePointer<Float>, xStride: Int, d: UnsafePointer<Float>, dStride: Int, count: Int,
+                              lr: Float, update: UpdateConfig, trains: StreamKey, noise: StreamKey, step: UInt64,
+                              sub: UInt32) -> PulseStatistics {
+        guard count > 0 else { return PulseStatistics() }
+        if var a = affine, effects == nil, !LineScratch.forceSwiftLoop, self.count <= Int(Int32.max) {
+            var rule = aimc_update_rule(lr: lr, dwMin: nominalDw, desiredBL: Int32(update.desiredBL),
+                                        blManagement: update.updateBLManagement ? 1 : 0, updateManagement: update.updateManagement ? 1 : 0)
+            var out = aimc_update_counts()
+            let t = RandomStream(key: trains, step: step, sub: sub).cStream, n = RandomStream(key: noise, step: step, sub: sub).cStream
+            aimc_affine_updates(&a, state, records.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) }, Int32(layout.recordBytes),
+                                Int32(rows), Int32(cols), x, xStride, d, dStride, Int32(count), &rule, t, n, &out)
+            var stats = PulseStatistics()
+            stats.updates = out.updates
+            stats.slots = out.slots
+            stats.visited = out.visited
+            stats.coincidences = out.coincidences
+            stats.clipped = out.clipped
+            return stats
+        }
+        var stats = PulseStatistics()
+        for u in 0..<count {
+            var t = RandomStream(key: trains, step: step, sub: sub &+ UInt32(truncatingIfNeeded: u))
+            var n = RandomStream(key: noise, step: step, sub: sub &+ UInt32(truncatingIfNeeded: u))
+            stats += pulsedUpdate(x: x + u * xStride, d: d + u * dStride, lr: lr, update: update, trains: &t, noise: &n)
+        }
+        return stats
+    }
+
     /// Bernoulli trains of `length` slots for every non-zero value; returns how many trains are non-zero and
     /// lists them (index, bits, sign). A probability >= 1 fires in every slot.
     ///

@@ -55,6 +55,8 @@ public final class PeripheryScratch {
     var row: [Float] = []
     var scales: [Float] = []
     var normals: [Float] = []
+    /// Outputs the ADC saturated in round 0, per vector of a batch (the C kernels' output stage).
+    var clipped: [Int32] = []
     public init() {}
 
     @inline(__always)
@@ -111,47 +113,68 @@ public enum Periphery {
         PeripheryScratch.ensure(&scratch.row, nIn)
         PeripheryScratch.ensure(&scratch.scales, batch)
         PeripheryScratch.ensure(&scratch.normals, nOut)
+        if scratch.clipped.count < batch { scratch.clipped = [Int32](repeating: 0, count: batch) }
         var clippedInputs = 0, clippedOutputs = 0, repeats = 0, converted = batch * nIn
         scratch.quantised.withUnsafeMutableBufferPointer { qb in
             scratch.raw.withUnsafeMutableBufferPointer { rb in
                 scratch.row.withUnsafeMutableBufferPointer { rowb in
                     scratch.scales.withUnsafeMutableBufferPointer { sb in
                         scratch.normals.withUnsafeMutableBufferPointer { nb in
-                            let q = qb.baseAddress!, raw = rb.baseAddress!, rowBuf = rowb.baseAddress!, scales = sb.baseAddress!
-                            let z = nb.baseAddress!
-                            // Scales and first-round DAC for the whole batch, then the products.
-                            clippedInputs = dacQ.dacBatch(input, stride: inputStride, count: nIn, batch: batch, managed: managed,
-                                                          scales: scales, into: q)
-                            Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights, ldw: cols,
-                                                 batch: batch, x: q, ldx: nIn, y: raw, ldy: nOut)
-                            for b in 0..<batch {
-                                let y = output + b &* nOut
-                                let s = scales[b]
-                                if managed && s == 0 {
-                                    y.update(repeating: 0, count: nOut)
-                                    continue
+                            scratch.clipped.withUnsafeMutableBufferPointer { cb in
+                                let q = qb.baseAddress!, raw = rb.baseAddress!, rowBuf = rowb.baseAddress!, scales = sb.baseAddress!
+                                let z = nb.baseAddress!, roundClipped = cb.baseAddress!
+                                // Scales and first-round DAC for the whole batch, then the products.
+                                clippedInputs = dacQ.dacBatch(input, stride: inputStride, count: nIn, batch: batch, managed: managed,
+                                                              scales: scales, into: q)
+                                Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights, ldw: cols,
+                                                     batch: batch, x: q, ldx: nIn, y: raw, ldy: nOut)
+                                // Round 0 of every vector: the C kernels' output stage (the streams' normals side by side) when
+                                // they handle the ADC, else the loop below.
+                                let stage = adcQ.kernel.map { k in
+                                    var k = k
+                                    var tables = Ziggurat.shared.tables
+                                    aimc_read_outputs(raw, Int32(batch), Int32(nOut), scales, managed ? 1 : 0, Int32(rounds), sigma,
+                                                      noise.stream(sample: 0, round: 0).cStream, &tables, &k, output, roundClipped)
+                                    return true
+                                } ?? false
+                                for b in 0..<batch {
+                                    let y = output + b &* nOut
+                                    let s = scales[b]
+                                    if managed && s == 0 {
+                                        if !stage { y.update(repeating: 0, count: nOut) }
+                                        continue
+                                    }
+                                    var reduction: Float = 1
+                                    var clipped: Int
+                                    if stage {
+                                        clipped = Int(roundClipped[b])
+                                        if clipped == 0 || rounds == 1 {
+                                            clippedOutputs &+= clipped
+                                            continue
+                                        }
+                                    } else {
+                                        var stream = noise.stream(sample: b, round: 0)
+                                        if sigma > 0 { stream.fill(normals: z, count: nOut) }
+                                        clipped = adcQ.adc(raw + b &* nOut, normals: sigma > 0 ? z : nil, sigma: sigma, count: nOut, into: y)
+                                    }
+                                    var round = 1
+                                    while clipped > 0 && round < rounds {
+                                        reduction *= 2
+                                        clippedInputs &+= dacQ.dac(input + b &* inputStride, count: nIn, scale: s * reduction,
+                                                                   into: rowBuf)
+                                        converted &+= nIn
+                                        Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights,
+                                                             ldw: cols, batch: 1, x: rowBuf, ldx: nIn, y: y, ldy: nOut)
+                                        var s2 = noise.stream(sample: b, round: round)
+                                        if sigma > 0 { s2.fill(normals: z, count: nOut) }
+                                        clipped = adcQ.adc(y, normals: sigma > 0 ? z : nil, sigma: sigma, count: nOut, into: y)
+                                        round += 1
+                                        repeats &+= 1
+                                    }
+                                    clippedOutputs &+= clipped
+                                    let rescale = s * reduction
+                                    if rescale != 1 { for i in 0..<nOut { y[i] *= rescale } }
                                 }
-                                var reduction: Float = 1
-                                var stream = noise.stream(sample: b, round: 0)
-                                if sigma > 0 { stream.fill(normals: z, count: nOut) }
-                                var clipped = adcQ.adc(raw + b &* nOut, normals: sigma > 0 ? z : nil, sigma: sigma, count: nOut, into: y)
-                                var round = 1
-                                while clipped > 0 && round < rounds {
-                                    reduction *= 2
-                                    clippedInputs &+= dacQ.dac(input + b &* inputStride, count: nIn, scale: s * reduction,
-                                                               into: rowBuf)
-                                    converted &+= nIn
-                                    Linear.batchedMatVec(transW: transposed, rows: rows, cols: cols, w: weights,
-                                                         ldw: cols, batch: 1, x: rowBuf, ldx: nIn, y: y, ldy: nOut)
-                                    var s2 = noise.stream(sample: b, round: round)
-                                    if sigma > 0 { s2.fill(normals: z, count: nOut) }
-                                    clipped = adcQ.adc(y, normals: sigma > 0 ? z : nil, sigma: sigma, count: nOut, into: y)
-                                    round += 1
-                                    repeats &+= 1
-                                }
-                                clippedOutputs &+= clipped
-                                let rescale = s * reduction
-                                if rescale != 1 { for i in 0..<nOut { y[i] *= rescale } }
                             }
                         }
                     }

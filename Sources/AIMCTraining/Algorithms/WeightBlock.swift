@@ -276,7 +276,13 @@ public final class WeightBlock {
     public func pulseGradient(x: UnsafePointer<Float>, xStride: Int, d: UnsafePointer<Float>, dStride: Int, batch: Int,
                               step: UInt64, into target: Int? = nil, lr: Float? = nil,
                               xSigns: UnsafePointer<Float>? = nil, dSigns: UnsafePointer<Float>? = nil) {
-        if perSample {
+        if perSample && mode == .pulsed && xSigns == nil && dSigns == nil && !transfersCountSamples && batch <= Int(UInt32.max) {
+            // The samples' (or positions') rank-one updates in one call: the same as pulseSample for each, in turn.
+            let t = target ?? gradientArray
+            counters[t].gradient += arrays[t].pulsedUpdates(x: x, xStride: xStride, d: d, dStride: dStride, count: batch,
+                                                            lr: lr ?? alpha, update: update, trains: trainKeys[t], noise: noiseKeys[t],
+                                                            step: step, sub: 0)
+        } else if perSample {
             for b in 0..<batch {
                 pulseSample(x: x + b * xStride, d: d + b * dStride, step: step, sample: b, into: target, lr: lr, xSigns: xSigns, dSigns: dSigns)
                 sampleDone()

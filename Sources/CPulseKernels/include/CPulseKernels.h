@@ -89,6 +89,29 @@ static inline long aimc_affine_row_scratch(int count, int width, int recordBytes
     return 29L * ((count + 31) & ~31) + (4L + recordBytes) * width + 256;
 }
 
+/// The rule of a rank-one pulsed update (AnalogArray.pulsedUpdate; aihwkit's update BL management and update
+/// management): learning rate, the nominal dw_min, desired_bl, and the two management switches (0 or 1).
+typedef struct {
+    float lr, dwMin;
+    int32_t desiredBL, blManagement, updateManagement;
+} aimc_update_rule;
+
+/// Counts of rank-one pulsed updates (AIMCCore's PulseStatistics): updates requested, pulse slots driven, devices
+/// visited (both trains non-zero), pulses fired, pulses cut by a bound.
+typedef struct {
+    uint64_t updates, slots, visited, coincidences, clipped;
+} aimc_update_counts;
+
+/// `count` rank-one pulsed updates of an array of an affine family, applied in turn, each as AnalogArray.pulsedUpdate
+/// applies it (the same operations, streams and order): update u requests -lr d_u x_u^T with x_u = x + u ldx (cols
+/// values) and d_u = d + u ldd (rows values); its trains are drawn from the stream `trains` with counter word
+/// c3 = trains.c3 + u from word 0, and its cycle-to-cycle normals from the pulse streams of the stream `noise` with
+/// c3 = noise.c3 + u at word 0 (RandomStream.pulseStream). state and records: the array's states and device records
+/// (rows x cols, row-major; rows cols <= 2^31 - 1). Adds the updates' counts to *out.
+void aimc_affine_updates(const aimc_affine_device *device, float *state, const uint8_t *records, int recordBytes, int rows,
+                         int cols, const float *x, long ldx, const float *d, long ldd, int count, const aimc_update_rule *rule,
+                         aimc_stream trains, aimc_stream noise, aimc_update_counts *out);
+
 /// Asks the CPU to load `bytes` bytes from p into its caches (for the next row while this one is computed).
 void aimc_prefetch(const void *p, long bytes);
 
@@ -139,6 +162,22 @@ int aimc_dac_batch(const float *x, int stride, int count, int batch, int managed
 /// ADC: out_i = clip(quantise(y_i + sigma z_i)) (z null: y_i); returns how many outputs saturated (beyond the bound
 /// before clipping). out may be y.
 int aimc_adc(const float *y, const float *z, float sigma, int count, const aimc_quantiser *q, float *out);
+
+/// The ziggurat's tables (AIMCCore's Ziggurat): per layer the fast-path threshold and width, and f(X[k]) for k <= 256.
+typedef struct {
+    const uint32_t *threshold;
+    const float *width;
+    const double *f;
+} aimc_ziggurat_tables;
+
+/// The output stage of `batch` analog reads (Periphery.multiply after the products W v, bound-management repeats
+/// aside): row b of out (nOut values) is 0 when managed and scales[b] is 0; else out_b = ADC(raw_b + sigma z_b) with z_b
+/// the first nOut normals of stream b (sigma > 0: s with counter word c2 = s.c2 + b, from word 0, as
+/// RandomStream.fill(normals:) draws them, slow path included), then times scales[b] (when it is not 1) unless the ADC
+/// saturated and rounds > 1 (the caller repeats that read with bound management). clipped[b] gets the outputs the ADC
+/// saturated in row b. q must be a kernel converter (fast, or no quantisation).
+void aimc_read_outputs(const float *raw, int batch, int nOut, const float *scales, int managed, int rounds, float sigma,
+                       aimc_stream s, const aimc_ziggurat_tables *t, const aimc_quantiser *q, float *out, int32_t *clipped);
 
 /* ---- Activations (AIMCCore's Elementary: computed in Double, rounded once; the same bits as its Swift forms) ---- */
 
