@@ -335,10 +335,11 @@ static void VARIANT(row)(const aimc_affine_device *d, float *wOut, const uint8_t
         }
     }
     /* The devices with pulses sorted by decreasing count, ties in the given order: for few counts, one compressing pass
-     * per count; else a stable counting sort, in four consecutive parts of the positions with their own histograms
-     * and places (four independent chains of increments). The positions without pulses are not listed. */
+     * per count (up to COMPRESS_PASSES of them: the instruction sets whose compress is one instruction take more); else
+     * a stable counting sort, in four consecutive parts of the positions with their own histograms and places (four
+     * independent chains of increments). The positions without pulses are not listed. */
     int active = 0;
-    if (top <= 4) {
+    if (top <= COMPRESS_PASSES) {
         for (int v = top; v >= 1; v--) {
             int q = 0;
             for (; q + VW <= count; q += VW) {

@@ -22,7 +22,7 @@
  * positions, the train forming's words and temporaries, the line kernel's scratch. */
 typedef struct {
     int32_t *xIndex, *dIndex, *offsets;
-    uint32_t *xBits, *dBits, *trainWords, *trainTemp;
+    uint32_t *xBits, *dBits, *trainWords, *trainTemp, *trainTempD;
     uint8_t *xNegative, *dNegative;
     void *row;
 } update_scratch;
@@ -36,6 +36,13 @@ typedef struct {
 #define GATHER(T, table, idx) ({ T _g; for (int _l = 0; _l < VW; _l++) _g[_l] = (table)[(idx)[_l]]; _g; })
 /* Bit l set where lane l of m (a 32-bit comparison result) is set. */
 #define MASKBITS(m) ({ unsigned _b = 0; for (int _l = 0; _l < VW; _l++) _b |= (unsigned)((m)[_l] != 0) << _l; _b; })
+/* Floats 0 ..< n (< VW) of p in lanes 0 ..< n, the others 0; lanes 0 ..< n of v stored to p. */
+#define LOADPART(p, n) ({ f32v _v = (f32v)0.0f; for (int _l = 0; _l < (n); _l++) _v[_l] = (p)[_l]; _v; })
+#define STOREPART(p, v, n) do { for (int _l = 0; _l < (n); _l++) (p)[_l] = (v)[_l]; } while (0)
+/* The largest pulse count a line sorts by compressing passes (one per count) rather than by counting. */
+#define COMPRESS_PASSES 1
+/* Lanes l where bit l of the mask m is set take src's lanes 0, 1, ... in order; the others 0. */
+#define EXPAND(m, src) ({ u32v _r = 0u; int _k = 0; for (int _l = 0; _l < VW; _l++) if (((m) >> _l) & 1u) _r[_l] = (src)[_k++]; _r; })
 #include "KernelBody.h"
 #include "StreamBody.h"
 #include "PeripheryBody.h"
@@ -48,6 +55,10 @@ typedef struct {
 #undef COMPRESS
 #undef GATHER
 #undef MASKBITS
+#undef LOADPART
+#undef STOREPART
+#undef COMPRESS_PASSES
+#undef EXPAND
 
 #if defined(__x86_64__)
 /* ---- AVX2 (no FMA: only the width of the instructions changes) ---- */
@@ -57,6 +68,11 @@ typedef struct {
 #define COMPRESS(m, idx, out) ({ int _n = 0; for (int _l = 0; _l < VW; _l++) { (out)[_n] = (idx)[_l]; _n += (m)[_l] != 0; } _n; })
 #define GATHER(T, table, idx) ((T)_mm256_i32gather_epi32((const int *)(const void *)(table), (__m256i)(idx), 4))
 #define MASKBITS(m) ((unsigned)_mm256_movemask_ps((__m256)(m)))
+#define LOADPART(p, n) ((f32v)_mm256_maskload_ps((p), (__m256i)(VARIANT(lanes)() < (uint32_t)(n))))
+#define STOREPART(p, v, n) _mm256_maskstore_ps((p), (__m256i)(VARIANT(lanes)() < (uint32_t)(n)), (__m256)(v))
+#define COMPRESS_PASSES 1
+/* Lanes l where bit l of the mask m is set take src's lanes 0, 1, ... in order; the others 0. */
+#define EXPAND(m, src) ({ u32v _r = 0u; int _k = 0; for (int _l = 0; _l < VW; _l++) if (((m) >> _l) & 1u) _r[_l] = (src)[_k++]; _r; })
 #include "KernelBody.h"
 #include "StreamBody.h"
 #include "PeripheryBody.h"
@@ -69,6 +85,10 @@ typedef struct {
 #undef COMPRESS
 #undef GATHER
 #undef MASKBITS
+#undef LOADPART
+#undef STOREPART
+#undef COMPRESS_PASSES
+#undef EXPAND
 #pragma clang attribute pop
 
 /* ---- AVX-512 (F, VL, BW, DQ, VPOPCNTDQ) ---- */
@@ -81,6 +101,10 @@ typedef struct {
     _mm512_storeu_si512((out), _mm512_maskz_compress_epi32(_k, (__m512i)(idx))); __builtin_popcount((unsigned)_k); })
 #define GATHER(T, table, idx) ((T)_mm512_i32gather_epi32((__m512i)(idx), (const void *)(table), 4))
 #define MASKBITS(m) ((unsigned)_mm512_movepi32_mask((__m512i)(m)))
+#define LOADPART(p, n) ((f32v)_mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), (p)))
+#define STOREPART(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (__m512)(v))
+#define COMPRESS_PASSES 4
+#define EXPAND(m, src) ((u32v)_mm512_maskz_expand_epi32((__mmask16)(m), (__m512i)(src)))
 #include "KernelBody.h"
 #include "StreamBody.h"
 #include "PeripheryBody.h"
@@ -93,6 +117,10 @@ typedef struct {
 #undef COMPRESS
 #undef GATHER
 #undef MASKBITS
+#undef LOADPART
+#undef STOREPART
+#undef COMPRESS_PASSES
+#undef EXPAND
 #pragma clang attribute pop
 #endif
 
@@ -251,6 +279,10 @@ void aimc_tanh(float *values, long count) { DISPATCH(activation, values, count, 
 
 void aimc_sigmoid(float *values, long count) { DISPATCH(activation, values, count, 1) }
 
+void aimc_combine_rows(int rows, int cols, const float *w, long ldw, int batch, const float *x, long ldx, float *y, long ldy) {
+    DISPATCH(combineRows, rows, cols, w, ldw, batch, x, ldx, y, ldy)
+}
+
 void aimc_row_dots(int rows, int cols, const float *w, long ldw, int batch, const float *x, long ldx, float *y, long ldy) {
     float *tails = (cols & 15) ? scratchFor(2, 64L * rows) : 0;
     DISPATCH(rowDots, rows, cols, w, ldw, batch, x, ldx, y, ldy, tails)
@@ -270,15 +302,17 @@ void aimc_read_outputs(const float *raw, int batch, int nOut, const float *scale
 void aimc_affine_updates(const aimc_affine_device *device, float *state, const uint8_t *records, int recordBytes, int rows,
                          int cols, const float *x, long ldx, const float *d, long ldd, int count, const aimc_update_rule *rule,
                          aimc_stream trains, aimc_stream noise, aimc_update_counts *out) {
-    /* One buffer: the line kernel's scratch, the trains' words and temporaries, the offsets, the trains of x and d. */
+    /* One buffer: the line kernel's scratch, the trains' words (of x and d) and temporaries, the offsets, the trains
+     * of x and d. */
     const int wide = rows > cols ? rows : cols;
     const long rowBytes = (aimc_affine_row_scratch(wide, wide, recordBytes) + 63) & ~63L;
-    const long words = AIMC_TRAIN_WORDS(wide, 32), temp = 3L * (wide + 16);
+    const long words = AIMC_TRAIN_WORDS(rows + cols, 32), temp = 3L * (rows + cols + 32);
     char *p = scratchFor(4, rowBytes + 4 * (words + temp) + 4L * wide + 9L * (rows + cols));
     update_scratch sc;
     sc.row = p;
     sc.trainWords = (uint32_t *)(p + rowBytes);
     sc.trainTemp = sc.trainWords + words;
+    sc.trainTempD = sc.trainTemp + 3L * (cols + 16);
     sc.offsets = (int32_t *)(sc.trainTemp + temp);
     sc.xIndex = sc.offsets + wide;
     sc.dIndex = sc.xIndex + cols;

@@ -96,3 +96,67 @@ static void VARIANT(rowDots)(int rows, int cols, const float *w, long ldw, int b
 }
 
 #undef f16v
+
+#define f32v VARIANT(f32v)
+/* W^T x for a batch (Linear.batchedMatVec, transW true; AIMCKernels.combineRows): y[b ldy + j] = sum_i x[b ldx + i]
+ * w[i ldw + j] for j < cols, b < batch, each sum sequential in i from +0: the rows of W combined with the entries of
+ * x_b as coefficients, element by element, so any vector width gives the same bits. Two vectors of the batch share
+ * the loads of W. */
+static void VARIANT(combineRows)(int rows, int cols, const float *w, long ldw, int batch, const float *x, long ldx, float *y,
+                                 long ldy) {
+    int b = 0;
+    for (; b + 2 <= batch; b += 2) {
+        const float *x0 = x + (long)b * ldx, *x1 = x0 + ldx;
+        float *y0 = y + (long)b * ldy, *y1 = y0 + ldy;
+        int j = 0;
+        for (; j + 2 * VW <= cols; j += 2 * VW) {
+            f32v s00 = 0.0f, s01 = 0.0f, s10 = 0.0f, s11 = 0.0f;
+            for (int i = 0; i < rows; i++) {
+                f32v r0, r1;
+                __builtin_memcpy(&r0, w + (long)i * ldw + j, sizeof r0);
+                __builtin_memcpy(&r1, w + (long)i * ldw + j + VW, sizeof r1);
+                const float a0 = x0[i], a1 = x1[i];
+                s00 += a0 * r0;
+                s01 += a0 * r1;
+                s10 += a1 * r0;
+                s11 += a1 * r1;
+            }
+            __builtin_memcpy(y0 + j, &s00, sizeof s00);
+            __builtin_memcpy(y0 + j + VW, &s01, sizeof s01);
+            __builtin_memcpy(y1 + j, &s10, sizeof s10);
+            __builtin_memcpy(y1 + j + VW, &s11, sizeof s11);
+        }
+        for (; j < cols; j += VW) {
+            const int n = cols - j < VW ? cols - j : VW;
+            f32v s0 = 0.0f, s1 = 0.0f;
+            for (int i = 0; i < rows; i++) {
+                f32v r = 0.0f;
+                if (n == VW) __builtin_memcpy(&r, w + (long)i * ldw + j, sizeof r);
+                else for (int l = 0; l < n; l++) r[l] = w[(long)i * ldw + j + l];
+                s0 += x0[i] * r;
+                s1 += x1[i] * r;
+            }
+            for (int l = 0; l < n; l++) {
+                y0[j + l] = s0[l];
+                y1[j + l] = s1[l];
+            }
+        }
+    }
+    for (; b < batch; b++) {
+        const float *x0 = x + (long)b * ldx;
+        float *y0 = y + (long)b * ldy;
+        for (int j = 0; j < cols; j += VW) {
+            const int n = cols - j < VW ? cols - j : VW;
+            f32v s0 = 0.0f;
+            for (int i = 0; i < rows; i++) {
+                f32v r = 0.0f;
+                if (n == VW) __builtin_memcpy(&r, w + (long)i * ldw + j, sizeof r);
+                else for (int l = 0; l < n; l++) r[l] = w[(long)i * ldw + j + l];
+                s0 += x0[i] * r;
+            }
+            for (int l = 0; l < n; l++) y0[j + l] = s0[l];
+        }
+    }
+}
+
+#undef f32v

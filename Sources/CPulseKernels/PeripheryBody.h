@@ -24,26 +24,25 @@ static inline __attribute__((always_inline)) f32v VARIANT(convert)(f32v u, const
     return x > b ? (f32v)b : (x < -b ? (f32v)-b : x);
 }
 
-/* Lanes 0 ..< n of p, the others 0. */
+/* Lanes 0 ..< n of p, the others 0 (n <= VW; a masked load where the instruction set has one). */
 static inline __attribute__((always_inline)) f32v VARIANT(loadPart)(const float *p, int n) {
     f32v v = (f32v)0.0f;
     if (n == VW) __builtin_memcpy(&v, p, sizeof v);
-    else for (int l = 0; l < n; l++) v[l] = p[l];
+    else v = LOADPART(p, n);
     return v;
 }
 
+/* Lanes 0 ..< n of v to p (n <= VW). */
 static inline __attribute__((always_inline)) void VARIANT(storePart)(float *p, f32v v, int n) {
     if (n == VW) __builtin_memcpy(p, &v, sizeof v);
-    else for (int l = 0; l < n; l++) p[l] = v[l];
+    else STOREPART(p, v, n);
 }
 
-static inline __attribute__((always_inline)) int VARIANT(count)(i32v m) {
-    int c = 0;
-    for (int l = 0; l < VW; l++) c -= m[l];
-    return c;
-}
+/* The lanes set in m (a comparison result). */
+static inline __attribute__((always_inline)) int VARIANT(count)(i32v m) { return __builtin_popcount(MASKBITS(m)); }
 
-/* max_j |x_j| (NaN never wins; 0 for none). */
+/* max_j |x_j| (NaN never wins; 0 for none; the maximum does not depend on the order it is taken in, and the lanes
+ * past count load as 0). */
 static float VARIANT(absMax)(const float *x, int count) {
     f32v m = (f32v)0.0f;
     int j = 0;
@@ -53,16 +52,12 @@ static float VARIANT(absMax)(const float *x, int count) {
         const f32v a = FABS(v);
         m = a > m ? a : m;
     }
+    if (j < count) {
+        const f32v a = FABS(VARIANT(loadPart)(x + j, count - j));
+        m = a > m ? a : m;
+    }
     float r = 0.0f;
     for (int l = 0; l < VW; l++) r = m[l] > r ? m[l] : r;
-    for (; j < count; j++) {
-        float a = x[j];
-        uint32_t bits;
-        __builtin_memcpy(&bits, &a, 4);
-        bits &= 0x7FFFFFFFu;
-        __builtin_memcpy(&a, &bits, 4);
-        r = a >= r ? a : r;
-    }
     return r;
 }
 

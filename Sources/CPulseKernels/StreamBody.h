@@ -112,23 +112,20 @@ static inline __attribute__((always_inline)) u32v VARIANT(slotThreshold)(f32v p)
     return t;
 }
 
-/* Bernoulli trains (AnalogArray.makeTrains): value j with v_j != 0, finite, and p_j = |v_j| scale fires in every
- * slot when p_j >= 1; when p_j < 1 it takes the next `length` words of the stream and slot k fires when word k is
- * below slotThreshold(p_j). Non-zero trains are listed in index order (index, bits, negative). `words` is scratch of
- * AIMC_TRAIN_WORDS(count, length) words, `temp` of 3 (count + VW) 32-bit entries. Returns the number of trains; *consumed gets the
- * words taken. */
-static int VARIANT(trains)(const float *values, int count, float scale, int length, aimc_stream s, uint64_t position,
-                           int32_t *index, uint32_t *bits, uint8_t *negative, uint64_t *consumed, uint32_t *words,
-                           uint32_t *temp) {
+/* Bernoulli trains (AnalogArray.makeTrains), in three steps so that several trains can take their words in one pass:
+ * value j with v_j != 0, finite, and p_j = |v_j| scale fires in every slot when p_j >= 1; when p_j < 1 it takes the
+ * next `length` words of the stream and slot k fires when word k is below slotThreshold(p_j); the drawing values take
+ * their words in index order. `temp` (3 (count + VW) 32-bit entries) holds per value its train (a threshold until the
+ * words are drawn, for drawing values), the drawing lanes of each vector of values (bit l of entry g for value
+ * VW g + l) and the indices of the non-zero trains; each with room for VW entries past count (whole vectors are
+ * stored). */
+
+/* Step 1: the trains that draw no words, the thresholds of those that do; returns how many values draw. */
+static int VARIANT(trainsDraw)(const float *values, int count, float scale, int length, uint32_t *temp) {
     const uint32_t full = length >= 32 ? ~0u : (1u << length) - 1u;
     const u32v lanes = VARIANT(lanes)();
-    /* temp: per value its train (a threshold until pass 3 for drawing values); the drawing values' indices in order;
-     * the indices of the non-zero trains. Each with room for VW entries past count (whole vectors are stored). */
-    uint32_t *train = temp;
-    int32_t *drawing = (int32_t *)(temp + count + VW);
-    int32_t *live = (int32_t *)(temp + 2 * (count + VW));
+    uint32_t *train = temp, *dmask = temp + count + VW;
     int nd = 0;
-    /* Pass 1: full trains, no train, or a threshold; the drawing values listed. */
     for (int j = 0; j < count; j += VW) {
         f32v v;
         const int take = count - j < VW ? count - j : VW;
@@ -140,43 +137,68 @@ static int VARIANT(trains)(const float *values, int count, float scale, int leng
         const i32v draws = valid & (i32v)(p < 1.0f);
         const u32v t = draws ? VARIANT(slotThreshold)(p) : (valid ? (u32v)full : (u32v)0u);
         __builtin_memcpy(train + j, &t, sizeof t);   /* temp has room for VW past count */
-        nd += COMPRESS(draws, (i32v)lanes + j, drawing + nd);
+        const unsigned dm = MASKBITS(draws);
+        dmask[j / VW] = dm;
+        nd += __builtin_popcount(dm);
     }
-    /* Pass 2: the words of the drawing values, in stream order. */
-    const long need = (long)nd * length;
+    return nd;
+}
+
+/* Step 2: words position ..< position + need of the stream at words + (position mod 4) (whole groups of 4 VW words are
+ * written: words has room for need + 4 VW + 4). */
+static inline void VARIANT(trainsWords)(aimc_stream s, uint64_t position, long need, uint32_t *words) {
     const int off = (int)(position & 3);
     for (long g = 0; g < need + off; g += 4 * VW)
         VARIANT(streamWords)(s, (position & ~(uint64_t)3) + (uint64_t)g, words + g);
-    const uint32_t *w = words + off;
-    *consumed = (uint64_t)need;
-    /* Pass 3: each drawing value's train. */
+}
+
+/* Step 3: each drawing value's train from its words (value m of the drawing values takes w[m length ..< (m + 1)
+ * length]; for length 1 a vector of values takes its drawing lanes' words at once, expanded into those lanes), then
+ * the non-zero trains in index order (index, bits, negative); returns how many. */
+static int VARIANT(trainsFinish)(const float *values, int count, int length, const uint32_t *w, uint32_t *temp,
+                                 int32_t *index, uint32_t *bits, uint8_t *negative) {
+    const uint32_t full = length >= 32 ? ~0u : (1u << length) - 1u;
+    const u32v lanes = VARIANT(lanes)();
+    uint32_t *train = temp, *dmask = temp + count + VW;
+    int32_t *live = (int32_t *)(temp + 2 * (count + VW));
+    int n = 0;
     if (length == 1) {
-        for (int m = 0; m < nd; m++) {
-            const int j = drawing[m];
-            train[j] = w[m] < train[j] ? 1u : 0u;
+        int m = 0;
+        for (int j = 0; j < count; j += VW) {
+            u32v t, words;
+            __builtin_memcpy(&t, train + j, sizeof t);
+            const unsigned dm = dmask[j / VW];
+            __builtin_memcpy(&words, w + m, sizeof words);
+            const u32v drawn = EXPAND(dm, words);
+            const i32v draws = (i32v)(((1u << lanes) & dm) != 0u);
+            const u32v tr = draws ? ((u32v)(drawn < t) & 1u) : t;
+            m += __builtin_popcount(dm);
+            __builtin_memcpy(train + j, &tr, sizeof tr);
+            const i32v nonzero = (i32v)(tr != 0u) & (i32v)(lanes + (uint32_t)j < (uint32_t)count);
+            n += COMPRESS(nonzero, (i32v)lanes + j, live + n);
         }
     } else {
-        for (int m = 0; m < nd; m++) {
-            const int j = drawing[m];
-            const uint32_t t = train[j];
-            const uint32_t *x = w + (long)m * length;
-            uint32_t word = 0;
-            for (int k = 0; k < length; k += VW) {
-                u32v a;
-                __builtin_memcpy(&a, x + k, sizeof a);
-                const u32v fired = (u32v)(a < t) & (1u << (lanes + (uint32_t)k));
-                word |= __builtin_reduce_or(fired);
+        for (int g = 0, m = 0; g * VW < count; g++) {
+            for (unsigned dm = dmask[g]; dm; dm &= dm - 1, m++) {
+                const int j = g * VW + __builtin_ctz(dm);
+                const uint32_t t = train[j];
+                const uint32_t *x = w + (long)m * length;
+                /* Slot k + l fires when word k + l is below the threshold (the lanes past `length` are masked off). */
+                uint32_t word = 0;
+                for (int k = 0; k < length; k += VW) {
+                    u32v a;
+                    __builtin_memcpy(&a, x + k, sizeof a);
+                    word |= MASKBITS((i32v)(a < t)) << k;
+                }
+                train[j] = word & full;
             }
-            train[j] = word & full;
         }
-    }
-    /* Pass 4: the non-zero trains in index order. */
-    int n = 0;
-    for (int j = 0; j < count; j += VW) {
-        u32v t;
-        __builtin_memcpy(&t, train + j, sizeof t);
-        const i32v nonzero = (i32v)(t != 0u) & (i32v)(lanes + (uint32_t)j < (uint32_t)count);
-        n += COMPRESS(nonzero, (i32v)lanes + j, live + n);
+        for (int j = 0; j < count; j += VW) {
+            u32v t;
+            __builtin_memcpy(&t, train + j, sizeof t);
+            const i32v nonzero = (i32v)(t != 0u) & (i32v)(lanes + (uint32_t)j < (uint32_t)count);
+            n += COMPRESS(nonzero, (i32v)lanes + j, live + n);
+        }
     }
     for (int k = 0; k < n; k++) {
         const int j = live[k];
@@ -185,6 +207,17 @@ static int VARIANT(trains)(const float *values, int count, float scale, int leng
         negative[k] = values[j] < 0 ? 1 : 0;
     }
     return n;
+}
+
+/* The three steps for one set of values from word `position` on; *consumed gets the words taken. `words`: scratch of
+ * AIMC_TRAIN_WORDS(count, length) words. */
+static int VARIANT(trains)(const float *values, int count, float scale, int length, aimc_stream s, uint64_t position,
+                           int32_t *index, uint32_t *bits, uint8_t *negative, uint64_t *consumed, uint32_t *words,
+                           uint32_t *temp) {
+    const long need = (long)VARIANT(trainsDraw)(values, count, scale, length, temp) * length;
+    VARIANT(trainsWords)(s, position, need, words);
+    *consumed = (uint64_t)need;
+    return VARIANT(trainsFinish)(values, count, length, words + (position & 3), temp, index, bits, negative);
 }
 
 #undef f32v

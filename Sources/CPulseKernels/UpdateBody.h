@@ -43,15 +43,17 @@ static void VARIANT(updates)(const aimc_affine_device *device, float *state, con
         }
         const float scaleX = (float)(1e30 < b ? 1e30 : b), scaleD = (float)(1e30 < a ? 1e30 : a);
         out->slots += (uint64_t)bl;
+        /* The trains of x from word 0 of the update's stream, then those of d (formed when x has one): the words of
+         * both in one pass. */
         aimc_stream ts = trainStream;
         ts.c3 = trainStream.c3 + (uint32_t)u;
-        uint64_t consumed = 0;
-        const int nx = VARIANT(trains)(xu, cols, scaleX, bl, ts, 0, sc->xIndex, sc->xBits, sc->xNegative, &consumed,
-                                       sc->trainWords, sc->trainTemp);
+        const int drawX = VARIANT(trainsDraw)(xu, cols, scaleX, bl, sc->trainTemp);
+        const int drawD = VARIANT(trainsDraw)(du, rows, scaleD, bl, sc->trainTempD);
+        VARIANT(trainsWords)(ts, 0, (long)(drawX + drawD) * bl, sc->trainWords);
+        const int nx = VARIANT(trainsFinish)(xu, cols, bl, sc->trainWords, sc->trainTemp, sc->xIndex, sc->xBits, sc->xNegative);
         if (nx == 0) continue;
-        const uint64_t afterX = consumed;
-        const int nd = VARIANT(trains)(du, rows, scaleD, bl, ts, afterX, sc->dIndex, sc->dBits, sc->dNegative, &consumed,
-                                       sc->trainWords, sc->trainTemp);
+        const int nd = VARIANT(trainsFinish)(du, rows, bl, sc->trainWords + (long)drawX * bl, sc->trainTempD, sc->dIndex,
+                                             sc->dBits, sc->dNegative);
         if (nd == 0) continue;
         out->visited += (uint64_t)nx * (uint64_t)nd;
         /* The lines (AnalogArray.applyTrains): the rows, or the columns when fewer x trains fire than d trains. */

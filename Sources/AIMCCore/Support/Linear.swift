@@ -33,7 +33,7 @@ public enum Linear {
         return aimc_cpu_has_avx2() != 0 ? .avx2 : .baseline
     }()
 
-    /// For tests: run W x through the Swift kernels (`AIMCKernels`) instead of the C kernels (the same bits).
+    /// For tests: run W x and W^T x through the Swift kernels (`AIMCKernels`) instead of the C kernels (the same bits).
     nonisolated(unsafe) public static var swiftRowDots = false
 
     /// Y = X op(W)^T for a batch of vectors, one matrix-vector product per vector: row b of Y is W x_b
@@ -49,10 +49,15 @@ public enum Linear {
     public static func batchedMatVec(transW: Bool, rows: Int, cols: Int, w: UnsafePointer<Float>, ldw: Int,
                                      batch: Int, x: UnsafePointer<Float>, ldx: Int,
                                      y: UnsafeMutablePointer<Float>, ldy: Int) {
-        if !transW && rows > 0 && cols > 0 && batch > 0 && !swiftRowDots && rows <= Int(Int32.max) && cols <= Int(Int32.max)
+        if rows > 0 && cols > 0 && batch > 0 && !swiftRowDots && rows <= Int(Int32.max) && cols <= Int(Int32.max)
             && batch <= Int(Int32.max) {
-            // W x in the C kernels (CPulseKernels, the widest instruction set the CPU runs): the same lane order.
-            aimc_row_dots(Int32(rows), Int32(cols), w, ldw, Int32(batch), x, ldx, y, ldy)
+            // In the C kernels (CPulseKernels, the widest instruction set the CPU runs), in the same orders: W x by lanes and
+            // trees, W^T x by sequential sums.
+            if transW {
+                aimc_combine_rows(Int32(rows), Int32(cols), w, ldw, Int32(batch), x, ldx, y, ldy)
+            } else {
+                aimc_row_dots(Int32(rows), Int32(cols), w, ldw, Int32(batch), x, ldx, y, ldy)
+            }
             return
         }
         if build == .avx2 {

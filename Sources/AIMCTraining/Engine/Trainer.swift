@@ -412,7 +412,7 @@ public final class Trainer {
                         for k in 0..<inner {
                             let src = recv.baseAddress! + batch * plan.receiveOffset[block(slice, k)]!
                             if k == 0 {
-                                for i in 0..<n { dst[i] = src[i] }
+                                dst.update(from: src, count: n)
                             } else {
                                 for i in 0..<n { dst[i] += src[i] }
                             }
@@ -436,10 +436,11 @@ public final class Trainer {
                 for slice in 0..<slices {
                     let r = range(slice)
                     let src = g.baseAddress! + batch * plan.sliceOffset[slice]
-                    for b in 0..<batch {
-                        let row = out + b * width + r.lowerBound
-                        for i in 0..<r.count { row[i] = src[b * r.count + i] }
+                    if r.count == width {
+                        out.update(from: src, count: batch * width)
+                        continue
                     }
+                    for b in 0..<batch { (out + b * width + r.lowerBound).update(from: src + b * r.count, count: r.count) }
                 }
             }
         }

@@ -37,38 +37,39 @@ public struct ConvLayer: NetworkLayer {
     public func unroll(_ x: UnsafePointer<Float>, batch: Int, into rows: UnsafeMutablePointer<Float>) {
         let (h, w, c) = (input.height, input.width, input.channels)
         let (oh, ow) = (output.height, output.width)
-        let k = kernel, cols = c &* k &* k, kk = k &* k
-        for b in 0..<batch {
-            let xs = x + b &* input.size
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    let row = rows + ((b &* oh &+ oy) &* ow &+ ox) &* cols
-                    let y0 = oy &* stride &- padding, x0 = ox &* stride &- padding
-                    if y0 >= 0 && y0 &+ k <= h && x0 >= 0 && x0 &+ k <= w {
-                        // The window lies inside the input: copy without bounds checks (the same values).
-                        if c == 1 {
-                            for ky in 0..<k { (row + ky &* k).update(from: xs + ((y0 &+ ky) &* w &+ x0), count: k) }
-                        } else {
-                            for ky in 0..<k {
-                                for kx in 0..<k {
-                                    let src = xs + ((y0 &+ ky) &* w &+ x0 &+ kx) &* c, dst = row + (ky &* k &+ kx)
-                                    for ch in 0..<c { dst[ch &* kk] = src[ch] }
-                                }
-                            }
+        let k = kernel, cols = c &* k &* k
+        // Column j's offset from its window's first input when the window lies inside the input.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: cols) { offsets in
+            for ch in 0..<c {
+                for ky in 0..<k {
+                    for kx in 0..<k { offsets[(ch &* k &+ ky) &* k &+ kx] = (ky &* w &+ kx) &* c &+ ch }
+                }
+            }
+            let offset = offsets.baseAddress!
+            for b in 0..<batch {
+                let xs = x + b &* input.size
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        let row = rows + ((b &* oh &+ oy) &* ow &+ ox) &* cols
+                        let y0 = oy &* stride &- padding, x0 = ox &* stride &- padding
+                        if y0 >= 0 && y0 &+ k <= h && x0 >= 0 && x0 &+ k <= w {
+                            // The window lies inside the input: the same values, without bounds checks.
+                            let window = xs + (y0 &* w &+ x0) &* c
+                            for j in 0..<cols { row[j] = window[offset[j]] }
+                            continue
                         }
-                        continue
-                    }
-                    for ch in 0..<c {
-                        for ky in 0..<k {
-                            let iy = oy &* stride &+ ky &- padding
-                            let out = row + (ch &* k &+ ky) &* k
-                            if iy < 0 || iy >= h {
-                                for kx in 0..<k { out[kx] = 0 }
-                                continue
-                            }
-                            for kx in 0..<k {
-                                let ix = ox &* stride &+ kx &- padding
-                                out[kx] = ix < 0 || ix >= w ? 0 : xs[(iy &* w &+ ix) &* c &+ ch]
+                        for ch in 0..<c {
+                            for ky in 0..<k {
+                                let iy = oy &* stride &+ ky &- padding
+                                let out = row + (ch &* k &+ ky) &* k
+                                if iy < 0 || iy >= h {
+                                    for kx in 0..<k { out[kx] = 0 }
+                                    continue
+                                }
+                                for kx in 0..<k {
+                                    let ix = ox &* stride &+ kx &- padding
+                                    out[kx] = ix < 0 || ix >= w ? 0 : xs[(iy &* w &+ ix) &* c &+ ch]
+                                }
                             }
                         }
                     }

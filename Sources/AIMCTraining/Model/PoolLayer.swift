@@ -25,23 +25,22 @@ public struct PoolLayer: NetworkLayer {
             let xs = x + b &* input.size, ys = y + b &* output.size, ms = memory + b &* output.size
             for oy in 0..<oh {
                 for ox in 0..<ow {
-                    // All channels of a window side by side: the first window element, then each later one (row-major)
-                    // where it is larger. NaN never wins a comparison: the first element stands in for a NaN window.
+                    // Channel by channel: the first window element, then each later one (row-major) where it is larger,
+                    // chosen without a branch. NaN never wins a comparison: the first element stands in for a NaN window.
                     let o = (oy &* ow &+ ox) &* c
                     let first = ((oy &* stride) &* w &+ ox &* stride) &* c
                     for ch in 0..<c {
-                        ys[o &+ ch] = xs[first &+ ch]
-                        ms[o &+ ch] = Int32(first &+ ch)
-                    }
-                    for ky in 0..<kernel {
-                        let iy = oy &* stride &+ ky
-                        for kx in (ky == 0 ? 1 : 0)..<kernel {
-                            let i = ((iy &* w) &+ ox &* stride &+ kx) &* c
-                            for ch in 0..<c where xs[i &+ ch] > ys[o &+ ch] {
-                                ys[o &+ ch] = xs[i &+ ch]
-                                ms[o &+ ch] = Int32(i &+ ch)
+                        var best = xs[first &+ ch], at = first &+ ch
+                        for ky in 0..<kernel {
+                            let rowStart = ((oy &* stride &+ ky) &* w &+ ox &* stride) &* c &+ ch
+                            for kx in (ky == 0 ? 1 : 0)..<kernel {
+                                let i = rowStart &+ kx &* c, v = xs[i], wins = v > best
+                                best = wins ? v : best
+                                at = wins ? i : at
                             }
                         }
+                        ys[o &+ ch] = best
+                        ms[o &+ ch] = Int32(truncatingIfNeeded: at)
                     }
                 }
             }

@@ -194,6 +194,10 @@ void aimc_sigmoid(float *values, long count);
 /// l + 4, l + 2, l + 1).
 void aimc_row_dots(int rows, int cols, const float *w, long ldw, int batch, const float *x, long ldx, float *y, long ldy);
 
+/// y[b ldy + j] = sum_i x[b ldx + i] w[i ldw + j] for j < cols, b < batch (all > 0), each sum sequential in i from +0:
+/// W^T x in Linear's order (the rows of W combined with the entries of x as coefficients).
+void aimc_combine_rows(int rows, int cols, const float *w, long ldw, int batch, const float *x, long ldx, float *y, long ldy);
+
 #ifdef __cplusplus
 }
 #endif
