@@ -151,4 +151,33 @@ struct StreamKernelTests {
             }
         }
     }
+
+    @Test("W^T x in the C kernels gives Linear's sequential sums, on every instruction set", arguments: [
+        (1, 1, 1), (16, 25, 9), (3, 16, 2), (17, 33, 3), (32, 400, 5), (10, 128, 4), (37, 70, 1), (128, 512, 2), (25, 7, 3),
+    ])
+    func combineRows(shape: (Int, Int, Int)) {
+        let (rows, cols, batch) = shape
+        var gen = RandomStream(key: StreamKey(seed: 13, purpose: .benchmark, UInt64(rows), UInt64(cols)))
+        let ldw = cols + 3, ldx = rows + 1, ldy = cols + 2
+        var w = (0..<rows * ldw).map { _ in gen.nextUniform() * 2 - 1 }
+        // Mixed magnitudes, so that another summation order would change the rounding.
+        let x = (0..<batch * ldx).map { _ in (gen.nextUniform() * 2 - 1) * (gen.nextUInt32() & 1 == 0 ? 1 : 1e-3) }
+        if rows * cols > 5 { w[4] = 1e30; w[ldw] = -3e-39 }
+        var expected = [Float](repeating: 0, count: batch * ldy)
+        for b in 0..<batch {
+            for j in 0..<cols {
+                var s: Float = 0
+                for i in 0..<rows { s += x[b * ldx + i] * w[i * ldw + j] }
+                expected[b * ldy + j] = s
+            }
+        }
+        forEachInstructionSet { isa in
+            var y = [Float](repeating: 0, count: batch * ldy)
+            aimc_combine_rows(Int32(rows), Int32(cols), w, ldw, Int32(batch), x, ldx, &y, ldy)
+            for b in 0..<batch {
+                #expect(y[b * ldy ..< b * ldy + cols].map(\.bitPattern) == expected[b * ldy ..< b * ldy + cols].map(\.bitPattern),
+                        "\(isa.name) sample \(b)")
+            }
+        }
+    }
 }
