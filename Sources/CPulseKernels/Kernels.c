@@ -145,7 +145,7 @@ static const uint32_t avx2_expandOrder[256] = {
 #define MASKBITS(m) ((unsigned)_mm256_movemask_ps((__m256)(m)))
 #define LOADPART(p, n) ((f32v)_mm256_maskload_ps((p), (__m256i)(VARIANT(lanes)() < (uint32_t)(n))))
 #define STOREPART(p, v, n) _mm256_maskstore_ps((p), (__m256i)(VARIANT(lanes)() < (uint32_t)(n)), (__m256)(v))
-#define COMPRESS_PASSES 1
+#define COMPRESS_PASSES 4
 /* Lanes l where bit l of the mask m is set take src's lanes 0, 1, ... in order (a permutation from the tables above);
  * the others 0. */
 #define EXPAND(m, src) ({ const unsigned _e = (m); \
