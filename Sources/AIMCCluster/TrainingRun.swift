@@ -33,7 +33,7 @@ struct Summary: Encodable {
     /// CPU seconds (user plus system) of the training steps alone (`Trainer.stepCPUSeconds`), summed over ranks.
     let trainingCPUSeconds: Double
     /// CPU seconds (user plus system) of the whole processes, from their start (MPI, reading the data) to the end of
-    /// the run's report, summed over ranks.
+    /// the run's report (a sweep's later points: from the end of the point before), summed over ranks.
     let cpuSeconds: Double
     /// The hardware estimate (`CostModel`), nil for an algorithm without tiles.
     let hardwareEstimate: HardwareEstimate?
@@ -107,6 +107,11 @@ struct HardwareEstimate: Encodable {
 /// during training (an MPI failure, an output write on rank 0) prints on that rank and calls MPI_Abort, which
 /// ends the whole job promptly.
 public enum TrainingRun {
+    /// The process's CPU seconds where the last run of this process ended (0 before the first): a run's `cpu_seconds`
+    /// counts from here, so the first from the process's start and each of a sweep's later points from the end of
+    /// the point before.
+    nonisolated(unsafe) static var cpuMark = 0.0
+
     public struct Options: Sendable {
         public var output: String?
         public var overwrite = false
@@ -743,16 +748,18 @@ public enum TrainingRun {
                 // The metrics of the epochs before the checkpoint (later rows of a run stopped after it are redone),
                 // config.json with the epochs (and placement, replicas) of this run, and no summary.json until it ends.
                 do {
-                    try directory.write("metrics.csv", text: RunDirectory.metricsCSV(rows))
-                    try directory.write("config.json", ConfigLoader.recordedJSON(config))
-                    try directory.remove("summary.json")
-                    // tiles.csv keeps the records up to the checkpoint's step (later ones are recorded again).
+                    // tiles.csv first: it keeps the records up to the checkpoint's step (later ones are recorded again),
+                    // and a file that cannot be rewritten (a folder in its place) stops the resume before anything
+                    // else changes.
                     if recordsTiles {
                         let kept = try TileTelemetry.truncate(in: directory, throughStep: trainer.step, config: config,
                                                               tilesPerRecord: trainer.layout.blocks.count * config.algorithm.arrayCount)
                         tilesKept = kept.records
                         tilesProblem = kept.problem
                     }
+                    try directory.write("metrics.csv", text: RunDirectory.metricsCSV(rows))
+                    try directory.write("config.json", ConfigLoader.recordedJSON(config))
+                    try directory.remove("summary.json")
                 } catch { failure = error.description }
             }
             try agree(comm, failure)
@@ -888,7 +895,9 @@ public enum TrainingRun {
         }
         // The training loop alone (the steps, as other simulators time their training loops) and the whole processes.
         let trainingSeconds = trainer.stepSeconds.reduce(0, +)
-        let trainingCPU = try comm.sum(trainer.stepCPUSeconds), processCPU = try comm.sum(ProcessClock.cpuSeconds())
+        let cpuNow = ProcessClock.cpuSeconds()
+        let trainingCPU = try comm.sum(trainer.stepCPUSeconds), processCPU = try comm.sum(cpuNow - cpuMark)
+        cpuMark = cpuNow
         if !trainer.stepSeconds.isEmpty {
             let steps = trainer.stepSeconds.sorted()
             let stepComm = try comm.sum(trainer.stepTiming.communicationSeconds) / Double(comm.size)

@@ -221,6 +221,17 @@ struct CheckpointRunTests {
                       "was written by another configuration: algorithm.lr is 0.1 in the checkpoint, 0.2 now")
         expectOneLine(try Launch.run(ranks: 1, ["--resume", dir, "--config", dir + "/config.json"]), 2, "cannot be combined with --config")
         expectOneLine(try Launch.run(ranks: 1, ["--resume", dir + "/nothing"]), 2, "holds no run")
+        // tiles.csv replaced by a folder: it cannot be rewritten, and the resume stops before anything changes
+        // (summary.json and config.json stay).
+        let tiles = try Data(contentsOf: URL(fileURLWithPath: dir + "/tiles.csv"))
+        let config = try Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))
+        try FileManager.default.removeItem(atPath: dir + "/tiles.csv")
+        try FileManager.default.createDirectory(atPath: dir + "/tiles.csv", withIntermediateDirectories: false)
+        expectOneLine(try Launch.run(ranks: 2, ["--resume", dir, "--epochs", "2"]), 1, "tiles.csv")
+        #expect(FileManager.default.fileExists(atPath: dir + "/summary.json"))
+        #expect((try? Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) == config)
+        try FileManager.default.removeItem(atPath: dir + "/tiles.csv")
+        try tiles.write(to: URL(fileURLWithPath: dir + "/tiles.csv"))
         // A truncated block file, then a missing manifest.
         let file = folder + "/b000003-W.npy"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: file))

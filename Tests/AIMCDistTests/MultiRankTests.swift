@@ -111,7 +111,7 @@ enum Launch {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
-        p.environment = cleanEnvironment.merging(extra) { $1 }
+        p.environment = environment(extra, sessionIn: dir)
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         try p.run()
@@ -126,6 +126,16 @@ enum Launch {
         }
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        return env
+    }
+
+    /// `cleanEnvironment` with `extra`, and Open MPI's session directories in `dir` (this launch's own folder) unless
+    /// `extra` places them (TMPDIR or OMPI_MCA_orte_tmpdir_base): jobs that start and end side by side in one
+    /// /tmp/ompi.HOST.UID race to create and remove it (open-mpi/ompi#8510: "A call to mkdir was unable to create the
+    /// desired directory ... File exists"), and the tests run many at once.
+    static func environment(_ extra: [String: String], sessionIn dir: String) -> [String: String] {
+        var env = cleanEnvironment.merging(extra) { $1 }
+        if extra["TMPDIR"] == nil && extra["OMPI_MCA_orte_tmpdir_base"] == nil { env["OMPI_MCA_orte_tmpdir_base"] = dir }
         return env
     }
 
@@ -144,7 +154,7 @@ enum Launch {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
-        p.environment = cleanEnvironment.merging(extra) { $1 }
+        p.environment = environment(extra, sessionIn: dir)
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         let start = Date()

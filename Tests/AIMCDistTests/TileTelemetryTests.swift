@@ -96,39 +96,80 @@ struct TileTelemetryTests {
         #expect(try TilesFile.withoutOwner(split) == TilesFile.withoutOwner(whole))
     }
 
-    /// A damaged tiles.csv (a row cut short, or a record missing a row) does not stop a resume: the records before
-    /// the damage are kept whole, the rest up to the checkpoint are dropped with one warning naming the line, the new
-    /// records continue the numbering, and the weights are those of the uninterrupted run.
+    /// A damaged tiles.csv does not stop a resume: the records before the damage are kept whole, the rest up to the
+    /// checkpoint are dropped with one warning naming the line (none when nothing up to the checkpoint was lost), the
+    /// new records continue the numbering under a fresh header, and the weights are those of the uninterrupted run.
+    /// Each case: the damage, the warning's words (nil: no warning) and the records kept from before the checkpoint.
     @Test("Resume over a damaged tiles.csv keeps the whole records before the damage and says where it was",
-          arguments: ["cut", "missing"])
+          arguments: ["cut", "missing", "crlf", "latin1", "empty", "header", "order", "junk"])
     func resumeOverDamagedTiles(damage: String) throws {
         let whole = IDXWriter.temporaryDirectory("tiles-whole-d"), split = IDXWriter.temporaryDirectory("tiles-damaged")
         let a = try Launch.run(ranks: 1, Self.small + Self.varied + ["--output", whole])
         #expect(a.status == 0, "\(a.stderr)")
         let b = try Launch.run(ranks: 2, Self.oneEpoch + Self.varied + ["--output", split])
         #expect(b.status == 0, "\(b.stderr)")
-        var lines = try String(contentsOfFile: split + "/tiles.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        let file = split + "/tiles.csv"
+        var lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
         let first = try #require(lines.firstIndex { !$0.hasPrefix("#") }) + 1    // the first row of record 0
-        // 22 rows per record (11 blocks of two arrays); damage the sixth row of record 2 (file line `target + 1`).
+        // 22 rows per record (11 blocks of two arrays), records of steps 0, 7, ..., 49, 50 (the checkpoint's); the
+        // sixth row of record 2 is file line `target + 1`.
         let target = first + 2 * 22 + 5
-        if damage == "cut" {
+        var bytes: Data? = nil
+        let said: String?, keptBefore: Int
+        switch damage {
+        case "cut":
             lines[target] = String(lines[target].prefix(lines[target].count / 2))
-        } else {
+            (said, keptBefore) = ("line \(target + 1) is damaged", 2)
+        case "missing":
             lines.remove(at: target)
+            (said, keptBefore) = ("record 2 has 21 row(s), not 22", 2)
+        case "crlf":
+            bytes = Data((lines.joined(separator: "\r\n") + "\r\n").utf8)
+            (said, keptBefore) = (nil, 9)
+        case "latin1":
+            var row = Data(lines[target].utf8)
+            row.insert(0xE9, at: row.count - 1)    // a Latin-1 byte in the last (numeric) cell
+            bytes = Data((lines[..<target].joined(separator: "\n") + "\n").utf8) + row
+                + Data(("\n" + lines[(target + 1)...].joined(separator: "\n") + "\n").utf8)
+            (said, keptBefore) = ("line \(target + 1) is damaged", 2)
+        case "empty":
+            bytes = Data()
+            (said, keptBefore) = (nil, 0)
+        case "header":
+            lines[first - 1] += ",extra"
+            (said, keptBefore) = ("line \(first): the header row is not this version's", 0)
+        case "order":
+            // Record 2's rows claim step 60, after the checkpoint's 50, but record 3 (step 21) follows.
+            for i in (first + 44)..<(first + 66) {
+                var cells = lines[i].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                cells[2] = "60"
+                lines[i] = cells.joined(separator: ",")
+            }
+            (said, keptBefore) = ("line \(first + 45): step 60 (after the checkpoint's) is followed by step 21 on line \(first + 67)", 2)
+        default:    // "junk": a line after the last record, of the checkpoint's step: nothing before it is lost
+            lines.append("junk")
+            (said, keptBefore) = (nil, 9)
         }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: split + "/tiles.csv", atomically: true, encoding: .utf8)
+        try (bytes ?? Data((lines.joined(separator: "\n") + "\n").utf8)).write(to: URL(fileURLWithPath: file))
         let c = try Launch.run(ranks: 3, ["--resume", split, "--epochs", "2"])
         #expect(c.status == 0, "\(c.stderr)")
         #expect(Launch.digest(c.stdout) == Launch.digest(a.stdout))
-        let said = damage == "cut" ? "line \(target + 1) is damaged" : "record 2 has 21 row(s), not 22"
-        #expect(c.stderr.contains("warning: tiles.csv: ") && c.stderr.contains(said) && c.stderr.contains("kept its first 2 whole record(s)"),
-                "\(c.stderr)")
-        // Records 0 and 1 (start, step 7) kept; then the 8 records after the checkpoint's step 50, numbered 2 ... 9.
+        if let said {
+            #expect(c.stderr.contains("warning: tiles.csv: ") && c.stderr.contains(said)
+                    && c.stderr.contains("kept its first \(keptBefore) whole record(s)"), "\(c.stderr)")
+        } else {
+            #expect(!c.stderr.contains("warning"), "\(c.stderr)")
+        }
+        // The records kept, then the 8 records after the checkpoint's step 50, numbered on; a fresh header.
         let t = try TilesFile(split)
+        let reference = try TilesFile(whole)
+        #expect(t.header == reference.header)
         let record = t.column("record"), step = t.column("step")
-        #expect(t.rows.count == 22 * 10 && t.rows.allSatisfy { $0.count == t.header.count })
-        #expect(t.rows.map { Int($0[record])! } == (0..<10).flatMap { Array(repeating: $0, count: 22) })
-        #expect(t.rows[44...].allSatisfy { Int($0[step])! > 50 } && t.rows[..<44].allSatisfy { Int($0[step])! <= 7 })
+        let records = keptBefore + 8
+        #expect(t.rows.count == 22 * records && t.rows.allSatisfy { $0.count == t.header.count })
+        #expect(t.rows.map { Int($0[record])! } == (0..<records).flatMap { Array(repeating: $0, count: 22) })
+        #expect(t.rows[(22 * keptBefore)...].allSatisfy { Int($0[step])! > 50 } && t.rows[..<(22 * keptBefore)].allSatisfy { Int($0[step])! <= 50 })
+        if keptBefore == 9 { #expect(try TilesFile.withoutOwner(split) == TilesFile.withoutOwner(whole)) }
     }
 
     @Test("The weights digest is the same with telemetry on, off, without a folder and with a record after every step")

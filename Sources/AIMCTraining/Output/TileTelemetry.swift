@@ -82,13 +82,18 @@ public enum TileTelemetry {
     }
 
     /// Cuts `tiles.csv` in a resumed run folder back to the records of steps up to `step` (the checkpoint's: later
-    /// records are made again), rewriting it whole; a missing file starts anew with `header(config)`.
+    /// records are made again), rewriting it whole as `header(config)` followed by the records kept; a missing,
+    /// unreadable or empty file starts anew with `header(config)`.
     ///
-    /// Rows are checked as they are read: each must have one cell per column of `columns`, integer record, epoch and
-    /// step, records numbered 0, 1, 2, ... in the file's order, and every record as many rows as record 0 (one per
-    /// tile; `tilesPerRecord` when given). The file is kept up to its first row that breaks a rule (or the first
-    /// record that ends short): what follows is dropped, and `Kept.problem` says where and what, for the run to
-    /// report; the records kept are whole, so the file stays readable by `pandas.read_csv(path, comment="#")`.
+    /// The file is checked as it is read (any line ending; bytes that are not UTF-8 count as damage): its header row
+    /// must be this version's (`columns`); each row must have one cell per column, a number in every cell but
+    /// `array` (a role label of letters and digits), integer record, epoch and step, the same epoch and step as the
+    /// other rows of its record; records are numbered 0, 1, 2, ... in the file's order with steps that do not
+    /// decrease, and each has as many rows as record 0 (one per tile; `tilesPerRecord` when given). The file is kept
+    /// up to its first line that breaks a rule (the record before it kept if whole): what follows is dropped, and
+    /// `Kept.problem` says where and what, for the run to report, but only when records of steps up to the
+    /// checkpoint's were lost (rows after the checkpoint's step are made again, so their damage loses nothing: a run
+    /// killed while it appended a record leaves a row cut short).
     /// - Parameters:
     ///   - tilesPerRecord: rows of one record (tiles of the layout), or nil to take record 0's count.
     /// - Returns: the records kept and the problem found, if any.
@@ -96,16 +101,22 @@ public enum TileTelemetry {
     public static func truncate(in directory: RunDirectory, throughStep step: Int64, config: ExperimentConfig,
                                 tilesPerRecord: Int? = nil) throws(OutputError) -> Kept {
         let path = (directory.path as NSString).appendingPathComponent("tiles.csv")
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            try directory.write("tiles.csv", text: header(config))
+        let fresh = header(config)
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else {
+            try directory.write("tiles.csv", text: fresh)
             return Kept(records: 0, problem: nil)
         }
-        var kept = "", seenHeader = false, problem: String? = nil
-        // The record being read (its rows wait in `pending` until it is whole) and the rows per record.
-        var pending = "", pendingRows = 0, current = -1, perRecord = tilesPerRecord, records = 0, lineNumber = 0
-        var pendingLine = 0
+        let expectedHeader = columns.map(\.name).joined(separator: ",")
+        let arrayColumn = columns.firstIndex { $0.name == "array" } ?? 7
+        var kept = fresh, problem: String? = nil, seenHeader = false
+        // The record being read (its rows wait in `pending` until it is whole), its first line, epoch and step.
+        var pending = "", pendingRows = 0, current = -1, perRecord = tilesPerRecord, records = 0
+        var pendingLine = 0, pendingEpoch = 0, pendingStep: Int64 = -1, lastStep: Int64 = -1
+        // The first row after the checkpoint's step (line, step): what follows is made again, unless a later row
+        // has a step up to the checkpoint's, which shows the steps out of order.
+        var after: (line: Int, step: Int64)? = nil
         func close() -> Bool {
-            guard current >= 0 else { return true }
+            guard current >= 0, pendingRows > 0 else { return true }
             if perRecord == nil { perRecord = pendingRows }
             guard pendingRows == perRecord else {
                 problem = "line \(pendingLine): record \(current) has \(pendingRows) row(s), not \(perRecord!) (one per tile)"
@@ -113,41 +124,75 @@ public enum TileTelemetry {
             }
             kept += pending
             records = current + 1
+            lastStep = pendingStep
             pending = ""; pendingRows = 0
             return true
         }
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Whole lines of any ending (Swift reads "\r\n" as one character); bytes that are not UTF-8 become U+FFFD,
+        // which no cell accepts.
+        let text = String(decoding: data, as: UTF8.self)
+        var lineNumber = 0
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNumber += 1
-            if line.isEmpty { continue }
-            if line.hasPrefix("#") || !seenHeader {
-                if !line.hasPrefix("#") { seenHeader = true }
-                kept += line + "\n"
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if !seenHeader {
+                seenHeader = true
+                guard line == expectedHeader else {
+                    problem = "line \(lineNumber): the header row is not this version's (\(columns.count) columns from record to energy_pj)"
+                    break
+                }
                 continue
             }
             let cells = line.split(separator: ",", omittingEmptySubsequences: false)
-            // A row after the checkpoint's step is made again whatever its state (a run killed while it appended a
-            // record leaves one cut short), so only rows up to that step are checked.
-            if cells.count > 3, let s = Int64(cells[2]), s > step { break }
-            guard cells.count == columns.count, let record = Int(cells[0]), Int(cells[1]) != nil, let s = Int64(cells[2]) else {
-                problem = "line \(lineNumber) is damaged (\(cells.count) of \(columns.count) cells, or record, epoch or step not an integer)"
+            let rowStep = cells.count > 3 ? Int64(cells[2]) : nil
+            if let a = after {
+                if let s = rowStep, s <= step {
+                    problem = "line \(a.line): step \(a.step) (after the checkpoint's) is followed by step \(s) on line \(lineNumber): "
+                        + "the steps are out of order"
+                    break
+                }
+                continue
+            }
+            if let s = rowStep, s > step {
+                guard close() else { break }
+                after = (lineNumber, s)
+                continue
+            }
+            let numbers = cells.indices.allSatisfy { i in
+                i == arrayColumn ? !cells[i].isEmpty && cells[i].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+                    : Double(cells[i]) != nil
+            }
+            guard cells.count == columns.count, numbers, let record = Int(cells[0]), let epoch = Int(cells[1]), let s = Int64(cells[2]) else {
+                if let n = perRecord, pendingRows == n { _ = close() }    // a whole record before the damage stays
+                problem = "line \(lineNumber) is damaged (\(cells.count) of \(columns.count) cells, a cell that is not a number, "
+                    + "or record, epoch or step not an integer)"
                 break
             }
-            if s > step { break }    // made again after the checkpoint (records are in step order)
             if record != current {
                 guard close() else { break }
                 guard record == current + 1 else {
-                    problem = "line \(lineNumber): record \(record) follows record \(current)"
+                    problem = current < 0 ? "line \(lineNumber): the first record is \(record), not 0"
+                        : "line \(lineNumber): record \(record) follows record \(current)"
                     break
                 }
-                current = record; pendingLine = lineNumber
+                guard s >= lastStep else {
+                    problem = "line \(lineNumber): record \(record) is of step \(s), before the previous record's \(lastStep)"
+                    break
+                }
+                current = record; pendingLine = lineNumber; pendingEpoch = epoch; pendingStep = s
+            } else if epoch != pendingEpoch || s != pendingStep {
+                problem = "line \(lineNumber): a row of record \(record) with epoch \(epoch) and step \(s), not \(pendingEpoch) and \(pendingStep)"
+                break
             }
             pending += line + "\n"
             pendingRows += 1
         }
         if problem == nil { _ = close() }
+        // Damage after a whole record of the checkpoint's step loses nothing up to it (steps do not decrease).
+        if lastStep >= step { problem = nil }
         if let p = problem {
-            problem = "tiles.csv: \(p); kept its first \(records) whole record(s) of the steps up to the checkpoint's \(step), "
-                + "dropped the rest of them (later records are made again)"
+            problem = "tiles.csv: \(p); kept its first \(records) whole record(s), dropped the rest of those up to the checkpoint's "
+                + "step \(step) (later records are made again)"
         }
         try directory.write("tiles.csv", text: kept)
         return Kept(records: records, problem: problem)
